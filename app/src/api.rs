@@ -1,0 +1,69 @@
+//! Server functions: what the pages call. Each one is a thin door into the
+//! shared `CinemaService`, adding only who the caller is (from the cookie).
+
+use crate::error::ApiError;
+use crate::model::{Booking, BookingRequest, Movie, MovieDetails, SeatMap, User};
+use leptos::prelude::*;
+
+#[cfg(feature = "ssr")]
+use crate::{service::cinema, session};
+
+#[server(prefix = "/sfn")]
+pub async fn list_movies() -> Result<Vec<Movie>, ApiError> {
+    Ok(cinema()?.movies().await?.as_ref().clone())
+}
+
+#[server(prefix = "/sfn")]
+pub async fn get_movie(movie_id: i64) -> Result<MovieDetails, ApiError> {
+    cinema()?.movie(movie_id).await
+}
+
+#[server(prefix = "/sfn")]
+pub async fn get_seat_map(showtime_id: i64) -> Result<SeatMap, ApiError> {
+    let viewer = session::current_user().await?;
+    cinema()?
+        .seat_map(showtime_id, viewer.as_ref().map(|u| u.id.as_str()))
+        .await
+}
+
+#[server(prefix = "/sfn")]
+pub async fn current_user() -> Result<Option<User>, ApiError> {
+    session::current_user().await
+}
+
+#[server(prefix = "/sfn")]
+pub async fn sign_in(name: String) -> Result<User, ApiError> {
+    session::sign_in(&name).await
+}
+
+#[server(prefix = "/sfn")]
+pub async fn book_seats(showtime_id: i64, seats: Vec<String>) -> Result<Booking, ApiError> {
+    let user = session::require_user().await?;
+    cinema()?
+        .book(BookingRequest {
+            user_id: user.id,
+            user_name: Some(user.name),
+            showtime_id,
+            seats,
+        })
+        .await
+}
+
+#[server(prefix = "/sfn")]
+pub async fn get_booking(booking_id: String) -> Result<Booking, ApiError> {
+    cinema()?.booking(&booking_id).await
+}
+
+#[server(prefix = "/sfn")]
+pub async fn my_bookings() -> Result<Vec<Booking>, ApiError> {
+    match session::current_user().await? {
+        Some(user) => cinema()?.bookings_of(&user.id).await,
+        None => Ok(Vec::new()),
+    }
+}
+
+#[server(prefix = "/sfn")]
+pub async fn cancel_booking(booking_id: String) -> Result<Booking, ApiError> {
+    let user = session::require_user().await?;
+    cinema()?.cancel(&booking_id, &user.id).await
+}

@@ -1,0 +1,5 @@
+//! Pieces of UI shared by several pages.
+
+pub mod notice;
+pub mod seat_map;
+pub mod session;

@@ -1,0 +1,39 @@
+//! How dates, times and durations read on the pages.
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+/// "Tuesday 24 November".
+pub fn day_heading(day: NaiveDate) -> String {
+    day.format("%A %-d %B").to_string()
+}
+
+/// "19:30".
+pub fn time_of_day(at: DateTime<Utc>) -> String {
+    at.format("%H:%M").to_string()
+}
+
+/// "Tue 24 Nov, 19:30".
+pub fn date_and_time(at: DateTime<Utc>) -> String {
+    at.format("%a %-d %b, %H:%M").to_string()
+}
+
+/// "2 h 15 min".
+pub fn duration(minutes: i32) -> String {
+    match (minutes / 60, minutes % 60) {
+        (0, m) => format!("{m} min"),
+        (h, 0) => format!("{h} h"),
+        (h, m) => format!("{h} h {m} min"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(duration(45), "45 min");
+        assert_eq!(duration(120), "2 h");
+        assert_eq!(duration(135), "2 h 15 min");
+    }
+}

@@ -1,0 +1,154 @@
+//! The types that cross the wire: what the REST API answers and what server
+//! functions hand to the pages. JSON field names are camelCase.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// A film in the catalog.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Movie {
+    pub id: i64,
+    pub title: String,
+    pub description: String,
+    pub genres: Vec<String>,
+    /// Audience rating out of 10, one decimal.
+    pub rating: f32,
+    pub duration_minutes: i32,
+    pub release_year: i32,
+    /// Age certificate such as "PG-13".
+    pub certificate: String,
+    /// Site-relative path of the poster image.
+    pub poster_url: String,
+}
+
+/// The body of `POST /api/movies`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewMovie {
+    pub title: String,
+    pub description: String,
+    pub genres: Vec<String>,
+    pub rating: f32,
+    pub duration_minutes: i32,
+    pub release_year: i32,
+    pub certificate: String,
+    #[serde(default)]
+    pub poster_url: Option<String>,
+}
+
+/// One screening of a movie in an auditorium.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Showtime {
+    pub id: i64,
+    pub movie_id: i64,
+    pub auditorium_id: i64,
+    pub auditorium_name: String,
+    pub starts_at: DateTime<Utc>,
+    pub price_cents: i64,
+    pub premium_price_cents: i64,
+    pub seats_total: i64,
+    pub seats_available: i64,
+}
+
+/// A movie with its upcoming showtimes, for the movie page.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MovieDetails {
+    pub movie: Movie,
+    pub showtimes: Vec<Showtime>,
+}
+
+/// What a seat is, seen by one viewer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum SeatState {
+    Available,
+    /// Held by someone else's booking.
+    Taken,
+    /// Held by one of the viewer's own bookings.
+    Yours,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Seat {
+    /// Row letter and seat number, e.g. "C7".
+    pub label: String,
+    pub number: u16,
+    pub state: SeatState,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SeatRow {
+    pub label: String,
+    pub premium: bool,
+    pub price_cents: i64,
+    pub seats: Vec<Seat>,
+}
+
+/// A showtime's seats with each seat's state, front row (nearest the screen) first.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SeatMap {
+    pub showtime: Showtime,
+    pub movie_title: String,
+    /// Seat numbers after which an aisle runs.
+    pub aisles_after: Vec<u16>,
+    pub rows: Vec<SeatRow>,
+    /// True once the showtime has started: nothing can be booked any more.
+    pub has_started: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum BookingStatus {
+    Confirmed,
+    Cancelled,
+    /// Lost a conflict with a concurrent booking of the same seat.
+    Lost,
+}
+
+/// A booking with the distributed metadata of the node that processed it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Booking {
+    pub id: String,
+    pub user_id: String,
+    pub user_name: String,
+    pub showtime_id: i64,
+    pub movie_id: i64,
+    pub movie_title: String,
+    pub auditorium_name: String,
+    pub starts_at: DateTime<Utc>,
+    pub seats: Vec<String>,
+    pub total_cents: i64,
+    pub status: BookingStatus,
+    pub processed_by: String,
+    pub logical_clock: u64,
+    pub vector_clock: BTreeMap<String, u64>,
+    pub timestamp: DateTime<Utc>,
+}
+
+/// The body of `POST /api/bookings`. A price sent by the client is ignored:
+/// unknown fields are accepted and dropped, never read.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BookingRequest {
+    pub user_id: String,
+    #[serde(default)]
+    pub user_name: Option<String>,
+    pub showtime_id: i64,
+    pub seats: Vec<String>,
+}
+
+/// The moviegoer using the app, kept in a cookie until accounts exist.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct User {
+    pub id: String,
+    pub name: String,
+}

@@ -1,0 +1,30 @@
+//! The service every caller goes through, REST handlers and server functions
+//! alike, so each rule is written once. The server implements it; the pages
+//! reach it through Leptos context.
+
+use crate::error::ApiError;
+use crate::model::{Booking, BookingRequest, Movie, MovieDetails, NewMovie, SeatMap};
+use std::sync::Arc;
+
+#[async_trait::async_trait]
+pub trait CinemaService: Send + Sync + 'static {
+    async fn movies(&self) -> Result<Arc<Vec<Movie>>, ApiError>;
+    async fn movie(&self, movie_id: i64) -> Result<MovieDetails, ApiError>;
+    async fn add_movie(&self, movie: NewMovie) -> Result<Movie, ApiError>;
+    /// The seat map as `viewer` sees it: their own seats are marked as theirs.
+    async fn seat_map(&self, showtime_id: i64, viewer: Option<&str>)
+        -> Result<SeatMap, ApiError>;
+    async fn book(&self, request: BookingRequest) -> Result<Booking, ApiError>;
+    async fn booking(&self, booking_id: &str) -> Result<Booking, ApiError>;
+    async fn bookings_of(&self, user_id: &str) -> Result<Vec<Booking>, ApiError>;
+    /// Cancels a booking held by `user_id` and frees its seats.
+    async fn cancel(&self, booking_id: &str, user_id: &str) -> Result<Booking, ApiError>;
+}
+
+/// How the service is stored in Leptos context.
+pub type SharedCinema = Arc<dyn CinemaService>;
+
+/// The service from context, inside a server function.
+pub fn cinema() -> Result<SharedCinema, ApiError> {
+    leptos::prelude::use_context::<SharedCinema>().ok_or_else(ApiError::internal)
+}

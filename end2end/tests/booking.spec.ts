@@ -1,0 +1,118 @@
+import { test, expect } from '@playwright/test';
+import { open, newMoviegoer, futureShowtime, signIn, freeSeats, seat, watchForErrors } from './helpers';
+
+test.beforeEach(async ({ page }) => watchForErrors(page));
+
+test('browse movies, pick seats, book, and see the booking', async ({ page }) => {
+  await open(page, '/');
+  const cards = page.locator('.movie-card');
+  await expect(cards).toHaveCount(10);
+  await expect(cards.first().locator('img')).toHaveAttribute('src', /\/posters\/.+\.svg/);
+
+  await cards.first().getByRole('link').click();
+  await expect(page.getByRole('heading', { name: 'Showtimes' })).toBeVisible();
+  const days = page.locator('.showtime-day');
+  expect(await days.count()).toBeGreaterThan(1);
+  await days.last().locator('a.showtime').first().click();
+
+  await expect(page.getByTestId('seat-map')).toBeVisible();
+  await expect(page.locator('.screen')).toBeVisible();
+  await signIn(page, 'Ada Lovelace');
+
+  const [a, b] = await freeSeats(page, 2);
+  await seat(page, a).click();
+  await seat(page, b).click();
+  await expect(seat(page, a)).toHaveAttribute('aria-pressed', 'true');
+  await expect(page.getByTestId('selection')).toHaveText(`${a}, ${b}`);
+  await expect(page.getByTestId('total')).toHaveText(/^\$\d+\.\d\d$/);
+  const total = await page.getByTestId('total').textContent();
+
+  await page.getByTestId('book').click();
+  await expect(page).toHaveURL(/\/bookings\/[0-9a-f-]{36}$/);
+  const booking = page.getByTestId('booking');
+  await expect(booking.getByRole('heading', { name: 'Booking confirmed' })).toBeVisible();
+  await expect(page.getByTestId('booking-seats')).toHaveText([a, b].sort().join(', '));
+  await expect(page.getByTestId('processed-by')).toHaveText(/^node-\d+$/);
+  await expect(page.getByTestId('lamport')).toHaveText(/^\d+$/);
+  await expect(booking).toContainText(total!);
+
+  await page.getByRole('link', { name: 'My bookings' }).first().click();
+  await expect(page.getByTestId('my-bookings').locator('.booking-row').first()).toContainText([a, b].sort().join(', '));
+});
+
+test('a second moviegoer sees booked seats taken, and free again after cancelling', async ({ page, browser }) => {
+  const showtime = await futureShowtime(page, 1);
+  await open(page, `/showtimes/${showtime}`);
+  await signIn(page, 'Grace Hopper');
+  const [picked] = await freeSeats(page, 1);
+  await seat(page, picked).click();
+  await page.getByTestId('book').click();
+  await expect(page.getByRole('heading', { name: 'Booking confirmed' })).toBeVisible();
+
+  const other = await newMoviegoer(browser);
+  await open(other.page, `/showtimes/${showtime}`);
+  await expect(seat(other.page, picked)).toHaveClass(/taken/);
+  await expect(seat(other.page, picked)).toHaveAttribute('aria-disabled', 'true');
+  await seat(other.page, picked).click();
+  await expect(other.page.getByTestId('seat-notice')).toHaveText(`Seat ${picked} is already taken.`);
+
+  // The owner sees the seat as theirs, then cancels from My bookings.
+  await open(page, `/showtimes/${showtime}`);
+  await expect(seat(page, picked)).toHaveClass(/yours/);
+  await open(page, '/bookings');
+  const row = page.locator('.booking-row', { hasText: picked }).first();
+  await row.getByRole('button', { name: 'Cancel' }).click();
+  await expect(row).toHaveAttribute('data-status', 'cancelled');
+
+  await open(other.page, `/showtimes/${showtime}`);
+  await expect(seat(other.page, picked)).toHaveClass(/available/);
+  await other.context.close();
+});
+
+test('a seat taken meanwhile gives a clear message and refreshes the map', async ({ page, browser }) => {
+  const showtime = await futureShowtime(page, 2);
+  await open(page, `/showtimes/${showtime}`);
+  await signIn(page, 'Alan Turing');
+  const [contested] = await freeSeats(page, 1);
+  await seat(page, contested).click();
+
+  const rival = await newMoviegoer(browser);
+  const response = await rival.page.request.post('/api/bookings', {
+    data: { userId: 'rival-1', userName: 'Rival', showtimeId: Number(showtime), seats: [contested] },
+  });
+  expect(response.status()).toBe(201);
+
+  await page.getByTestId('book').click();
+  await expect(page.getByTestId('seat-notice')).toContainText(`Seat ${contested} has just been taken`);
+  await expect(seat(page, contested)).toHaveClass(/taken/);
+  await expect(page.getByTestId('selection')).toHaveText(/None yet/);
+  await rival.context.close();
+});
+
+test('the seat map stops at ten seats and is keyboard operable', async ({ page }) => {
+  const showtime = await futureShowtime(page, 3);
+  await open(page, `/showtimes/${showtime}`);
+  const labels = await freeSeats(page, 11);
+  for (const label of labels.slice(0, 10)) {
+    await seat(page, label).click();
+  }
+  await seat(page, labels[10]).click();
+  await expect(page.getByTestId('seat-notice')).toHaveText('You can book at most 10 seats at once.');
+  await expect(seat(page, labels[10])).toHaveAttribute('aria-pressed', 'false');
+
+  // Keyboard: focus a seat, move right with the arrow key, pick it with Enter.
+  await seat(page, labels[0]).click(); // unselect one to make room
+  const first = seat(page, 'A1');
+  await first.focus();
+  await page.keyboard.press('ArrowRight');
+  await expect(seat(page, 'A2')).toBeFocused();
+  await expect(seat(page, 'A2')).toHaveAttribute('aria-label', /^Row A, seat 2, (standard|premium), \$\d+\.\d\d, (available|selected|taken)$/);
+});
+
+test('pages render on the server before any script runs', async ({ request }) => {
+  const html = await (await request.get('/')).text();
+  expect(html).toContain('Now showing');
+  expect(html).toContain('The Last Lighthouse');
+  const missing = await request.get('/no-such-page');
+  expect(missing.status()).toBe(404);
+});

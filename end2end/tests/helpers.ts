@@ -1,0 +1,55 @@
+import { expect, Page, Browser, BrowserContext } from '@playwright/test';
+
+/** Opens a page and waits until the browser app has hydrated it. */
+export async function open(page: Page, path: string) {
+  await page.goto(path);
+  await expect(page.locator('body[data-hydrated="true"]')).toBeAttached({ timeout: 20_000 });
+}
+
+/** A fresh browser context (its own cookies), as a second moviegoer. */
+export async function newMoviegoer(browser: Browser): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  watchForErrors(page);
+  return { context, page };
+}
+
+/** Fails the test on any uncaught error in the page. */
+export function watchForErrors(page: Page) {
+  page.on('pageerror', (e) => {
+    throw new Error(`page error: ${e.message}`);
+  });
+}
+
+/** The id of a showtime on the last scheduled day, far from "already started". */
+export async function futureShowtime(page: Page, pick = 0): Promise<string> {
+  const response = await page.request.get('/api/movies');
+  const movies = await response.json();
+  const details = await (await page.request.get(`/api/movies?id=${movies[pick % movies.length].id}`)).json();
+  const shows = details.showtimes;
+  expect(shows.length).toBeGreaterThan(0);
+  return String(shows[shows.length - 1].id);
+}
+
+/** Enters a name in the booking panel, if the app asks for one. */
+export async function signIn(page: Page, name: string) {
+  const field = page.getByLabel('Your name, to keep your bookings together');
+  await field.fill(name);
+  await page.getByRole('button', { name: 'Continue' }).click();
+  await expect(page.getByText(`Booking as ${name}`)).toBeVisible();
+}
+
+/** The labels of the first `count` free seats on the seat map. */
+export async function freeSeats(page: Page, count: number): Promise<string[]> {
+  const seats = page.locator('[data-seat][aria-disabled="false"]');
+  await expect(seats.first()).toBeVisible();
+  const labels: string[] = [];
+  for (let i = 0; labels.length < count; i++) {
+    labels.push((await seats.nth(i).getAttribute('data-seat'))!);
+  }
+  return labels;
+}
+
+export function seat(page: Page, label: string) {
+  return page.locator(`[data-seat="${label}"]`);
+}

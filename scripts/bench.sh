@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Benchmarks (not tests): bookings per second with latency percentiles, movie
+# list requests per second, and the release WASM size. Prints numbers only.
+set -euo pipefail
+source "$(dirname "$0")/tools.sh"
+ensure_build_tools
+ensure_postgres
+build_release
+cd "$ROOT"
+
+BENCH_DATA=target/bench-data
+PORT=${BENCH_PORT:-3200}
+target/release/moviebook db stop --data-dir "$BENCH_DATA" 2>/dev/null || true
+rm -rf "$BENCH_DATA"
+SERVER_URL=$(target/release/moviebook db start --data-dir "$BENCH_DATA" | sed -n 's/^DATABASE_URL=//p')
+NODE_PID=
+cleanup() {
+  [ -n "$NODE_PID" ] && kill "$NODE_PID" 2>/dev/null && wait "$NODE_PID" 2>/dev/null
+  target/release/moviebook db stop --data-dir "$BENCH_DATA"
+}
+trap cleanup EXIT
+
+# 250 extra showtimes in the 216-seat Grand Hall: room for 54,000 bookings.
+NODE_DB=$(target/release/moviebook db prepare --database-url "$SERVER_URL" --name bench --extra-showtimes 250 | tail -1)
+RUST_LOG=warn DATABASE_URL=$NODE_DB target/release/moviebook node --port "$PORT" &
+NODE_PID=$!
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/api/movies" >/dev/null && break; sleep 0.2; done
+
+step "load (50 clients)"
+target/release/moviebook-bench --url "http://127.0.0.1:$PORT"
+
+step "release WASM size"
+WASM=target/site/pkg/moviebook.wasm
+printf 'moviebook.wasm: %d KB raw, %d KB gzipped\n' \
+  $(( $(stat -c %s "$WASM") / 1024 )) $(( $(gzip -9 -c "$WASM" | wc -c) / 1024 ))

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Runs every MovieBook test: unit and integration tests against a throwaway
+# PostgreSQL, then the Playwright end-to-end tests in Chromium against a real
+# `moviebook up`. Installs what it needs the first time.
+set -euo pipefail
+source "$(dirname "$0")/tools.sh"
+ensure_build_tools
+ensure_postgres
+ensure_chromium
+build_release
+cd "$ROOT"
+
+step "throwaway PostgreSQL for the tests"
+TEST_DATA=target/test-data
+target/release/moviebook db stop --data-dir "$TEST_DATA" 2>/dev/null || true
+rm -rf "$TEST_DATA"
+if [ -z "${DATABASE_URL:-}" ]; then
+  DATABASE_URL=$(target/release/moviebook db start --data-dir "$TEST_DATA" | sed -n 's/^DATABASE_URL=//p')
+  trap 'target/release/moviebook db stop --data-dir "$TEST_DATA"' EXIT
+fi
+export DATABASE_URL
+
+step "unit and integration tests"
+cargo test --release -p app -p server
+
+step "end-to-end tests (Playwright, Chromium)"
+# `moviebook up` creates its node databases on the throwaway server.
+(cd end2end && npx playwright test)
+step "all tests passed"

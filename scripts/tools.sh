@@ -1,0 +1,70 @@
+# Shared by up.sh and test.sh: installs what MovieBook's build needs, each
+# piece only when the right version is missing. Source it; do not run it.
+
+step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+fail() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+CARGO_LEPTOS_VERSION=0.3.10
+APT_UPDATED=
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"
+  elif command -v sudo >/dev/null; then sudo "$@"
+  else fail "need root to run: $* (install it yourself and run again)"; fi
+}
+
+apt_install() {
+  command -v apt-get >/dev/null || fail "install these packages yourself: $*"
+  if [ -z "$APT_UPDATED" ]; then as_root apt-get update -qq; APT_UPDATED=1; fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=600 "$@"
+}
+
+ensure_build_tools() {
+  command -v cargo >/dev/null || fail "install the Rust toolchain first: https://rustup.rs"
+  command -v npm >/dev/null || apt_install nodejs npm
+
+  step "wasm32 target"
+  rustup target list --installed | grep -qx wasm32-unknown-unknown \
+    || rustup target add wasm32-unknown-unknown
+
+  # The wasm-bindgen CLI must match the library version pinned in Cargo.lock.
+  local wb_version
+  wb_version=$(grep -A1 '^name = "wasm-bindgen"$' "$ROOT/Cargo.lock" | sed -n 's/^version = "\(.*\)"/\1/p')
+  if ! wasm-bindgen --version 2>/dev/null | grep -qx "wasm-bindgen $wb_version"; then
+    step "installing wasm-bindgen-cli $wb_version (about 2 minutes, once)"
+    cargo install wasm-bindgen-cli --version "$wb_version"
+  fi
+  if ! cargo leptos --version 2>/dev/null | grep -q "$CARGO_LEPTOS_VERSION"; then
+    step "installing cargo-leptos $CARGO_LEPTOS_VERSION (about 13 minutes on 2 cores, once)"
+    cargo install cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked
+  fi
+
+  step "npm packages (Playwright, wasm-opt)"
+  if [ ! -x "$ROOT/end2end/node_modules/.bin/wasm-opt" ] \
+     || ! cmp -s "$ROOT/end2end/package-lock.json" "$ROOT/end2end/node_modules/.package-lock.json"; then
+    (cd "$ROOT/end2end" && npm ci --no-audit --no-fund)
+  fi
+  # cargo-leptos takes the first wasm-opt on PATH; this one (binaryen 132)
+  # must shadow Debian's older one, whose output breaks hydration.
+  export PATH="$ROOT/end2end/node_modules/.bin:$PATH"
+}
+
+ensure_postgres() {
+  [ -n "${DATABASE_URL:-}" ] && return
+  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && return
+  command -v pg_config >/dev/null && [ -x "$(pg_config --bindir)/initdb" ] && return
+  step "installing PostgreSQL"
+  apt_install postgresql
+}
+
+ensure_chromium() {
+  [ -x /usr/bin/chromium ] && return
+  step "installing Chromium"
+  apt_install chromium
+}
+
+build_release() {
+  step "building MovieBook (release)"
+  (cd "$ROOT" && cargo leptos build --release)
+}

@@ -1,0 +1,150 @@
+//! `moviebook-bench`: load numbers for a running node. Books distinct seats
+//! with many concurrent clients and reports bookings per second and latency
+//! percentiles, then measures `GET /api/movies` throughput. It prints
+//! numbers; it asserts nothing (see scripts/bench.sh).
+
+use clap::Parser;
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::Mutex;
+
+#[derive(Parser)]
+struct Args {
+    /// The node or gateway to load.
+    #[arg(long, default_value = "http://127.0.0.1:3200")]
+    url: String,
+    /// Concurrent clients.
+    #[arg(long, default_value_t = 50)]
+    clients: usize,
+    /// Seconds of booking load.
+    #[arg(long, default_value_t = 20)]
+    booking_seconds: u64,
+    /// Seconds of movie-list load.
+    #[arg(long, default_value_t = 10)]
+    list_seconds: u64,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(args.clients * 2)
+        .build()?;
+
+    let seats = free_seats(&client, &args.url).await?;
+    println!("{} free seats available to book", seats.len());
+    let work = Arc::new(Mutex::new(seats));
+    let deadline = Instant::now() + Duration::from_secs(args.booking_seconds);
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..args.clients)
+        .map(|client_no| {
+            let (client, url, work) = (client.clone(), args.url.clone(), work.clone());
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                let mut failures = 0u64;
+                while Instant::now() < deadline {
+                    let Some((showtime, seat)) = work.lock().await.pop() else { break };
+                    let body = json!({"userId": format!("bench-{client_no}"), "showtimeId": showtime, "seats": [seat]});
+                    let sent = Instant::now();
+                    match client.post(format!("{url}/api/bookings")).json(&body).send().await {
+                        Ok(r) if r.status() == 201 => latencies.push(sent.elapsed()),
+                        _ => failures += 1,
+                    }
+                }
+                (latencies, failures)
+            })
+        })
+        .collect();
+    let (latencies, failures) = collect(tasks).await;
+    report("POST /api/bookings", &latencies, failures, started.elapsed());
+
+    let deadline = Instant::now() + Duration::from_secs(args.list_seconds);
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..args.clients)
+        .map(|_| {
+            let (client, url) = (client.clone(), args.url.clone());
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                let mut failures = 0u64;
+                while Instant::now() < deadline {
+                    let sent = Instant::now();
+                    match client.get(format!("{url}/api/movies")).send().await {
+                        Ok(r) if r.status() == 200 && r.bytes().await.is_ok() => latencies.push(sent.elapsed()),
+                        _ => failures += 1,
+                    }
+                }
+                (latencies, failures)
+            })
+        })
+        .collect();
+    let (latencies, failures) = collect(tasks).await;
+    report("GET /api/movies", &latencies, failures, started.elapsed());
+    Ok(())
+}
+
+/// Every free seat of every upcoming showtime, as (showtime id, seat label).
+async fn free_seats(client: &reqwest::Client, url: &str) -> anyhow::Result<Vec<(i64, String)>> {
+    let movies: Value = client.get(format!("{url}/api/movies")).send().await?.json().await?;
+    let mut seats = Vec::new();
+    for movie in movies.as_array().into_iter().flatten() {
+        let details: Value = client
+            .get(format!("{url}/api/movies?id={}", movie["id"]))
+            .send()
+            .await?
+            .json()
+            .await?;
+        for show in details["showtimes"].as_array().into_iter().flatten() {
+            let id = show["id"].as_i64().unwrap_or_default();
+            let map: Value = client
+                .get(format!("{url}/api/seats?showtimeId={id}"))
+                .send()
+                .await?
+                .json()
+                .await?;
+            for row in map["rows"].as_array().into_iter().flatten() {
+                for seat in row["seats"].as_array().into_iter().flatten() {
+                    if seat["state"] == "available" {
+                        seats.push((id, seat["label"].as_str().unwrap_or_default().to_string()));
+                    }
+                }
+            }
+        }
+    }
+    Ok(seats)
+}
+
+async fn collect(
+    tasks: Vec<tokio::task::JoinHandle<(Vec<Duration>, u64)>>,
+) -> (Vec<Duration>, u64) {
+    let mut all = Vec::new();
+    let mut failures = 0;
+    for task in tasks {
+        if let Ok((latencies, failed)) = task.await {
+            all.extend(latencies);
+            failures += failed;
+        }
+    }
+    (all, failures)
+}
+
+fn report(name: &str, latencies: &[Duration], failures: u64, elapsed: Duration) {
+    let mut sorted = latencies.to_vec();
+    sorted.sort();
+    let percentile = |p: f64| -> f64 {
+        if sorted.is_empty() {
+            return 0.0;
+        }
+        let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+        sorted[index].as_secs_f64() * 1000.0
+    };
+    println!(
+        "{name}: {} ok, {failures} failed in {:.1} s = {:.0} per second; latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        sorted.len(),
+        elapsed.as_secs_f64(),
+        sorted.len() as f64 / elapsed.as_secs_f64(),
+        percentile(0.50),
+        percentile(0.99),
+        percentile(1.0),
+    );
+}

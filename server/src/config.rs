@@ -1,0 +1,109 @@
+//! Configuration: every flag of every subcommand, each with its environment
+//! variable, parsed by clap. `moviebook <command> --help` prints them all.
+
+use clap::{Args, Parser, Subcommand};
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(name = "moviebook", version, about = "MovieBook: a distributed movie-ticket booking system")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the whole system on this machine: PostgreSQL (unless DATABASE_URL
+    /// is given) and a MovieBook node serving the browser.
+    Up(UpConfig),
+    /// Run one MovieBook node against its own database.
+    Node(NodeConfig),
+    /// Manage a project-local PostgreSQL server and node databases.
+    Db {
+        #[command(subcommand)]
+        command: DbCommand,
+    },
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct UpConfig {
+    /// Port the browser connects to.
+    #[arg(long, env = "PORT", default_value_t = 3000)]
+    pub port: u16,
+    /// Address to listen on.
+    #[arg(long, env = "BIND_ADDRESS", default_value = "127.0.0.1")]
+    pub bind: IpAddr,
+    /// A PostgreSQL server to use instead of the project-local one. Each node
+    /// gets its own database on it (moviebook_node_1, ...).
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Where the project-local PostgreSQL cluster and other state live.
+    #[arg(long, env = "MOVIEBOOK_DATA_DIR", default_value = ".moviebook")]
+    pub data_dir: PathBuf,
+    #[command(flatten)]
+    pub site: SiteConfig,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct NodeConfig {
+    /// This node's id; the node calls itself node-<id>.
+    #[arg(long, env = "NODE_ID", default_value_t = 1)]
+    pub node_id: u32,
+    /// Port this node listens on.
+    #[arg(long, env = "NODE_PORT", default_value_t = 3001)]
+    pub port: u16,
+    /// Address to listen on.
+    #[arg(long, env = "BIND_ADDRESS", default_value = "127.0.0.1")]
+    pub bind: IpAddr,
+    /// This node's own database.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: String,
+    /// Size of the database connection pool.
+    #[arg(long, env = "DB_POOL_SIZE", default_value_t = 20)]
+    pub pool_size: u32,
+    #[command(flatten)]
+    pub site: SiteConfig,
+}
+
+/// Where the compiled browser app (WASM, JS, CSS) and static assets are.
+#[derive(Args, Debug, Clone)]
+pub struct SiteConfig {
+    /// Directory produced by `cargo leptos build`.
+    #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
+    pub site_root: String,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DbCommand {
+    /// Create (if needed) and start the project-local PostgreSQL server, print
+    /// its URL, and leave it running.
+    Start {
+        #[arg(long, env = "MOVIEBOOK_DATA_DIR", default_value = ".moviebook")]
+        data_dir: PathBuf,
+    },
+    /// Stop the project-local PostgreSQL server.
+    Stop {
+        #[arg(long, env = "MOVIEBOOK_DATA_DIR", default_value = ".moviebook")]
+        data_dir: PathBuf,
+    },
+    /// Create a database if missing, migrate it and seed the sample catalog.
+    Prepare {
+        /// Any database on the server; used to create the target database.
+        #[arg(long, env = "DATABASE_URL")]
+        database_url: String,
+        /// The database to prepare.
+        #[arg(long)]
+        name: String,
+        /// Also schedule this many extra showtimes (for benchmarks).
+        #[arg(long, default_value_t = 0)]
+        extra_showtimes: i64,
+    },
+}
+
+impl NodeConfig {
+    /// The name the node goes by in the cluster and on its bookings.
+    pub fn node_name(&self) -> String {
+        format!("node-{}", self.node_id)
+    }
+}

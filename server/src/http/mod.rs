@@ -1,0 +1,45 @@
+//! The HTTP face of a node: the REST API under `/api`, the server-rendered
+//! pages and their server functions, and the static site files.
+
+mod error;
+mod rest;
+
+pub use error::HttpError;
+
+use app::service::SharedCinema;
+use axum::http::{HeaderName, HeaderValue};
+use axum::response::Response;
+use axum::Router;
+use leptos::config::LeptosOptions;
+use leptos::prelude::provide_context;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+
+/// Every response names the node that processed it.
+pub const NODE_HEADER: &str = "x-moviebook-node";
+
+pub fn router(cinema: SharedCinema, node_id: &str, leptos_options: LeptosOptions) -> Router {
+    let routes = generate_route_list(app::App);
+    let page_context = {
+        let cinema = cinema.clone();
+        move || provide_context(cinema.clone())
+    };
+    let shell = {
+        let options = leptos_options.clone();
+        move || app::shell(options.clone())
+    };
+    let node_header = HeaderValue::from_str(node_id).unwrap_or(HeaderValue::from_static("unknown"));
+    Router::new()
+        .nest("/api", rest::router(cinema))
+        .leptos_routes_with_context(&leptos_options, routes, page_context, shell)
+        .fallback(leptos_axum::file_and_error_handler(app::shell))
+        .with_state(leptos_options)
+        .layer(axum::middleware::map_response(move |mut response: Response| {
+            let value = node_header.clone();
+            async move {
+                response
+                    .headers_mut()
+                    .insert(HeaderName::from_static(NODE_HEADER), value);
+                response
+            }
+        }))
+}

@@ -1,0 +1,123 @@
+//! The REST API under `/api`, with the original MovieBook's paths. Every
+//! handler validates its input, calls the shared `CinemaService`, and answers
+//! JSON in camelCase.
+
+use super::error::HttpError;
+use app::error::ApiError;
+use app::model::{Booking, BookingRequest, Movie, NewMovie, SeatMap};
+use app::service::SharedCinema;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+
+type ApiResult<T> = Result<T, HttpError>;
+
+pub fn router(cinema: SharedCinema) -> Router {
+    Router::new()
+        .route("/movies", get(get_movies).post(post_movie))
+        .route(
+            "/bookings",
+            get(get_bookings).post(post_booking).delete(delete_booking),
+        )
+        .route("/seats", get(get_seats))
+        .fallback(unknown_endpoint)
+        .with_state(cinema)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MovieQuery {
+    id: Option<i64>,
+}
+
+/// `GET /api/movies` lists the movies; `?id=` answers one with its showtimes.
+async fn get_movies(
+    State(cinema): State<SharedCinema>,
+    query: Result<Query<MovieQuery>, QueryRejection>,
+) -> ApiResult<Response> {
+    let Query(query) = query?;
+    Ok(match query.id {
+        Some(id) => Json(cinema.movie(id).await?).into_response(),
+        None => Json(cinema.movies().await?.as_ref()).into_response(),
+    })
+}
+
+async fn post_movie(
+    State(cinema): State<SharedCinema>,
+    body: Result<Json<NewMovie>, JsonRejection>,
+) -> ApiResult<(StatusCode, Json<Movie>)> {
+    let Json(movie) = body?;
+    Ok((StatusCode::CREATED, Json(cinema.add_movie(movie).await?)))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct BookingQuery {
+    id: Option<String>,
+    user_id: Option<String>,
+}
+
+/// `GET /api/bookings?userId=` lists a user's bookings; `?id=` answers one.
+async fn get_bookings(
+    State(cinema): State<SharedCinema>,
+    query: Result<Query<BookingQuery>, QueryRejection>,
+) -> ApiResult<Response> {
+    let Query(query) = query?;
+    Ok(match (query.id, query.user_id) {
+        (Some(id), None) => Json(cinema.booking(&id).await?).into_response(),
+        (None, Some(user_id)) => Json(cinema.bookings_of(&user_id).await?).into_response(),
+        _ => return Err(ApiError::bad_request("Give exactly one of id or userId.").into()),
+    })
+}
+
+async fn post_booking(
+    State(cinema): State<SharedCinema>,
+    body: Result<Json<BookingRequest>, JsonRejection>,
+) -> ApiResult<(StatusCode, Json<Booking>)> {
+    let Json(request) = body?;
+    Ok((StatusCode::CREATED, Json(cinema.book(request).await?)))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct CancelQuery {
+    id: String,
+    user_id: String,
+}
+
+/// `DELETE /api/bookings?id=&userId=` cancels the user's booking and frees its seats.
+async fn delete_booking(
+    State(cinema): State<SharedCinema>,
+    query: Result<Query<CancelQuery>, QueryRejection>,
+) -> ApiResult<Json<Booking>> {
+    let Query(query) = query?;
+    Ok(Json(cinema.cancel(&query.id, &query.user_id).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct SeatsQuery {
+    showtime_id: i64,
+    user_id: Option<String>,
+}
+
+/// `GET /api/seats?showtimeId=[&userId=]` answers the showtime's seat map.
+async fn get_seats(
+    State(cinema): State<SharedCinema>,
+    query: Result<Query<SeatsQuery>, QueryRejection>,
+) -> ApiResult<Json<SeatMap>> {
+    let Query(query) = query?;
+    Ok(Json(
+        cinema
+            .seat_map(query.showtime_id, query.user_id.as_deref())
+            .await?,
+    ))
+}
+
+async fn unknown_endpoint() -> HttpError {
+    ApiError::not_found("There is no such API endpoint.").into()
+}

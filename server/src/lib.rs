@@ -1,0 +1,10 @@
+//! MovieBook's server: a node (HTTP, service, storage, cluster) and the
+//! launcher that runs the whole system on one machine.
+
+pub mod cluster;
+pub mod config;
+pub mod http;
+pub mod launcher;
+pub mod node;
+pub mod service;
+pub mod store;

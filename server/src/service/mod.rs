@@ -1,0 +1,292 @@
+//! The booking service: the rules of MovieBook on top of one node's storage.
+//! REST handlers and server functions both call it, so each rule lives here
+//! once. It validates input, prices seats, stamps bookings with the node's
+//! clocks and turns storage errors into errors a caller can act on.
+
+mod clocks;
+
+pub use clocks::NodeClocks;
+
+use crate::store::{NewBookingRecord, ShowtimeRecord, Store, StoreError};
+use app::error::{ApiError, ErrorCode};
+use app::model::{
+    Booking, BookingRequest, BookingStatus, Movie, MovieDetails, NewMovie, Seat, SeatMap,
+    SeatRow, SeatState,
+};
+use app::rules;
+use app::service::CinemaService;
+use chrono::Utc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+use uuid::Uuid;
+
+/// The name a booking carries when a REST client gives none.
+const DEFAULT_USER_NAME: &str = "Guest";
+/// The poster shown for movies added without one.
+const DEFAULT_POSTER: &str = "/posters/default.svg";
+
+pub struct Cinema {
+    store: Store,
+    node_id: String,
+    clocks: Mutex<NodeClocks>,
+    /// The movie list, read from storage once and dropped when it changes.
+    movies: RwLock<Option<Arc<Vec<Movie>>>>,
+    /// Showtimes never change once scheduled, so each is read once.
+    showtimes: RwLock<HashMap<i64, Arc<ShowtimeRecord>>>,
+}
+
+impl Cinema {
+    /// A service for node `node_id`, its clocks resuming past what storage holds.
+    pub async fn new(store: Store, node_id: String) -> Result<Self, StoreError> {
+        let (lamport, vector) = store.clock_high_water().await?;
+        Ok(Cinema {
+            store,
+            clocks: Mutex::new(NodeClocks::resume(node_id.clone(), lamport, vector)),
+            node_id,
+            movies: RwLock::new(None),
+            showtimes: RwLock::new(HashMap::new()),
+        })
+    }
+
+    pub fn node_id(&self) -> &str {
+        &self.node_id
+    }
+
+    async fn showtime_record(&self, showtime_id: i64) -> Result<Arc<ShowtimeRecord>, ApiError> {
+        if let Some(record) = read(&self.showtimes).get(&showtime_id) {
+            return Ok(record.clone());
+        }
+        let record = Arc::new(
+            self.store
+                .showtime_record(showtime_id)
+                .await
+                .map_err(|e| storage_error(e, "There is no such showtime."))?,
+        );
+        write(&self.showtimes).insert(showtime_id, record.clone());
+        Ok(record)
+    }
+}
+
+#[async_trait::async_trait]
+impl CinemaService for Cinema {
+    async fn movies(&self) -> Result<Arc<Vec<Movie>>, ApiError> {
+        if let Some(movies) = read(&self.movies).as_ref() {
+            return Ok(movies.clone());
+        }
+        let movies = Arc::new(self.store.movies().await.map_err(|e| storage_error(e, ""))?);
+        *write(&self.movies) = Some(movies.clone());
+        Ok(movies)
+    }
+
+    async fn movie(&self, movie_id: i64) -> Result<MovieDetails, ApiError> {
+        let movie = self
+            .store
+            .movie(movie_id)
+            .await
+            .map_err(|e| storage_error(e, "There is no such movie."))?;
+        let showtimes = self
+            .store
+            .upcoming_showtimes(movie_id)
+            .await
+            .map_err(|e| storage_error(e, ""))?;
+        Ok(MovieDetails { movie, showtimes })
+    }
+
+    async fn add_movie(&self, movie: NewMovie) -> Result<Movie, ApiError> {
+        rules::validate_new_movie(&movie)?;
+        let poster = movie.poster_url.as_deref().unwrap_or(DEFAULT_POSTER);
+        let created = self
+            .store
+            .insert_movie(&movie, poster)
+            .await
+            .map_err(|e| storage_error(e, ""))?;
+        *write(&self.movies) = None;
+        Ok(created)
+    }
+
+    async fn seat_map(&self, showtime_id: i64, viewer: Option<&str>) -> Result<SeatMap, ApiError> {
+        let record = self.showtime_record(showtime_id).await?;
+        let showtime = self
+            .store
+            .showtime(showtime_id)
+            .await
+            .map_err(|e| storage_error(e, "There is no such showtime."))?;
+        let taken: HashMap<String, String> = self
+            .store
+            .taken_seats(showtime_id)
+            .await
+            .map_err(|e| storage_error(e, ""))?
+            .into_iter()
+            .map(|t| (t.seat_label, t.user_id))
+            .collect();
+        let layout = &record.layout;
+        let rows = layout
+            .row_labels()
+            .map(|row| SeatRow {
+                premium: layout.is_premium(&row),
+                price_cents: record.prices.for_row(layout, &row),
+                seats: (1..=layout.seats_per_row)
+                    .map(|number| {
+                        let label = format!("{row}{number}");
+                        let state = match taken.get(&label) {
+                            None => SeatState::Available,
+                            Some(holder) if Some(holder.as_str()) == viewer => SeatState::Yours,
+                            Some(_) => SeatState::Taken,
+                        };
+                        Seat { label, number, state }
+                    })
+                    .collect(),
+                label: row,
+            })
+            .collect();
+        Ok(SeatMap {
+            has_started: record.starts_at <= Utc::now(),
+            movie_title: record.movie_title.clone(),
+            aisles_after: layout.aisles_after.clone(),
+            rows,
+            showtime,
+        })
+    }
+
+    async fn book(&self, request: BookingRequest) -> Result<Booking, ApiError> {
+        rules::validate_user_id(&request.user_id)?;
+        let user_name = match request.user_name.as_deref() {
+            Some(name) => rules::normalize_user_name(name)?,
+            None => DEFAULT_USER_NAME.to_string(),
+        };
+        let show = self.showtime_record(request.showtime_id).await?;
+        if show.starts_at <= Utc::now() {
+            return Err(ApiError::invalid(
+                "This showtime has already started; it can no longer be booked.",
+            ));
+        }
+        let seats = rules::price_seats(&show.layout, show.prices, &request.seats)?;
+        let stamp = lock(&self.clocks).stamp_local_event();
+        let record = NewBookingRecord {
+            id: Uuid::new_v4(),
+            user_id: request.user_id,
+            user_name,
+            showtime_id: show.id,
+            seats,
+            logical_clock: stamp.lamport,
+            vector_clock: stamp.vector.entries().clone(),
+            processed_by: self.node_id.clone(),
+            timestamp: stamp.physical,
+        };
+        match self.store.insert_booking(&record).await {
+            Ok(()) => Ok(booking_from_record(record, &show)),
+            Err(StoreError::SeatsTaken(seats)) => Err(ApiError::seats_taken(seats)),
+            Err(e) => Err(storage_error(e, "")),
+        }
+    }
+
+    async fn booking(&self, booking_id: &str) -> Result<Booking, ApiError> {
+        let id = parse_booking_id(booking_id)?;
+        self.store
+            .booking(id)
+            .await
+            .map_err(|e| storage_error(e, "There is no such booking."))
+    }
+
+    async fn bookings_of(&self, user_id: &str) -> Result<Vec<Booking>, ApiError> {
+        rules::validate_user_id(user_id)?;
+        self.store
+            .bookings_of(user_id)
+            .await
+            .map_err(|e| storage_error(e, ""))
+    }
+
+    async fn cancel(&self, booking_id: &str, user_id: &str) -> Result<Booking, ApiError> {
+        let booking = self.booking(booking_id).await?;
+        if booking.user_id != user_id {
+            return Err(ApiError::new(
+                ErrorCode::Forbidden,
+                "This booking belongs to someone else.",
+            ));
+        }
+        if booking.status != BookingStatus::Confirmed {
+            return Err(ApiError::new(
+                ErrorCode::Conflict,
+                "This booking is not active, so there is nothing to cancel.",
+            ));
+        }
+        if booking.starts_at <= Utc::now() {
+            return Err(ApiError::invalid(
+                "This showtime has already started; the booking can no longer be cancelled.",
+            ));
+        }
+        let id = parse_booking_id(booking_id)?;
+        let cancelled = self
+            .store
+            .cancel_booking(id)
+            .await
+            .map_err(|e| storage_error(e, ""))?;
+        if !cancelled {
+            return Err(ApiError::new(
+                ErrorCode::Conflict,
+                "This booking was cancelled a moment ago.",
+            ));
+        }
+        lock(&self.clocks).stamp_local_event();
+        Ok(Booking {
+            status: BookingStatus::Cancelled,
+            ..booking
+        })
+    }
+}
+
+fn booking_from_record(record: NewBookingRecord, show: &ShowtimeRecord) -> Booking {
+    let total_cents = record.total_cents();
+    Booking {
+        id: record.id.to_string(),
+        user_id: record.user_id,
+        user_name: record.user_name,
+        showtime_id: show.id,
+        movie_id: show.movie_id,
+        movie_title: show.movie_title.clone(),
+        auditorium_name: show.auditorium_name.clone(),
+        starts_at: show.starts_at,
+        seats: record.seats.into_iter().map(|(label, _)| label).collect(),
+        total_cents,
+        status: BookingStatus::Confirmed,
+        processed_by: record.processed_by,
+        logical_clock: record.logical_clock,
+        vector_clock: record.vector_clock,
+        timestamp: record.timestamp,
+    }
+}
+
+fn parse_booking_id(text: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(text).map_err(|_| ApiError::not_found("There is no such booking."))
+}
+
+/// Maps a storage failure to what the caller may see: "not found" keeps its
+/// meaning, anything else is logged here and reported without details.
+fn storage_error(error: StoreError, not_found_message: &str) -> ApiError {
+    match error {
+        StoreError::NotFound => ApiError::not_found(not_found_message),
+        StoreError::SeatsTaken(seats) => ApiError::seats_taken(seats),
+        StoreError::Database(sqlx::Error::PoolTimedOut) => {
+            tracing::warn!("database pool exhausted");
+            ApiError::unavailable()
+        }
+        other => {
+            tracing::error!(error = %other, "storage failure");
+            ApiError::internal()
+        }
+    }
+}
+
+// A poisoned lock means a panic elsewhere; the data behind these locks stays
+// consistent (plain caches and counters), so carry on with it.
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(|e| e.into_inner())
+}
+
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(|e| e.into_inner())
+}
+
+fn lock<T>(lock: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    lock.lock().unwrap_or_else(|e| e.into_inner())
+}

@@ -1,0 +1,214 @@
+//! Bookings and the seats they hold.
+
+use super::{Store, StoreError, StoreResult};
+use app::model::{Booking, BookingStatus};
+use chrono::{DateTime, Utc};
+use sqlx::types::Json;
+use std::collections::BTreeMap;
+use uuid::Uuid;
+
+/// A booking about to be written, already validated, priced and stamped.
+#[derive(Clone, Debug)]
+pub struct NewBookingRecord {
+    pub id: Uuid,
+    pub user_id: String,
+    pub user_name: String,
+    pub showtime_id: i64,
+    /// Each seat with its price, in cents.
+    pub seats: Vec<(String, i64)>,
+    pub logical_clock: u64,
+    pub vector_clock: BTreeMap<String, u64>,
+    pub processed_by: String,
+    pub timestamp: DateTime<Utc>,
+}
+
+impl NewBookingRecord {
+    pub fn total_cents(&self) -> i64 {
+        self.seats.iter().map(|(_, price)| price).sum()
+    }
+}
+
+/// A seat held by an active booking, and whose booking it is.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct TakenSeat {
+    pub seat_label: String,
+    pub user_id: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct BookingRow {
+    id: Uuid,
+    user_id: String,
+    user_name: String,
+    showtime_id: i64,
+    movie_id: i64,
+    movie_title: String,
+    auditorium_name: String,
+    starts_at: DateTime<Utc>,
+    seats: Vec<String>,
+    total_cents: i64,
+    status: String,
+    logical_clock: i64,
+    vector_clock: Json<BTreeMap<String, u64>>,
+    processed_by: String,
+    timestamp: DateTime<Utc>,
+}
+
+impl From<BookingRow> for Booking {
+    fn from(r: BookingRow) -> Self {
+        Booking {
+            id: r.id.to_string(),
+            user_id: r.user_id,
+            user_name: r.user_name,
+            showtime_id: r.showtime_id,
+            movie_id: r.movie_id,
+            movie_title: r.movie_title,
+            auditorium_name: r.auditorium_name,
+            starts_at: r.starts_at,
+            seats: r.seats,
+            total_cents: r.total_cents,
+            status: match r.status.as_str() {
+                "cancelled" => BookingStatus::Cancelled,
+                "lost" => BookingStatus::Lost,
+                _ => BookingStatus::Confirmed,
+            },
+            processed_by: r.processed_by,
+            logical_clock: u64::try_from(r.logical_clock).unwrap_or(0),
+            vector_clock: r.vector_clock.0,
+            timestamp: r.timestamp,
+        }
+    }
+}
+
+const BOOKING_SELECT: &str = "SELECT b.id, b.user_id, b.user_name, b.showtime_id, s.movie_id, \
+        m.title AS movie_title, a.name AS auditorium_name, s.starts_at, \
+        ARRAY(SELECT bs.seat_label FROM booking_seats bs WHERE bs.booking_id = b.id \
+              ORDER BY left(bs.seat_label, 1), substr(bs.seat_label, 2)::INT) AS seats, \
+        b.total_cents, b.status, b.logical_clock, b.vector_clock, b.processed_by, b.\"timestamp\" \
+     FROM bookings b \
+     JOIN showtimes s ON s.id = b.showtime_id \
+     JOIN movies m ON m.id = s.movie_id \
+     JOIN auditoriums a ON a.id = s.auditorium_id";
+
+impl Store {
+    /// Writes a confirmed booking and its seats in one transaction. If any
+    /// seat is already held by an active booking, nothing is written and the
+    /// error names the seats that were taken.
+    pub async fn insert_booking(&self, booking: &NewBookingRecord) -> StoreResult<()> {
+        let labels: Vec<&str> = booking.seats.iter().map(|(l, _)| l.as_str()).collect();
+        let prices: Vec<i64> = booking.seats.iter().map(|(_, p)| *p).collect();
+        let logical_clock = i64::try_from(booking.logical_clock).unwrap_or(i64::MAX);
+
+        let mut tx = self.pool.begin().await?;
+        // One statement: the booking row, then each seat unless someone holds it.
+        let held: Vec<String> = sqlx::query_scalar(
+            "WITH booking AS ( \
+                INSERT INTO bookings (id, user_id, user_name, showtime_id, total_cents, status, \
+                                      logical_clock, vector_clock, processed_by, \"timestamp\") \
+                VALUES ($1, $2, $3, $4, $5, 'confirmed', $6, $7, $8, $9) RETURNING id) \
+             INSERT INTO booking_seats (booking_id, showtime_id, seat_label, price_cents) \
+             SELECT booking.id, $4, seat.label, seat.price \
+             FROM booking, unnest($10::TEXT[], $11::BIGINT[]) AS seat(label, price) \
+             ON CONFLICT (showtime_id, seat_label) WHERE active DO NOTHING \
+             RETURNING seat_label",
+        )
+        .bind(booking.id)
+        .bind(&booking.user_id)
+        .bind(&booking.user_name)
+        .bind(booking.showtime_id)
+        .bind(booking.total_cents())
+        .bind(logical_clock)
+        .bind(Json(&booking.vector_clock))
+        .bind(&booking.processed_by)
+        .bind(booking.timestamp)
+        .bind(&labels)
+        .bind(&prices)
+        .fetch_all(&mut *tx)
+        .await?;
+
+        if held.len() < labels.len() {
+            tx.rollback().await?;
+            let taken = labels
+                .iter()
+                .filter(|l| !held.iter().any(|h| h == *l))
+                .map(|l| l.to_string())
+                .collect();
+            return Err(StoreError::SeatsTaken(taken));
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn booking(&self, booking_id: Uuid) -> StoreResult<Booking> {
+        let row: Option<BookingRow> = sqlx::query_as(&format!("{BOOKING_SELECT} WHERE b.id = $1"))
+            .bind(booking_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(Booking::from).ok_or(StoreError::NotFound)
+    }
+
+    /// A user's bookings, newest first.
+    pub async fn bookings_of(&self, user_id: &str) -> StoreResult<Vec<Booking>> {
+        let rows: Vec<BookingRow> = sqlx::query_as(&format!(
+            "{BOOKING_SELECT} WHERE b.user_id = $1 ORDER BY b.\"timestamp\" DESC LIMIT 200"
+        ))
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(Booking::from).collect())
+    }
+
+    /// Marks a confirmed booking cancelled and frees its seats. Returns false
+    /// if the booking was not confirmed (already cancelled or lost).
+    pub async fn cancel_booking(&self, booking_id: Uuid) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        let changed = sqlx::query(
+            "UPDATE bookings SET status = 'cancelled', updated_at = now() \
+             WHERE id = $1 AND status = 'confirmed'",
+        )
+        .bind(booking_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if changed == 0 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        sqlx::query("UPDATE booking_seats SET active = FALSE WHERE booking_id = $1")
+            .bind(booking_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Every seat of a showtime held by an active booking.
+    pub async fn taken_seats(&self, showtime_id: i64) -> StoreResult<Vec<TakenSeat>> {
+        Ok(sqlx::query_as(
+            "SELECT bs.seat_label, b.user_id FROM booking_seats bs \
+             JOIN bookings b ON b.id = bs.booking_id \
+             WHERE bs.showtime_id = $1 AND bs.active",
+        )
+        .bind(showtime_id)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// The highest Lamport time and vector clock this database has seen, so a
+    /// restarted node's clocks resume past them.
+    pub async fn clock_high_water(&self) -> StoreResult<(u64, BTreeMap<String, u64>)> {
+        let lamport: Option<i64> = sqlx::query_scalar("SELECT max(logical_clock) FROM bookings")
+            .fetch_one(&self.pool)
+            .await?;
+        let entries: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT key, max(value::BIGINT) FROM bookings, jsonb_each_text(vector_clock) GROUP BY key",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let vector = entries
+            .into_iter()
+            .map(|(node, count)| (node, u64::try_from(count).unwrap_or(0)))
+            .collect();
+        Ok((u64::try_from(lamport.unwrap_or(0)).unwrap_or(0), vector))
+    }
+}

@@ -1,0 +1,194 @@
+//! Movies, auditoriums and showtimes.
+
+use super::{Store, StoreError, StoreResult};
+use app::model::{Movie, NewMovie, Showtime};
+use app::rules::{SeatLayout, SeatPrices};
+use chrono::{DateTime, Utc};
+
+/// Everything about one showtime that a booking needs, read once and cached:
+/// showtimes never change after they are scheduled.
+#[derive(Clone, Debug)]
+pub struct ShowtimeRecord {
+    pub id: i64,
+    pub movie_id: i64,
+    pub movie_title: String,
+    pub auditorium_id: i64,
+    pub auditorium_name: String,
+    pub starts_at: DateTime<Utc>,
+    pub prices: SeatPrices,
+    pub layout: SeatLayout,
+}
+
+#[derive(sqlx::FromRow)]
+struct MovieRow {
+    id: i64,
+    title: String,
+    description: String,
+    genres: Vec<String>,
+    rating: f32,
+    duration_minutes: i32,
+    release_year: i32,
+    certificate: String,
+    poster_url: String,
+}
+
+impl From<MovieRow> for Movie {
+    fn from(r: MovieRow) -> Self {
+        Movie {
+            id: r.id,
+            title: r.title,
+            description: r.description,
+            genres: r.genres,
+            rating: r.rating,
+            duration_minutes: r.duration_minutes,
+            release_year: r.release_year,
+            certificate: r.certificate,
+            poster_url: r.poster_url,
+        }
+    }
+}
+
+const MOVIE_COLUMNS: &str = "id, title, description, genres, rating, duration_minutes, \
+                             release_year, certificate, poster_url";
+
+#[derive(sqlx::FromRow)]
+struct ShowtimeRow {
+    id: i64,
+    movie_id: i64,
+    auditorium_id: i64,
+    auditorium_name: String,
+    starts_at: DateTime<Utc>,
+    price_cents: i64,
+    premium_price_cents: i64,
+    seats_total: i64,
+    seats_taken: i64,
+}
+
+impl From<ShowtimeRow> for Showtime {
+    fn from(r: ShowtimeRow) -> Self {
+        Showtime {
+            id: r.id,
+            movie_id: r.movie_id,
+            auditorium_id: r.auditorium_id,
+            auditorium_name: r.auditorium_name,
+            starts_at: r.starts_at,
+            price_cents: r.price_cents,
+            premium_price_cents: r.premium_price_cents,
+            seats_total: r.seats_total,
+            seats_available: (r.seats_total - r.seats_taken).max(0),
+        }
+    }
+}
+
+const SHOWTIME_SELECT: &str = "SELECT s.id, s.movie_id, s.auditorium_id, a.name AS auditorium_name, \
+       s.starts_at, s.price_cents, s.premium_price_cents, \
+       (a.seat_rows * a.seats_per_row)::BIGINT AS seats_total, \
+       (SELECT count(*) FROM booking_seats bs WHERE bs.showtime_id = s.id AND bs.active) AS seats_taken \
+     FROM showtimes s JOIN auditoriums a ON a.id = s.auditorium_id";
+
+#[derive(sqlx::FromRow)]
+struct ShowtimeRecordRow {
+    id: i64,
+    movie_id: i64,
+    movie_title: String,
+    auditorium_id: i64,
+    auditorium_name: String,
+    starts_at: DateTime<Utc>,
+    price_cents: i64,
+    premium_price_cents: i64,
+    seat_rows: i16,
+    seats_per_row: i16,
+    aisles_after: Vec<i16>,
+    premium_rows: Vec<String>,
+}
+
+impl Store {
+    pub async fn movies(&self) -> StoreResult<Vec<Movie>> {
+        let rows: Vec<MovieRow> =
+            sqlx::query_as(&format!("SELECT {MOVIE_COLUMNS} FROM movies ORDER BY id"))
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows.into_iter().map(Movie::from).collect())
+    }
+
+    pub async fn movie(&self, movie_id: i64) -> StoreResult<Movie> {
+        let row: Option<MovieRow> =
+            sqlx::query_as(&format!("SELECT {MOVIE_COLUMNS} FROM movies WHERE id = $1"))
+                .bind(movie_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(Movie::from).ok_or(StoreError::NotFound)
+    }
+
+    pub async fn insert_movie(&self, movie: &NewMovie, poster_url: &str) -> StoreResult<Movie> {
+        let row: MovieRow = sqlx::query_as(&format!(
+            "INSERT INTO movies (title, description, genres, rating, duration_minutes, \
+                                 release_year, certificate, poster_url) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {MOVIE_COLUMNS}"
+        ))
+        .bind(movie.title.trim())
+        .bind(movie.description.trim())
+        .bind(&movie.genres)
+        .bind(movie.rating)
+        .bind(movie.duration_minutes)
+        .bind(movie.release_year)
+        .bind(movie.certificate.trim())
+        .bind(poster_url)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.into())
+    }
+
+    /// The movie's showtimes that have not started yet, earliest first.
+    pub async fn upcoming_showtimes(&self, movie_id: i64) -> StoreResult<Vec<Showtime>> {
+        let rows: Vec<ShowtimeRow> = sqlx::query_as(&format!(
+            "{SHOWTIME_SELECT} WHERE s.movie_id = $1 AND s.starts_at > now() ORDER BY s.starts_at, s.id"
+        ))
+        .bind(movie_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(Showtime::from).collect())
+    }
+
+    pub async fn showtime(&self, showtime_id: i64) -> StoreResult<Showtime> {
+        let row: Option<ShowtimeRow> = sqlx::query_as(&format!("{SHOWTIME_SELECT} WHERE s.id = $1"))
+            .bind(showtime_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(Showtime::from).ok_or(StoreError::NotFound)
+    }
+
+    pub async fn showtime_record(&self, showtime_id: i64) -> StoreResult<ShowtimeRecord> {
+        let row: Option<ShowtimeRecordRow> = sqlx::query_as(
+            "SELECT s.id, s.movie_id, m.title AS movie_title, s.auditorium_id, \
+                    a.name AS auditorium_name, s.starts_at, s.price_cents, s.premium_price_cents, \
+                    a.seat_rows, a.seats_per_row, a.aisles_after, a.premium_rows \
+             FROM showtimes s \
+             JOIN movies m ON m.id = s.movie_id \
+             JOIN auditoriums a ON a.id = s.auditorium_id \
+             WHERE s.id = $1",
+        )
+        .bind(showtime_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let r = row.ok_or(StoreError::NotFound)?;
+        Ok(ShowtimeRecord {
+            id: r.id,
+            movie_id: r.movie_id,
+            movie_title: r.movie_title,
+            auditorium_id: r.auditorium_id,
+            auditorium_name: r.auditorium_name,
+            starts_at: r.starts_at,
+            prices: SeatPrices {
+                standard_cents: r.price_cents,
+                premium_cents: r.premium_price_cents,
+            },
+            layout: SeatLayout {
+                rows: r.seat_rows as u16,
+                seats_per_row: r.seats_per_row as u16,
+                aisles_after: r.aisles_after.into_iter().map(|n| n as u16).collect(),
+                premium_rows: r.premium_rows,
+            },
+        })
+    }
+}

@@ -1,0 +1,115 @@
+//! Storage: one node's PostgreSQL database, reached through one pool. Every
+//! SQL statement of the project lives in this folder.
+
+mod bookings;
+mod catalog;
+pub mod seed;
+
+pub use bookings::{NewBookingRecord, TakenSeat};
+pub use catalog::ShowtimeRecord;
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::ConnectOptions;
+use std::str::FromStr;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    #[error("seats already held: {0:?}")]
+    SeatsTaken(Vec<String>),
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[derive(Clone)]
+pub struct Store {
+    pool: PgPool,
+}
+
+impl Store {
+    /// Connects a pool of `max_connections` to `database_url`.
+    pub async fn connect(database_url: &str, max_connections: u32) -> StoreResult<Self> {
+        let options = PgConnectOptions::from_str(database_url)?
+            .log_statements(tracing::log::LevelFilter::Trace)
+            .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_millis(500));
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(options)
+            .await?;
+        Ok(Store { pool })
+    }
+
+    /// Brings the schema up to date with `migrations/`.
+    pub async fn migrate(&self) -> StoreResult<()> {
+        sqlx::migrate!("../migrations").run(&self.pool).await?;
+        Ok(())
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+/// Creates database `name` on the server `admin_url` points at, unless it exists.
+pub async fn ensure_database(admin_url: &str, name: &str) -> StoreResult<()> {
+    let pool = PgPoolOptions::new()
+        .max_connections(1)
+        .connect(admin_url)
+        .await?;
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(name)
+            .fetch_one(&pool)
+            .await?;
+    if !exists {
+        // Identifiers cannot be bound as parameters; `name` is quoted instead.
+        let quoted = format!("\"{}\"", name.replace('"', "\"\""));
+        sqlx::query(&format!("CREATE DATABASE {quoted}"))
+            .execute(&pool)
+            .await?;
+    }
+    pool.close().await;
+    Ok(())
+}
+
+/// `base_url` with its database name replaced by `database`.
+pub fn url_with_database(base_url: &str, database: &str) -> String {
+    let (without_query, query) = match base_url.split_once('?') {
+        Some((url, query)) => (url, Some(query)),
+        None => (base_url, None),
+    };
+    let authority_start = without_query.find("://").map(|i| i + 3).unwrap_or(0);
+    let root = match without_query[authority_start..].find('/') {
+        Some(slash) => &without_query[..authority_start + slash],
+        None => without_query,
+    };
+    match query {
+        Some(query) => format!("{root}/{database}?{query}"),
+        None => format!("{root}/{database}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::url_with_database;
+
+    #[test]
+    fn replaces_the_database_of_a_url() {
+        assert_eq!(
+            url_with_database("postgres://u@127.0.0.1:5432/postgres", "db1"),
+            "postgres://u@127.0.0.1:5432/db1"
+        );
+        assert_eq!(
+            url_with_database("postgres://u:p@h:1/x?sslmode=disable", "db2"),
+            "postgres://u:p@h:1/db2?sslmode=disable"
+        );
+        assert_eq!(url_with_database("postgres://h", "db3"), "postgres://h/db3");
+    }
+}

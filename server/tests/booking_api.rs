@@ -1,0 +1,276 @@
+//! The REST API against a real node process and a real PostgreSQL: booking,
+//! reading back, cancelling, rejecting bad input without changing anything,
+//! and exactly one winner when 200 clients race for the same seat.
+
+mod common;
+
+use common::start_node;
+use futures::future::join_all;
+use serde_json::{json, Value};
+
+async fn seat_states(node: &common::TestNode, showtime: i64, user: &str) -> Vec<(String, String)> {
+    let map: Value = node
+        .client
+        .get(node.url(&format!("/api/seats?showtimeId={showtime}&userId={user}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    map["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|row| row["seats"].as_array().unwrap().clone())
+        .map(|s| (s["label"].as_str().unwrap().to_string(), s["state"].as_str().unwrap().to_string()))
+        .collect()
+}
+
+fn not_available(states: &[(String, String)]) -> Vec<String> {
+    states.iter().filter(|(_, s)| s != "available").map(|(l, _)| l.clone()).collect()
+}
+
+#[tokio::test]
+async fn a_booking_is_priced_by_the_server_stamped_and_readable() {
+    let node = start_node("book_and_read").await;
+    let showtime = node.future_showtime(1).await;
+    let (status, booking) = node
+        .book(json!({
+            "userId": "ada", "userName": "Ada", "showtimeId": showtime,
+            "seats": ["A1", "F2"], "totalCents": 1, "price": 0
+        }))
+        .await;
+    assert_eq!(status, 201, "{booking}");
+    assert_eq!(booking["seats"], json!(["A1", "F2"]));
+    assert_eq!(booking["status"], "confirmed");
+    assert_eq!(booking["processedBy"], "node-1");
+    assert!(booking["logicalClock"].as_u64().unwrap() >= 1);
+    assert_eq!(booking["vectorClock"]["node-1"], booking["logicalClock"]);
+    assert!(booking["timestamp"].is_string());
+
+    // The price comes from the showtime's prices, never from the client.
+    let details: Value = node
+        .client
+        .get(node.url("/api/movies?id=1"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let show = details["showtimes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == showtime)
+        .unwrap();
+    let map: Value = node
+        .client
+        .get(node.url(&format!("/api/seats?showtimeId={showtime}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let row_price = |label: &str| {
+        map["rows"].as_array().unwrap().iter().find(|r| r["label"] == label).unwrap()["priceCents"]
+            .as_i64()
+            .unwrap()
+    };
+    assert_eq!(row_price("A"), show["priceCents"].as_i64().unwrap());
+    assert_eq!(
+        booking["totalCents"].as_i64().unwrap(),
+        row_price("A") + row_price("F")
+    );
+
+    let id = booking["id"].as_str().unwrap();
+    let by_id: Value = node.client.get(node.url(&format!("/api/bookings?id={id}"))).send().await.unwrap().json().await.unwrap();
+    assert_eq!(by_id, booking);
+    let mine: Value = node.client.get(node.url("/api/bookings?userId=ada")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(mine.as_array().unwrap().len(), 1);
+
+    let states = seat_states(&node, showtime, "ada").await;
+    assert!(states.contains(&("A1".into(), "yours".into())));
+    let states = seat_states(&node, showtime, "someone-else").await;
+    assert!(states.contains(&("F2".into(), "taken".into())));
+    assert_eq!(not_available(&states), vec!["A1".to_string(), "F2".to_string()]);
+}
+
+#[tokio::test]
+async fn bad_input_gets_a_clear_4xx_and_changes_nothing() {
+    let node = start_node("bad_input").await;
+    let showtime = node.future_showtime(2).await;
+
+    // A showtime that has already started.
+    let store = moviebook::store::Store::connect(
+        &moviebook::store::url_with_database(&std::env::var("DATABASE_URL").unwrap(), &format!("it_bad_input_{}", std::process::id())),
+        1,
+    )
+    .await
+    .unwrap();
+    sqlx::query("INSERT INTO showtimes (id, movie_id, auditorium_id, starts_at, price_cents, premium_price_cents) VALUES (7, 1, 3, now() - interval '10 minutes', 1000, 1400)")
+        .execute(store.pool())
+        .await
+        .unwrap();
+
+    let raw = |body: &'static str| {
+        node.client
+            .post(node.url("/api/bookings"))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    let malformed = raw("{\"userId\": \"x\", ").await.unwrap();
+    assert_eq!(malformed.status(), 400);
+    let error: Value = malformed.json().await.unwrap();
+    assert_eq!(error["error"]["code"], "bad_request");
+    assert!(error["error"]["message"].as_str().unwrap().contains("not valid JSON"));
+    assert_eq!(raw("{\"userId\": \"x\"}").await.unwrap().status(), 400);
+    assert_eq!(raw("[]").await.unwrap().status(), 400);
+    let no_type = node.client.post(node.url("/api/bookings")).body("{}").send().await.unwrap();
+    assert_eq!(no_type.status(), 400);
+
+    let cases: Vec<(Value, u16, &str, &str)> = vec![
+        (json!({"userId": "u", "showtimeId": 424242, "seats": ["A1"]}), 404, "not_found", "no such showtime"),
+        (json!({"userId": "u", "showtimeId": showtime, "seats": []}), 422, "invalid_input", "at least one seat"),
+        (json!({"userId": "u", "showtimeId": showtime, "seats": ["A1", "A1"]}), 422, "invalid_input", "A1 is listed twice"),
+        (json!({"userId": "u", "showtimeId": showtime, "seats": ["Z99"]}), 422, "invalid_input", "no seat \"Z99\""),
+        (json!({"userId": "u", "showtimeId": showtime, "seats": ["A1; DROP TABLE bookings"]}), 422, "invalid_input", "no seat"),
+        (json!({"userId": "u", "showtimeId": showtime,
+                "seats": ["A1","A2","A3","A4","A5","A6","A7","A8","B1","B2","B3"]}), 422, "invalid_input", "at most 10"),
+        (json!({"userId": "u", "showtimeId": 7, "seats": ["A1"]}), 422, "invalid_input", "already started"),
+        (json!({"userId": "no spaces allowed", "showtimeId": showtime, "seats": ["A1"]}), 422, "invalid_input", "userId"),
+        (json!({"userId": "u", "userName": "   ", "showtimeId": showtime, "seats": ["A1"]}), 422, "invalid_input", "name"),
+        (json!({"userId": "u", "showtimeId": "nine", "seats": ["A1"]}), 400, "bad_request", "showtimeId"),
+    ];
+    for (body, status, code, message) in cases {
+        let (got, error) = node.book(body.clone()).await;
+        assert_eq!(got, status, "{body} -> {error}");
+        assert_eq!(error["error"]["code"], code, "{body}");
+        let text = error["error"]["message"].as_str().unwrap();
+        assert!(text.contains(message), "{body}: {text:?} lacks {message:?}");
+        assert!(!text.to_lowercase().contains("sql"), "no database text leaks: {text}");
+    }
+
+    // Nothing was booked by any of it.
+    assert!(not_available(&seat_states(&node, showtime, "u").await).is_empty());
+    let mine: Value = node.client.get(node.url("/api/bookings?userId=u")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(mine, json!([]));
+
+    // Query strings are checked too.
+    for (path, status) in [
+        ("/api/movies?id=abc", 400),
+        ("/api/movies?id=999999", 404),
+        ("/api/bookings", 400),
+        ("/api/bookings?id=not-a-uuid", 404),
+        ("/api/bookings?id=00000000-0000-0000-0000-000000000000", 404),
+        ("/api/bookings?userId=bad%20id", 422),
+        ("/api/seats?showtimeId=", 400),
+        ("/api/seats?showtimeId=1", 404),
+        ("/api/nothing-here", 404),
+    ] {
+        let response = node.client.get(node.url(path)).send().await.unwrap();
+        assert_eq!(response.status().as_u16(), status, "{path}");
+        let body: Value = response.json().await.unwrap();
+        assert!(body["error"]["message"].is_string(), "{path}: {body}");
+    }
+}
+
+#[tokio::test]
+async fn two_hundred_clients_racing_for_one_seat_give_exactly_one_booking() {
+    let node = start_node("race").await;
+    let showtime = node.future_showtime(3).await;
+    let attempts = (0..200).map(|i| {
+        node.book(json!({"userId": format!("racer-{i}"), "showtimeId": showtime, "seats": ["C5"]}))
+    });
+    let results = join_all(attempts).await;
+    let created = results.iter().filter(|(s, _)| *s == 201).count();
+    let conflicts: Vec<&Value> = results.iter().filter(|(s, _)| *s == 409).map(|(_, b)| b).collect();
+    assert_eq!(created, 1, "exactly one winner");
+    assert_eq!(conflicts.len(), 199, "everyone else is told the seat is taken");
+    for error in conflicts {
+        assert_eq!(error["error"]["code"], "seats_taken");
+        assert_eq!(error["error"]["seats"], json!(["C5"]));
+        assert!(error["error"]["message"].as_str().unwrap().contains("C5"));
+    }
+    let states = seat_states(&node, showtime, "nobody").await;
+    assert_eq!(not_available(&states), vec!["C5".to_string()]);
+}
+
+#[tokio::test]
+async fn cancelling_frees_the_seats_and_only_the_owner_may_cancel() {
+    let node = start_node("cancel").await;
+    let showtime = node.future_showtime(4).await;
+    let (_, booking) = node.book(json!({"userId": "owner", "showtimeId": showtime, "seats": ["B3", "B4"]})).await;
+    let id = booking["id"].as_str().unwrap().to_string();
+    let cancel = |user: &str| {
+        node.client
+            .delete(node.url(&format!("/api/bookings?id={id}&userId={user}")))
+            .send()
+    };
+    assert_eq!(cancel("intruder").await.unwrap().status(), 403);
+    assert_eq!(not_available(&seat_states(&node, showtime, "x").await).len(), 2);
+
+    let response = cancel("owner").await.unwrap();
+    assert_eq!(response.status(), 200);
+    let cancelled: Value = response.json().await.unwrap();
+    assert_eq!(cancelled["status"], "cancelled");
+    assert!(not_available(&seat_states(&node, showtime, "x").await).is_empty());
+    assert_eq!(cancel("owner").await.unwrap().status(), 409);
+
+    // The freed seats can be booked again.
+    let (status, _) = node.book(json!({"userId": "next", "showtimeId": showtime, "seats": ["B3"]})).await;
+    assert_eq!(status, 201);
+}
+
+#[tokio::test]
+async fn movies_can_be_listed_read_and_added() {
+    let node = start_node("movies").await;
+    let response = node.client.get(node.url("/api/movies")).send().await.unwrap();
+    assert_eq!(response.headers()["x-moviebook-node"], "node-1");
+    let movies: Value = response.json().await.unwrap();
+    assert!(movies.as_array().unwrap().len() >= 8);
+    assert!(movies[0]["durationMinutes"].is_i64());
+
+    let new_movie = json!({
+        "title": "Test Pattern", "description": "A film about a test card.",
+        "genres": ["Documentary"], "rating": 6.5, "durationMinutes": 80,
+        "releaseYear": 2026, "certificate": "PG"
+    });
+    let response = node.client.post(node.url("/api/movies")).json(&new_movie).send().await.unwrap();
+    assert_eq!(response.status(), 201);
+    let created: Value = response.json().await.unwrap();
+    assert_eq!(created["posterUrl"], "/posters/default.svg");
+    let movies: Value = node.client.get(node.url("/api/movies")).send().await.unwrap().json().await.unwrap();
+    assert!(movies.as_array().unwrap().iter().any(|m| m["title"] == "Test Pattern"));
+
+    let mut bad = new_movie.clone();
+    bad["rating"] = json!(11);
+    let response = node.client.post(node.url("/api/movies")).json(&bad).send().await.unwrap();
+    assert_eq!(response.status(), 422);
+    let mut bad = new_movie.clone();
+    bad["posterUrl"] = json!("https://elsewhere.example/p.png");
+    let response = node.client.post(node.url("/api/movies")).json(&bad).send().await.unwrap();
+    assert_eq!(response.status(), 422);
+}
+
+#[tokio::test]
+async fn a_restarted_node_resumes_its_clocks() {
+    let database = "restart";
+    let node = start_node(database).await;
+    let showtime = node.future_showtime(5).await;
+    let (_, first) = node.book(json!({"userId": "u", "showtimeId": showtime, "seats": ["A1"]})).await;
+    let (_, second) = node.book(json!({"userId": "u", "showtimeId": showtime, "seats": ["A2"]})).await;
+    assert!(second["logicalClock"].as_u64() > first["logicalClock"].as_u64());
+    drop(node);
+
+    let node = start_node(database).await;
+    let (status, third) = node.book(json!({"userId": "u", "showtimeId": showtime, "seats": ["A3"]})).await;
+    assert_eq!(status, 201);
+    assert!(third["logicalClock"].as_u64() > second["logicalClock"].as_u64());
+    assert!(third["vectorClock"]["node-1"].as_u64() > second["vectorClock"]["node-1"].as_u64());
+    let mine: Value = node.client.get(node.url("/api/bookings?userId=u")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(mine.as_array().unwrap().len(), 3, "bookings survive the restart");
+}
