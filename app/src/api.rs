@@ -2,11 +2,11 @@
 //! shared `CinemaService`, adding only who the caller is (from the cookie).
 
 use crate::error::ApiError;
-use crate::model::{Booking, BookingRequest, Movie, MovieDetails, SeatMap, User};
+use crate::model::{Booking, Movie, MovieDetails, SeatMap, User};
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
-use crate::{service::cinema, session};
+use crate::{model::BookingRequest, service::cinema, session};
 
 #[server(prefix = "/sfn")]
 pub async fn list_movies() -> Result<Vec<Movie>, ApiError> {

@@ -69,9 +69,14 @@ async fn main() -> anyhow::Result<()> {
                 let mut failures = 0u64;
                 while Instant::now() < deadline {
                     let sent = Instant::now();
-                    match client.get(format!("{url}/api/movies")).send().await {
-                        Ok(r) if r.status() == 200 && r.bytes().await.is_ok() => latencies.push(sent.elapsed()),
-                        _ => failures += 1,
+                    let ok = match client.get(format!("{url}/api/movies")).send().await {
+                        Ok(r) => r.status() == 200 && r.bytes().await.is_ok(),
+                        Err(_) => false,
+                    };
+                    if ok {
+                        latencies.push(sent.elapsed());
+                    } else {
+                        failures += 1;
                     }
                 }
                 (latencies, failures)

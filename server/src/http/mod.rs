@@ -28,7 +28,7 @@ pub fn router(cinema: SharedCinema, node_id: &str, leptos_options: LeptosOptions
         move || app::shell(options.clone())
     };
     let node_header = HeaderValue::from_str(node_id).unwrap_or(HeaderValue::from_static("unknown"));
-    Router::new()
+    Router::<LeptosOptions>::new()
         .nest("/api", rest::router(cinema))
         .leptos_routes_with_context(&leptos_options, routes, page_context, shell)
         .fallback(leptos_axum::file_and_error_handler(app::shell))

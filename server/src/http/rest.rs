@@ -16,7 +16,8 @@ use serde::Deserialize;
 
 type ApiResult<T> = Result<T, HttpError>;
 
-pub fn router(cinema: SharedCinema) -> Router {
+/// The API routes, with their state supplied, to nest in any router.
+pub fn router<S: Clone + Send + Sync + 'static>(cinema: SharedCinema) -> Router<S> {
     Router::new()
         .route("/movies", get(get_movies).post(post_movie))
         .route(
