@@ -26,6 +26,7 @@ RUST_LOG=warn DATABASE_URL=$NODE_DB target/release/moviebook node --port "$PORT"
 NODE_PID=$!
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/api/movies" >/dev/null && break; sleep 0.2; done
 
+cargo build --release --bin moviebook-bench
 step "load (50 clients)"
 target/release/moviebook-bench --url "http://127.0.0.1:$PORT"
 
