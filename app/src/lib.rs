@@ -50,7 +50,7 @@ pub fn App() -> impl IntoView {
         }/>
         <Router>
             <header class="top-bar">
-                <A href="/" attr:class="brand">"🎬 MovieBook"</A>
+                <A href="/" attr:class="brand"><img src="/favicon.svg" alt="" width="24" height="24"/>"MovieBook"</A>
                 <nav aria-label="Main">
                     <A href="/">"Movies"</A>
                     <A href="/bookings">"My bookings"</A>

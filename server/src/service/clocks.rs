@@ -2,7 +2,7 @@
 //! clock and physical time describe the same instant.
 
 use crate::cluster::clock::{LamportClock, VectorClock};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use std::collections::BTreeMap;
 
 pub struct NodeClocks {
@@ -36,7 +36,9 @@ impl NodeClocks {
         ClockStamp {
             lamport,
             vector: self.vector.clone(),
-            physical: Utc::now(),
+            // PostgreSQL keeps microseconds: a booking read back later must
+            // carry the same time as the one first answered.
+            physical: Utc::now().trunc_subsecs(6),
         }
     }
 }
