@@ -21,7 +21,7 @@ fi
 export DATABASE_URL
 
 step "unit and integration tests"
-cargo test --release -p app -p moviebook
+cargo test --release -p app -p cluster -p moviebook
 
 step "end-to-end tests (Playwright, Chromium)"
 # `moviebook up` creates its node databases on the throwaway server.

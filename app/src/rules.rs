@@ -94,9 +94,7 @@ pub fn price_seats(
     let mut priced = Vec::with_capacity(seats.len());
     for (index, label) in seats.iter().enumerate() {
         if seats[..index].contains(label) {
-            return Err(ApiError::invalid(format!(
-                "Seat {label} is listed twice."
-            )));
+            return Err(ApiError::invalid(format!("Seat {label} is listed twice.")));
         }
         let Some((row, _)) = layout.parse_seat(label) else {
             return Err(ApiError::invalid(format!(
@@ -138,7 +136,9 @@ pub fn normalize_user_name(name: &str) -> Result<String, ApiError> {
         )));
     }
     if name.chars().any(char::is_control) {
-        return Err(ApiError::invalid("A name cannot contain control characters."));
+        return Err(ApiError::invalid(
+            "A name cannot contain control characters.",
+        ));
     }
     Ok(name)
 }
@@ -150,7 +150,9 @@ pub fn validate_new_movie(movie: &NewMovie) -> Result<(), ApiError> {
         return Err(ApiError::invalid("title must be 1 to 200 characters."));
     }
     if !text_ok(&movie.description, 5000) {
-        return Err(ApiError::invalid("description must be 1 to 5000 characters."));
+        return Err(ApiError::invalid(
+            "description must be 1 to 5000 characters.",
+        ));
     }
     if movie.genres.is_empty()
         || movie.genres.len() > 8
@@ -169,7 +171,9 @@ pub fn validate_new_movie(movie: &NewMovie) -> Result<(), ApiError> {
         ));
     }
     if !(1888..=2100).contains(&movie.release_year) {
-        return Err(ApiError::invalid("releaseYear must be between 1888 and 2100."));
+        return Err(ApiError::invalid(
+            "releaseYear must be between 1888 and 2100.",
+        ));
     }
     if !text_ok(&movie.certificate, 10) {
         return Err(ApiError::invalid("certificate must be 1 to 10 characters."));
@@ -229,7 +233,9 @@ mod tests {
         let layout = hall();
         assert_eq!(layout.parse_seat("A1"), Some(("A", 1)));
         assert_eq!(layout.parse_seat("E8"), Some(("E", 8)));
-        for bad in ["", "A", "A0", "A9", "F1", "a1", "A01", "1A", "A-1", "AA1", "É1"] {
+        for bad in [
+            "", "A", "A0", "A9", "F1", "a1", "A01", "1A", "A-1", "AA1", "É1",
+        ] {
             assert_eq!(layout.parse_seat(bad), None, "{bad} should not parse");
         }
     }
@@ -247,7 +253,10 @@ mod tests {
         assert_eq!(code(&[]).code, ErrorCode::InvalidInput);
         assert!(code(&["A1", "A1"]).message.contains("A1"));
         assert!(code(&["Z9"]).message.contains("Z9"));
-        let eleven: Vec<String> = (1..=8).map(|n| format!("A{n}")).chain(["B1".into(), "B2".into(), "B3".into()]).collect();
+        let eleven: Vec<String> = (1..=8)
+            .map(|n| format!("A{n}"))
+            .chain(["B1".into(), "B2".into(), "B3".into()])
+            .collect();
         let err = price_seats(&layout, PRICES, &eleven).unwrap_err();
         assert!(err.message.contains("at most 10"));
         let ten = &eleven[..10];
@@ -260,7 +269,10 @@ mod tests {
         assert!(validate_user_id("").is_err());
         assert!(validate_user_id("has space").is_err());
         assert!(validate_user_id(&"x".repeat(65)).is_err());
-        assert_eq!(normalize_user_name("  Ada   Lovelace ").unwrap(), "Ada Lovelace");
+        assert_eq!(
+            normalize_user_name("  Ada   Lovelace ").unwrap(),
+            "Ada Lovelace"
+        );
         assert!(normalize_user_name("   ").is_err());
         assert!(normalize_user_name(&"é".repeat(61)).is_err());
         assert_eq!(normalize_user_name("Zoë").unwrap(), "Zoë");

@@ -12,8 +12,7 @@ pub trait CinemaService: Send + Sync + 'static {
     async fn movie(&self, movie_id: i64) -> Result<MovieDetails, ApiError>;
     async fn add_movie(&self, movie: NewMovie) -> Result<Movie, ApiError>;
     /// The seat map as `viewer` sees it: their own seats are marked as theirs.
-    async fn seat_map(&self, showtime_id: i64, viewer: Option<&str>)
-        -> Result<SeatMap, ApiError>;
+    async fn seat_map(&self, showtime_id: i64, viewer: Option<&str>) -> Result<SeatMap, ApiError>;
     async fn book(&self, request: BookingRequest) -> Result<Booking, ApiError>;
     async fn booking(&self, booking_id: &str) -> Result<Booking, ApiError>;
     async fn bookings_of(&self, user_id: &str) -> Result<Vec<Booking>, ApiError>;

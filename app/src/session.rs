@@ -55,7 +55,10 @@ pub async fn sign_in(name: &str) -> Result<User, ApiError> {
         None => format!("u-{}", uuid::Uuid::new_v4().simple()),
     };
     let response = leptos::prelude::expect_context::<leptos_axum::ResponseOptions>();
-    for (cookie, value) in [(USER_ID_COOKIE, id.clone()), (USER_NAME_COOKIE, percent_encode(&name))] {
+    for (cookie, value) in [
+        (USER_ID_COOKIE, id.clone()),
+        (USER_NAME_COOKIE, percent_encode(&name)),
+    ] {
         let header = format!(
             "{cookie}={value}; Path=/; Max-Age={COOKIE_MAX_AGE_SECONDS}; SameSite=Lax; HttpOnly"
         );
@@ -117,7 +120,10 @@ mod tests {
         let user = user_from_headers(&headers).unwrap();
         assert_eq!((user.id.as_str(), user.name.as_str()), ("u-abc", "Zoë"));
 
-        headers.insert(COOKIE, HeaderValue::from_static("mb_user=bad id; mb_name=X"));
+        headers.insert(
+            COOKIE,
+            HeaderValue::from_static("mb_user=bad id; mb_name=X"),
+        );
         assert_eq!(user_from_headers(&headers), None);
     }
 }

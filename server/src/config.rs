@@ -6,7 +6,11 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
-#[command(name = "moviebook", version, about = "MovieBook: a distributed movie-ticket booking system")]
+#[command(
+    name = "moviebook",
+    version,
+    about = "MovieBook: a distributed movie-ticket booking system"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

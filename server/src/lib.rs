@@ -1,7 +1,6 @@
 //! MovieBook's server: a node (HTTP, service, storage, cluster) and the
 //! launcher that runs the whole system on one machine.
 
-pub mod cluster;
 pub mod config;
 pub mod http;
 pub mod launcher;

@@ -43,7 +43,8 @@ async fn db(command: DbCommand) -> anyhow::Result<()> {
             extra_showtimes,
         } => {
             store::ensure_database(&database_url, &name).await?;
-            let db = store::Store::connect(&store::url_with_database(&database_url, &name), 2).await?;
+            let db =
+                store::Store::connect(&store::url_with_database(&database_url, &name), 2).await?;
             db.migrate().await?;
             db.seed_catalog(chrono::Utc::now().date_naive()).await?;
             if extra_showtimes > 0 {

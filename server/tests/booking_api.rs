@@ -23,12 +23,21 @@ async fn seat_states(node: &common::TestNode, showtime: i64, user: &str) -> Vec<
         .unwrap()
         .iter()
         .flat_map(|row| row["seats"].as_array().unwrap().clone())
-        .map(|s| (s["label"].as_str().unwrap().to_string(), s["state"].as_str().unwrap().to_string()))
+        .map(|s| {
+            (
+                s["label"].as_str().unwrap().to_string(),
+                s["state"].as_str().unwrap().to_string(),
+            )
+        })
         .collect()
 }
 
 fn not_available(states: &[(String, String)]) -> Vec<String> {
-    states.iter().filter(|(_, s)| s != "available").map(|(l, _)| l.clone()).collect()
+    states
+        .iter()
+        .filter(|(_, s)| s != "available")
+        .map(|(l, _)| l.clone())
+        .collect()
 }
 
 #[tokio::test]
@@ -75,7 +84,12 @@ async fn a_booking_is_priced_by_the_server_stamped_and_readable() {
         .await
         .unwrap();
     let row_price = |label: &str| {
-        map["rows"].as_array().unwrap().iter().find(|r| r["label"] == label).unwrap()["priceCents"]
+        map["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["label"] == label)
+            .unwrap()["priceCents"]
             .as_i64()
             .unwrap()
     };
@@ -86,16 +100,35 @@ async fn a_booking_is_priced_by_the_server_stamped_and_readable() {
     );
 
     let id = booking["id"].as_str().unwrap();
-    let by_id: Value = node.client.get(node.url(&format!("/api/bookings?id={id}"))).send().await.unwrap().json().await.unwrap();
+    let by_id: Value = node
+        .client
+        .get(node.url(&format!("/api/bookings?id={id}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(by_id, booking);
-    let mine: Value = node.client.get(node.url("/api/bookings?userId=ada")).send().await.unwrap().json().await.unwrap();
+    let mine: Value = node
+        .client
+        .get(node.url("/api/bookings?userId=ada"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(mine.as_array().unwrap().len(), 1);
 
     let states = seat_states(&node, showtime, "ada").await;
     assert!(states.contains(&("A1".into(), "yours".into())));
     let states = seat_states(&node, showtime, "someone-else").await;
     assert!(states.contains(&("F2".into(), "taken".into())));
-    assert_eq!(not_available(&states), vec!["A1".to_string(), "F2".to_string()]);
+    assert_eq!(
+        not_available(&states),
+        vec!["A1".to_string(), "F2".to_string()]
+    );
 }
 
 #[tokio::test]
@@ -105,7 +138,10 @@ async fn bad_input_gets_a_clear_4xx_and_changes_nothing() {
 
     // A showtime that has already started.
     let store = moviebook::store::Store::connect(
-        &moviebook::store::url_with_database(&std::env::var("DATABASE_URL").unwrap(), &format!("it_bad_input_{}", std::process::id())),
+        &moviebook::store::url_with_database(
+            &std::env::var("DATABASE_URL").unwrap(),
+            &format!("it_bad_input_{}", std::process::id()),
+        ),
         1,
     )
     .await
@@ -126,24 +162,83 @@ async fn bad_input_gets_a_clear_4xx_and_changes_nothing() {
     assert_eq!(malformed.status(), 400);
     let error: Value = malformed.json().await.unwrap();
     assert_eq!(error["error"]["code"], "bad_request");
-    assert!(error["error"]["message"].as_str().unwrap().contains("not valid JSON"));
+    assert!(error["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("not valid JSON"));
     assert_eq!(raw("{\"userId\": \"x\"}").await.unwrap().status(), 400);
     assert_eq!(raw("[]").await.unwrap().status(), 400);
-    let no_type = node.client.post(node.url("/api/bookings")).body("{}").send().await.unwrap();
+    let no_type = node
+        .client
+        .post(node.url("/api/bookings"))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(no_type.status(), 400);
 
     let cases: Vec<(Value, u16, &str, &str)> = vec![
-        (json!({"userId": "u", "showtimeId": 424242, "seats": ["A1"]}), 404, "not_found", "no such showtime"),
-        (json!({"userId": "u", "showtimeId": showtime, "seats": []}), 422, "invalid_input", "at least one seat"),
-        (json!({"userId": "u", "showtimeId": showtime, "seats": ["A1", "A1"]}), 422, "invalid_input", "A1 is listed twice"),
-        (json!({"userId": "u", "showtimeId": showtime, "seats": ["Z99"]}), 422, "invalid_input", "no seat \"Z99\""),
-        (json!({"userId": "u", "showtimeId": showtime, "seats": ["A1; DROP TABLE bookings"]}), 422, "invalid_input", "no seat"),
-        (json!({"userId": "u", "showtimeId": showtime,
-                "seats": ["A1","A2","A3","A4","A5","A6","A7","A8","B1","B2","B3"]}), 422, "invalid_input", "at most 10"),
-        (json!({"userId": "u", "showtimeId": 7, "seats": ["A1"]}), 422, "invalid_input", "already started"),
-        (json!({"userId": "no spaces allowed", "showtimeId": showtime, "seats": ["A1"]}), 422, "invalid_input", "userId"),
-        (json!({"userId": "u", "userName": "   ", "showtimeId": showtime, "seats": ["A1"]}), 422, "invalid_input", "name"),
-        (json!({"userId": "u", "showtimeId": "nine", "seats": ["A1"]}), 400, "bad_request", "showtimeId"),
+        (
+            json!({"userId": "u", "showtimeId": 424242, "seats": ["A1"]}),
+            404,
+            "not_found",
+            "no such showtime",
+        ),
+        (
+            json!({"userId": "u", "showtimeId": showtime, "seats": []}),
+            422,
+            "invalid_input",
+            "at least one seat",
+        ),
+        (
+            json!({"userId": "u", "showtimeId": showtime, "seats": ["A1", "A1"]}),
+            422,
+            "invalid_input",
+            "A1 is listed twice",
+        ),
+        (
+            json!({"userId": "u", "showtimeId": showtime, "seats": ["Z99"]}),
+            422,
+            "invalid_input",
+            "no seat \"Z99\"",
+        ),
+        (
+            json!({"userId": "u", "showtimeId": showtime, "seats": ["A1; DROP TABLE bookings"]}),
+            422,
+            "invalid_input",
+            "no seat",
+        ),
+        (
+            json!({"userId": "u", "showtimeId": showtime,
+                "seats": ["A1","A2","A3","A4","A5","A6","A7","A8","B1","B2","B3"]}),
+            422,
+            "invalid_input",
+            "at most 10",
+        ),
+        (
+            json!({"userId": "u", "showtimeId": 7, "seats": ["A1"]}),
+            422,
+            "invalid_input",
+            "already started",
+        ),
+        (
+            json!({"userId": "no spaces allowed", "showtimeId": showtime, "seats": ["A1"]}),
+            422,
+            "invalid_input",
+            "userId",
+        ),
+        (
+            json!({"userId": "u", "userName": "   ", "showtimeId": showtime, "seats": ["A1"]}),
+            422,
+            "invalid_input",
+            "name",
+        ),
+        (
+            json!({"userId": "u", "showtimeId": "nine", "seats": ["A1"]}),
+            400,
+            "bad_request",
+            "showtimeId",
+        ),
     ];
     for (body, status, code, message) in cases {
         let (got, error) = node.book(body.clone()).await;
@@ -151,12 +246,23 @@ async fn bad_input_gets_a_clear_4xx_and_changes_nothing() {
         assert_eq!(error["error"]["code"], code, "{body}");
         let text = error["error"]["message"].as_str().unwrap();
         assert!(text.contains(message), "{body}: {text:?} lacks {message:?}");
-        assert!(!text.to_lowercase().contains("sql"), "no database text leaks: {text}");
+        assert!(
+            !text.to_lowercase().contains("sql"),
+            "no database text leaks: {text}"
+        );
     }
 
     // Nothing was booked by any of it.
     assert!(not_available(&seat_states(&node, showtime, "u").await).is_empty());
-    let mine: Value = node.client.get(node.url("/api/bookings?userId=u")).send().await.unwrap().json().await.unwrap();
+    let mine: Value = node
+        .client
+        .get(node.url("/api/bookings?userId=u"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(mine, json!([]));
 
     // Query strings are checked too.
@@ -187,9 +293,17 @@ async fn two_hundred_clients_racing_for_one_seat_give_exactly_one_booking() {
     });
     let results = join_all(attempts).await;
     let created = results.iter().filter(|(s, _)| *s == 201).count();
-    let conflicts: Vec<&Value> = results.iter().filter(|(s, _)| *s == 409).map(|(_, b)| b).collect();
+    let conflicts: Vec<&Value> = results
+        .iter()
+        .filter(|(s, _)| *s == 409)
+        .map(|(_, b)| b)
+        .collect();
     assert_eq!(created, 1, "exactly one winner");
-    assert_eq!(conflicts.len(), 199, "everyone else is told the seat is taken");
+    assert_eq!(
+        conflicts.len(),
+        199,
+        "everyone else is told the seat is taken"
+    );
     for error in conflicts {
         assert_eq!(error["error"]["code"], "seats_taken");
         assert_eq!(error["error"]["seats"], json!(["C5"]));
@@ -203,7 +317,9 @@ async fn two_hundred_clients_racing_for_one_seat_give_exactly_one_booking() {
 async fn cancelling_frees_the_seats_and_only_the_owner_may_cancel() {
     let node = start_node("cancel").await;
     let showtime = node.future_showtime(4).await;
-    let (_, booking) = node.book(json!({"userId": "owner", "showtimeId": showtime, "seats": ["B3", "B4"]})).await;
+    let (_, booking) = node
+        .book(json!({"userId": "owner", "showtimeId": showtime, "seats": ["B3", "B4"]}))
+        .await;
     let id = booking["id"].as_str().unwrap().to_string();
     let cancel = |user: &str| {
         node.client
@@ -211,7 +327,10 @@ async fn cancelling_frees_the_seats_and_only_the_owner_may_cancel() {
             .send()
     };
     assert_eq!(cancel("intruder").await.unwrap().status(), 403);
-    assert_eq!(not_available(&seat_states(&node, showtime, "x").await).len(), 2);
+    assert_eq!(
+        not_available(&seat_states(&node, showtime, "x").await).len(),
+        2
+    );
 
     let response = cancel("owner").await.unwrap();
     assert_eq!(response.status(), 200);
@@ -221,14 +340,21 @@ async fn cancelling_frees_the_seats_and_only_the_owner_may_cancel() {
     assert_eq!(cancel("owner").await.unwrap().status(), 409);
 
     // The freed seats can be booked again.
-    let (status, _) = node.book(json!({"userId": "next", "showtimeId": showtime, "seats": ["B3"]})).await;
+    let (status, _) = node
+        .book(json!({"userId": "next", "showtimeId": showtime, "seats": ["B3"]}))
+        .await;
     assert_eq!(status, 201);
 }
 
 #[tokio::test]
 async fn movies_can_be_listed_read_and_added() {
     let node = start_node("movies").await;
-    let response = node.client.get(node.url("/api/movies")).send().await.unwrap();
+    let response = node
+        .client
+        .get(node.url("/api/movies"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.headers()["x-moviebook-node"], "node-1");
     let movies: Value = response.json().await.unwrap();
     assert!(movies.as_array().unwrap().len() >= 8);
@@ -239,20 +365,50 @@ async fn movies_can_be_listed_read_and_added() {
         "genres": ["Documentary"], "rating": 6.5, "durationMinutes": 80,
         "releaseYear": 2026, "certificate": "PG"
     });
-    let response = node.client.post(node.url("/api/movies")).json(&new_movie).send().await.unwrap();
+    let response = node
+        .client
+        .post(node.url("/api/movies"))
+        .json(&new_movie)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 201);
     let created: Value = response.json().await.unwrap();
     assert_eq!(created["posterUrl"], "/posters/default.svg");
-    let movies: Value = node.client.get(node.url("/api/movies")).send().await.unwrap().json().await.unwrap();
-    assert!(movies.as_array().unwrap().iter().any(|m| m["title"] == "Test Pattern"));
+    let movies: Value = node
+        .client
+        .get(node.url("/api/movies"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(movies
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| m["title"] == "Test Pattern"));
 
     let mut bad = new_movie.clone();
     bad["rating"] = json!(11);
-    let response = node.client.post(node.url("/api/movies")).json(&bad).send().await.unwrap();
+    let response = node
+        .client
+        .post(node.url("/api/movies"))
+        .json(&bad)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 422);
     let mut bad = new_movie.clone();
     bad["posterUrl"] = json!("https://elsewhere.example/p.png");
-    let response = node.client.post(node.url("/api/movies")).json(&bad).send().await.unwrap();
+    let response = node
+        .client
+        .post(node.url("/api/movies"))
+        .json(&bad)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 422);
 }
 
@@ -261,16 +417,34 @@ async fn a_restarted_node_resumes_its_clocks() {
     let database = "restart";
     let node = start_node(database).await;
     let showtime = node.future_showtime(5).await;
-    let (_, first) = node.book(json!({"userId": "u", "showtimeId": showtime, "seats": ["A1"]})).await;
-    let (_, second) = node.book(json!({"userId": "u", "showtimeId": showtime, "seats": ["A2"]})).await;
+    let (_, first) = node
+        .book(json!({"userId": "u", "showtimeId": showtime, "seats": ["A1"]}))
+        .await;
+    let (_, second) = node
+        .book(json!({"userId": "u", "showtimeId": showtime, "seats": ["A2"]}))
+        .await;
     assert!(second["logicalClock"].as_u64() > first["logicalClock"].as_u64());
     drop(node);
 
     let node = start_node(database).await;
-    let (status, third) = node.book(json!({"userId": "u", "showtimeId": showtime, "seats": ["A3"]})).await;
+    let (status, third) = node
+        .book(json!({"userId": "u", "showtimeId": showtime, "seats": ["A3"]}))
+        .await;
     assert_eq!(status, 201);
     assert!(third["logicalClock"].as_u64() > second["logicalClock"].as_u64());
     assert!(third["vectorClock"]["node-1"].as_u64() > second["vectorClock"]["node-1"].as_u64());
-    let mine: Value = node.client.get(node.url("/api/bookings?userId=u")).send().await.unwrap().json().await.unwrap();
-    assert_eq!(mine.as_array().unwrap().len(), 3, "bookings survive the restart");
+    let mine: Value = node
+        .client
+        .get(node.url("/api/bookings?userId=u"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        mine.as_array().unwrap().len(),
+        3,
+        "bookings survive the restart"
+    );
 }

@@ -102,7 +102,9 @@ fn toggle_seat(
     notice: RwSignal<Option<String>>,
 ) {
     if started {
-        notice.set(Some("This showtime has started; seats can no longer be booked.".into()));
+        notice.set(Some(
+            "This showtime has started; seats can no longer be booked.".into(),
+        ));
         return;
     }
     match state {

@@ -58,7 +58,9 @@ pub fn SignInForm() -> impl IntoView {
 
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        action.dispatch(SignIn { name: name.get_untracked() });
+        action.dispatch(SignIn {
+            name: name.get_untracked(),
+        });
     };
 
     view! {

@@ -51,8 +51,8 @@ pub fn MyBookingsPage() -> impl IntoView {
 #[component]
 fn BookingRow(booking: Booking, cancel: ServerAction<CancelBooking>) -> impl IntoView {
     let id = booking.id.clone();
-    let cancellable = booking.status == BookingStatus::Confirmed
-        && booking.starts_at > chrono::Utc::now();
+    let cancellable =
+        booking.status == BookingStatus::Confirmed && booking.starts_at > chrono::Utc::now();
     let pending = cancel.pending();
     view! {
         <li class="booking-row" data-booking=booking.id.clone() data-status=status_word(booking.status)>

@@ -98,7 +98,10 @@ fn SeatPicker(
             .iter()
             .filter_map(|seat| {
                 let row = &seat[..1];
-                prices.iter().find(|(label, _)| label == row).map(|(_, p)| *p)
+                prices
+                    .iter()
+                    .find(|(label, _)| label == row)
+                    .map(|(_, p)| *p)
             })
             .sum::<i64>()
     });

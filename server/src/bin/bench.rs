@@ -57,7 +57,12 @@ async fn main() -> anyhow::Result<()> {
         })
         .collect();
     let (latencies, failures) = collect(tasks).await;
-    report("POST /api/bookings", &latencies, failures, started.elapsed());
+    report(
+        "POST /api/bookings",
+        &latencies,
+        failures,
+        started.elapsed(),
+    );
 
     let deadline = Instant::now() + Duration::from_secs(args.list_seconds);
     let started = Instant::now();
@@ -90,7 +95,12 @@ async fn main() -> anyhow::Result<()> {
 
 /// Every free seat of every upcoming showtime, as (showtime id, seat label).
 async fn free_seats(client: &reqwest::Client, url: &str) -> anyhow::Result<Vec<(i64, String)>> {
-    let movies: Value = client.get(format!("{url}/api/movies")).send().await?.json().await?;
+    let movies: Value = client
+        .get(format!("{url}/api/movies"))
+        .send()
+        .await?
+        .json()
+        .await?;
     let mut seats = Vec::new();
     for movie in movies.as_array().into_iter().flatten() {
         let details: Value = client

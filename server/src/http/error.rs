@@ -22,8 +22,13 @@ impl From<JsonRejection> for HttpError {
             JsonRejection::MissingJsonContentType(_) => {
                 "Send the body as JSON with Content-Type: application/json.".to_string()
             }
-            JsonRejection::JsonSyntaxError(_) => format!("The body is not valid JSON: {}", rejection.body_text()),
-            _ => format!("The JSON body does not have the expected fields: {}", rejection.body_text()),
+            JsonRejection::JsonSyntaxError(_) => {
+                format!("The body is not valid JSON: {}", rejection.body_text())
+            }
+            _ => format!(
+                "The JSON body does not have the expected fields: {}",
+                rejection.body_text()
+            ),
         };
         HttpError(ApiError::bad_request(message))
     }

@@ -33,13 +33,15 @@ pub fn router(cinema: SharedCinema, node_id: &str, leptos_options: LeptosOptions
         .leptos_routes_with_context(&leptos_options, routes, page_context, shell)
         .fallback(leptos_axum::file_and_error_handler(app::shell))
         .with_state(leptos_options)
-        .layer(axum::middleware::map_response(move |mut response: Response| {
-            let value = node_header.clone();
-            async move {
-                response
-                    .headers_mut()
-                    .insert(HeaderName::from_static(NODE_HEADER), value);
-                response
-            }
-        }))
+        .layer(axum::middleware::map_response(
+            move |mut response: Response| {
+                let value = node_header.clone();
+                async move {
+                    response
+                        .headers_mut()
+                        .insert(HeaderName::from_static(NODE_HEADER), value);
+                    response
+                }
+            },
+        ))
 }

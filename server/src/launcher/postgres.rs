@@ -40,7 +40,10 @@ impl LocalPostgres {
             pg.hand_over_to_postgres_user().await?;
         }
         if !pg.data_dir.join("PG_VERSION").exists() {
-            println!("Creating a local PostgreSQL cluster in {}", pg.data_dir.display());
+            println!(
+                "Creating a local PostgreSQL cluster in {}",
+                pg.data_dir.display()
+            );
             pg.run(
                 "initdb",
                 &[
@@ -96,7 +99,10 @@ impl LocalPostgres {
     /// Stops the server with a fast shutdown (open transactions roll back).
     pub async fn stop(&self) {
         let data_dir = self.data_dir.to_string_lossy().to_string();
-        match self.run("pg_ctl", &["-D", &data_dir, "-m", "fast", "-w", "stop"]).await {
+        match self
+            .run("pg_ctl", &["-D", &data_dir, "-m", "fast", "-w", "stop"])
+            .await
+        {
             Ok(()) => println!("Local PostgreSQL stopped"),
             Err(e) => eprintln!("Could not stop the local PostgreSQL: {e:#}"),
         }
@@ -119,7 +125,9 @@ impl LocalPostgres {
     /// The port of a server already running on this cluster, if any.
     async fn running_port(&self) -> Option<u16> {
         let data_dir = self.data_dir.to_string_lossy().to_string();
-        self.run("pg_ctl", &["-D", &data_dir, "status"]).await.ok()?;
+        self.run("pg_ctl", &["-D", &data_dir, "status"])
+            .await
+            .ok()?;
         // Line 4 of postmaster.pid is the port the server listens on.
         let pid_file = std::fs::read_to_string(self.data_dir.join("postmaster.pid")).ok()?;
         pid_file.lines().nth(3)?.trim().parse().ok()
@@ -135,7 +143,10 @@ impl LocalPostgres {
             .await
             .context("cannot run chown")?;
         if !status.success() {
-            bail!("cannot give {} to the postgres user", self.data_dir.display());
+            bail!(
+                "cannot give {} to the postgres user",
+                self.data_dir.display()
+            );
         }
         let reachable = Command::new("runuser")
             .args(["-u", "postgres", "--", "test", "-w"])
@@ -198,7 +209,10 @@ fn find_binaries() -> anyhow::Result<PathBuf> {
     if let Some((_, bin)) = versions.pop() {
         return Ok(bin);
     }
-    if let Ok(output) = std::process::Command::new("pg_config").arg("--bindir").output() {
+    if let Ok(output) = std::process::Command::new("pg_config")
+        .arg("--bindir")
+        .output()
+    {
         let bin = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
         if bin.join("initdb").exists() {
             return Ok(bin);

@@ -1,8 +1,8 @@
 //! The clocks of one node, read together so a booking's Lamport time, vector
 //! clock and physical time describe the same instant.
 
-use crate::cluster::clock::{LamportClock, VectorClock};
 use chrono::{DateTime, SubsecRound, Utc};
+use cluster::clock::{LamportClock, VectorClock};
 use std::collections::BTreeMap;
 
 pub struct NodeClocks {
@@ -49,7 +49,8 @@ mod tests {
 
     #[test]
     fn resumes_past_persisted_values_and_ticks_together() {
-        let mut clocks = NodeClocks::resume("node-1".into(), 41, BTreeMap::from([("node-1".into(), 7)]));
+        let mut clocks =
+            NodeClocks::resume("node-1".into(), 41, BTreeMap::from([("node-1".into(), 7)]));
         let first = clocks.stamp_local_event();
         let second = clocks.stamp_local_event();
         assert_eq!((first.lamport, second.lamport), (42, 43));

@@ -10,8 +10,8 @@ pub use clocks::NodeClocks;
 use crate::store::{NewBookingRecord, ShowtimeRecord, Store, StoreError};
 use app::error::{ApiError, ErrorCode};
 use app::model::{
-    Booking, BookingRequest, BookingStatus, Movie, MovieDetails, NewMovie, Seat, SeatMap,
-    SeatRow, SeatState,
+    Booking, BookingRequest, BookingStatus, Movie, MovieDetails, NewMovie, Seat, SeatMap, SeatRow,
+    SeatState,
 };
 use app::rules;
 use app::service::CinemaService;
@@ -73,7 +73,12 @@ impl CinemaService for Cinema {
         if let Some(movies) = read(&self.movies).as_ref() {
             return Ok(movies.clone());
         }
-        let movies = Arc::new(self.store.movies().await.map_err(|e| storage_error(e, ""))?);
+        let movies = Arc::new(
+            self.store
+                .movies()
+                .await
+                .map_err(|e| storage_error(e, ""))?,
+        );
         *write(&self.movies) = Some(movies.clone());
         Ok(movies)
     }
@@ -133,7 +138,11 @@ impl CinemaService for Cinema {
                             Some(holder) if Some(holder.as_str()) == viewer => SeatState::Yours,
                             Some(_) => SeatState::Taken,
                         };
-                        Seat { label, number, state }
+                        Seat {
+                            label,
+                            number,
+                            state,
+                        }
                     })
                     .collect(),
                 label: row,

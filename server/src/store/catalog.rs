@@ -151,10 +151,11 @@ impl Store {
     }
 
     pub async fn showtime(&self, showtime_id: i64) -> StoreResult<Showtime> {
-        let row: Option<ShowtimeRow> = sqlx::query_as(&format!("{SHOWTIME_SELECT} WHERE s.id = $1"))
-            .bind(showtime_id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row: Option<ShowtimeRow> =
+            sqlx::query_as(&format!("{SHOWTIME_SELECT} WHERE s.id = $1"))
+                .bind(showtime_id)
+                .fetch_optional(&self.pool)
+                .await?;
         row.map(Showtime::from).ok_or(StoreError::NotFound)
     }
 

@@ -284,6 +284,27 @@ impl Store {
     }
 }
 
+/// The first id of the extra showtimes load tests schedule.
+const LOAD_TEST_FIRST_ID: i64 = 9_000_000_000;
+
+impl Store {
+    /// Schedules `count` extra showtimes in the Grand Hall, hourly from 60
+    /// days ahead, so a benchmark has enough free seats to book. Idempotent.
+    pub async fn seed_load_test_showtimes(&self, count: i64) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO showtimes (id, movie_id, auditorium_id, starts_at, price_cents, premium_price_cents) \
+             SELECT $1 + n, (n % 10) + 1, 1, date_trunc('day', now()) + interval '60 days' + n * interval '1 hour', 1450, 1850 \
+             FROM generate_series(0, $2 - 1) AS n \
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(LOAD_TEST_FIRST_ID)
+        .bind(count)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -316,27 +337,10 @@ mod tests {
             .flat_map(|d| plan_day(NaiveDate::from_ymd_opt(2026, 3, 1).unwrap() + Days::new(d)))
             .map(|s| s.movie_id)
             .collect();
-        assert_eq!(days.len(), MOVIES.len(), "every movie is shown during a week");
-    }
-}
-
-/// The first id of the extra showtimes load tests schedule.
-const LOAD_TEST_FIRST_ID: i64 = 9_000_000_000;
-
-impl Store {
-    /// Schedules `count` extra showtimes in the Grand Hall, hourly from 60
-    /// days ahead, so a benchmark has enough free seats to book. Idempotent.
-    pub async fn seed_load_test_showtimes(&self, count: i64) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO showtimes (id, movie_id, auditorium_id, starts_at, price_cents, premium_price_cents) \
-             SELECT $1 + n, (n % 10) + 1, 1, date_trunc('day', now()) + interval '60 days' + n * interval '1 hour', 1450, 1850 \
-             FROM generate_series(0, $2 - 1) AS n \
-             ON CONFLICT (id) DO NOTHING",
-        )
-        .bind(LOAD_TEST_FIRST_ID)
-        .bind(count)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        assert_eq!(
+            days.len(),
+            MOVIES.len(),
+            "every movie is shown during a week"
+        );
     }
 }

@@ -44,7 +44,10 @@ pub async fn start_node(test_name: &str) -> TestNode {
     let port = free_port();
     let process = Command::new(env!("CARGO_BIN_EXE_moviebook"))
         .args(["node", "--node-id", "1", "--port", &port.to_string()])
-        .env("DATABASE_URL", moviebook::store::url_with_database(&server, &database))
+        .env(
+            "DATABASE_URL",
+            moviebook::store::url_with_database(&server, &database),
+        )
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .spawn()
@@ -98,6 +101,9 @@ impl TestNode {
             .await
             .unwrap();
         let status = response.status().as_u16();
-        (status, response.json().await.unwrap_or(serde_json::Value::Null))
+        (
+            status,
+            response.json().await.unwrap_or(serde_json::Value::Null),
+        )
     }
 }

@@ -188,7 +188,10 @@ mod tests {
         assert!(!p.contains(&2));
         assert_eq!(p.iter().filter(|&&n| n == 1).count(), 2);
         b.set_live(2, true);
-        assert!(picks(&mut b, 3).contains(&2), "a node back in rotation gets requests");
+        assert!(
+            picks(&mut b, 3).contains(&2),
+            "a node back in rotation gets requests"
+        );
     }
 
     #[test]
@@ -242,7 +245,10 @@ mod tests {
     #[test]
     fn strategies_parse_from_their_names() {
         assert_eq!("round-robin".parse::<Strategy>(), Ok(Strategy::RoundRobin));
-        assert_eq!("least_connections".parse::<Strategy>(), Ok(Strategy::LeastConnections));
+        assert_eq!(
+            "least_connections".parse::<Strategy>(),
+            Ok(Strategy::LeastConnections)
+        );
         assert!("random".parse::<Strategy>().is_err());
     }
 }

@@ -81,16 +81,28 @@ mod tests {
     #[test]
     fn compares_all_four_ways() {
         let a = clock(&[("n1", 1), ("n2", 2)]);
-        assert_eq!(a.compare(&clock(&[("n1", 1), ("n2", 2)])), CausalOrder::Equal);
-        assert_eq!(a.compare(&clock(&[("n1", 2), ("n2", 2)])), CausalOrder::Before);
+        assert_eq!(
+            a.compare(&clock(&[("n1", 1), ("n2", 2)])),
+            CausalOrder::Equal
+        );
+        assert_eq!(
+            a.compare(&clock(&[("n1", 2), ("n2", 2)])),
+            CausalOrder::Before
+        );
         assert_eq!(a.compare(&clock(&[("n1", 1)])), CausalOrder::After);
-        assert_eq!(a.compare(&clock(&[("n1", 2), ("n2", 1)])), CausalOrder::Concurrent);
+        assert_eq!(
+            a.compare(&clock(&[("n1", 2), ("n2", 1)])),
+            CausalOrder::Concurrent
+        );
         assert_eq!(a.compare(&clock(&[("n3", 1)])), CausalOrder::Concurrent);
     }
 
     #[test]
     fn missing_entries_count_as_zero() {
-        assert_eq!(clock(&[("n1", 0)]).compare(&VectorClock::new()), CausalOrder::Equal);
+        assert_eq!(
+            clock(&[("n1", 0)]).compare(&VectorClock::new()),
+            CausalOrder::Equal
+        );
     }
 
     #[test]

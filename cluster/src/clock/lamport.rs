@@ -51,11 +51,17 @@ mod tests {
 
     #[test]
     fn message_chain_respects_causality() {
-        let (mut a, mut b, mut c) = (LamportClock::default(), LamportClock::default(), LamportClock::default());
+        let (mut a, mut b, mut c) = (
+            LamportClock::default(),
+            LamportClock::default(),
+            LamportClock::default(),
+        );
         let sent_by_a = a.tick();
         let received_by_b = b.observe(sent_by_a);
         let sent_by_b = b.tick();
         let received_by_c = c.observe(sent_by_b);
-        assert!(sent_by_a < received_by_b && received_by_b < sent_by_b && sent_by_b < received_by_c);
+        assert!(
+            sent_by_a < received_by_b && received_by_b < sent_by_b && sent_by_b < received_by_c
+        );
     }
 }
