@@ -265,6 +265,16 @@ async fn bad_input_gets_a_clear_4xx_and_changes_nothing() {
         .unwrap();
     assert_eq!(mine, json!([]));
 
+    let wrong_method = node
+        .client
+        .put(node.url("/api/movies"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong_method.status(), 405);
+    let body: Value = wrong_method.json().await.unwrap();
+    assert!(body["error"]["message"].is_string());
+
     // Query strings are checked too.
     for (path, status) in [
         ("/api/movies?id=abc", 400),

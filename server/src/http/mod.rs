@@ -6,8 +6,10 @@ mod rest;
 
 pub use error::HttpError;
 
+use app::error::ApiError;
 use app::service::SharedCinema;
-use axum::http::{HeaderName, HeaderValue};
+use axum::body::Body;
+use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::Response;
 use axum::Router;
 use leptos::config::LeptosOptions;
@@ -33,6 +35,7 @@ pub fn router(cinema: SharedCinema, node_id: &str, leptos_options: LeptosOptions
         .leptos_routes_with_context(&leptos_options, routes, page_context, shell)
         .fallback(leptos_axum::file_and_error_handler(app::shell))
         .with_state(leptos_options)
+        .layer(axum::middleware::map_response(server_fn_error_status))
         .layer(axum::middleware::map_response(
             move |mut response: Response| {
                 let value = node_header.clone();
@@ -44,4 +47,26 @@ pub fn router(cinema: SharedCinema, node_id: &str, leptos_options: LeptosOptions
                 }
             },
         ))
+}
+
+/// Server functions answer every error with status 500. This gives an error
+/// the status its code stands for, so bad input to a server function gets a
+/// 4xx like it does from the REST API.
+async fn server_fn_error_status(response: Response) -> Response {
+    const SERVER_FN_ERROR_HEADER: &str = "serverfnerror";
+    const MAX_ERROR_BODY: usize = 64 * 1024;
+    if response.status() != StatusCode::INTERNAL_SERVER_ERROR
+        || !response.headers().contains_key(SERVER_FN_ERROR_HEADER)
+    {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, MAX_ERROR_BODY)
+        .await
+        .unwrap_or_default();
+    if let Ok(error) = serde_json::from_slice::<ApiError>(&bytes) {
+        parts.status = StatusCode::from_u16(error.code.http_status())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    }
+    Response::from_parts(parts, Body::from(bytes))
 }
