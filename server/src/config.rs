@@ -68,6 +68,79 @@ pub struct NodeConfig {
     pub pool_size: u32,
     #[command(flatten)]
     pub site: SiteConfig,
+    #[command(flatten)]
+    pub cluster: ClusterFlags,
+}
+
+/// How a node joins and runs in its cluster.
+#[derive(Args, Debug, Clone)]
+pub struct ClusterFlags {
+    /// The other members, as id=host:port pairs: "2=127.0.0.1:3002,3=127.0.0.1:3003".
+    /// Empty: a cluster of one.
+    #[arg(long, env = "PEERS", default_value = "")]
+    pub peers: String,
+    /// The secret every message between nodes is signed with. Required with
+    /// peers; a cluster of one makes up its own.
+    #[arg(long, env = "CLUSTER_SECRET", hide_env_values = true)]
+    pub cluster_secret: Option<String>,
+    /// Milliseconds between heartbeats.
+    #[arg(long, env = "HEARTBEAT_MS", default_value_t = 100)]
+    pub heartbeat_ms: u64,
+    /// A peer silent for this many milliseconds counts as down.
+    #[arg(long, env = "FAILURE_TIMEOUT_MS", default_value_t = 1000)]
+    pub failure_timeout_ms: u64,
+    /// The election algorithm: bully or ring.
+    #[arg(long, env = "ELECTION", default_value = "bully", value_parser = ["bully", "ring"])]
+    pub election: String,
+    /// Milliseconds between the leader's Berkeley clock-sync rounds.
+    #[arg(long, env = "BERKELEY_INTERVAL_MS", default_value_t = 5000)]
+    pub berkeley_interval_ms: u64,
+    /// This node's simulated clock offset from real time, in milliseconds
+    /// (default: random within ±2000).
+    #[arg(long, env = "CLOCK_OFFSET_MS", allow_hyphen_values = true)]
+    pub clock_offset_ms: Option<f64>,
+    /// This node's simulated clock drift, in parts per million (default:
+    /// random within ±200).
+    #[arg(long, env = "CLOCK_DRIFT_PPM", allow_hyphen_values = true)]
+    pub clock_drift_ppm: Option<f64>,
+}
+
+impl ClusterFlags {
+    /// The peers as id → host:port, or what is wrong with the list.
+    pub fn parse_peers(
+        &self,
+        own_id: u32,
+    ) -> Result<std::collections::BTreeMap<u32, String>, String> {
+        let mut peers = std::collections::BTreeMap::new();
+        for item in self
+            .peers
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            let (id, address) = item
+                .split_once('=')
+                .ok_or_else(|| format!("peer {item:?} is not id=host:port"))?;
+            let id: u32 = id
+                .trim()
+                .parse()
+                .map_err(|_| format!("peer id {id:?} is not a number"))?;
+            let address = address.trim();
+            if address
+                .rsplit_once(':')
+                .and_then(|(_, p)| p.parse::<u16>().ok())
+                .is_none()
+            {
+                return Err(format!("peer address {address:?} is not host:port"));
+            }
+            if id == own_id || peers.insert(id, address.to_string()).is_some() {
+                return Err(format!(
+                    "peer id {id} is listed twice or is this node's own id"
+                ));
+            }
+        }
+        Ok(peers)
+    }
 }
 
 /// Where the compiled browser app (WASM, JS, CSS) and static assets are.

@@ -5,5 +5,6 @@ pub mod config;
 pub mod http;
 pub mod launcher;
 pub mod node;
+pub mod runtime;
 pub mod service;
 pub mod store;

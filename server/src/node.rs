@@ -2,10 +2,14 @@
 //! server, running until asked to stop.
 
 use crate::config::{NodeConfig, SiteConfig};
-use crate::service::Cinema;
+use crate::runtime::events::EventFeed;
+use crate::runtime::{ClusterConfig, ClusterHandle};
+use crate::service::{real_time_ms, Cinema, NodeClocks, SharedClocks};
 use crate::store::Store;
 use app::service::SharedCinema;
 use chrono::Utc;
+use cluster::clock::PhysicalClock;
+use cluster::election::Algorithm;
 use leptos::config::LeptosOptions;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -20,14 +24,33 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let node_name = config.node_name();
+    let address = SocketAddr::new(config.bind, config.port);
+    let cluster_config = cluster_config(&config, address)?;
     let store = Store::connect(&config.database_url, config.pool_size).await?;
     store.migrate().await?;
     store.seed_catalog(Utc::now().date_naive()).await?;
-    let cinema: SharedCinema = Arc::new(Cinema::new(store.clone(), node_name.clone()).await?);
+    let (lamport, vector) = store.clock_high_water().await?;
+    let clocks = SharedClocks::new(NodeClocks::resume(
+        node_name.clone(),
+        lamport,
+        vector,
+        physical_clock(&config),
+    ));
+    let cinema: SharedCinema = Arc::new(Cinema::new(
+        store.clone(),
+        node_name.clone(),
+        clocks.clone(),
+    ));
     tokio::spawn(top_up_catalog(store));
+    let cluster: ClusterHandle =
+        crate::runtime::start(cluster_config, clocks, EventFeed::default());
 
-    let address = SocketAddr::new(config.bind, config.port);
-    let app = crate::http::router(cinema, &node_name, leptos_options(&config.site, address));
+    let app = crate::http::router(
+        cinema,
+        cluster,
+        &node_name,
+        leptos_options(&config.site, address),
+    );
     let listener = tokio::net::TcpListener::bind(address)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {address}: {e}"))?;
@@ -37,6 +60,51 @@ pub async fn run(
         .await?;
     tracing::info!(node = %node_name, "stopped");
     Ok(())
+}
+
+fn cluster_config(config: &NodeConfig, address: SocketAddr) -> anyhow::Result<ClusterConfig> {
+    let flags = &config.cluster;
+    let peers = flags
+        .parse_peers(config.node_id)
+        .map_err(|e| anyhow::anyhow!("PEERS: {e}"))?;
+    let secret = match (&flags.cluster_secret, peers.is_empty()) {
+        (Some(secret), _) if !secret.is_empty() => secret.clone(),
+        (_, true) => uuid::Uuid::new_v4().simple().to_string(),
+        (_, false) => anyhow::bail!("CLUSTER_SECRET is required when the node has peers"),
+    };
+    Ok(ClusterConfig {
+        node_id: config.node_id,
+        self_address: address.to_string(),
+        peers,
+        secret,
+        heartbeat_ms: flags.heartbeat_ms.max(1),
+        failure_timeout_ms: flags.failure_timeout_ms.max(1),
+        algorithm: if flags.election == "ring" {
+            Algorithm::Ring
+        } else {
+            Algorithm::Bully
+        },
+        berkeley_interval_ms: flags.berkeley_interval_ms.max(1),
+    })
+}
+
+/// The node's simulated physical clock: the offset and drift given, or
+/// random ones within ±2 s and ±200 ppm.
+fn physical_clock(config: &NodeConfig) -> PhysicalClock {
+    const MAX_RANDOM_OFFSET_MS: f64 = 2000.0;
+    const MAX_RANDOM_DRIFT_PPM: f64 = 200.0;
+    let now = real_time_ms();
+    let seed = now ^ u64::from(config.node_id).rotate_left(32);
+    let random = PhysicalClock::random(seed, MAX_RANDOM_OFFSET_MS, MAX_RANDOM_DRIFT_PPM, now);
+    let offset = config
+        .cluster
+        .clock_offset_ms
+        .unwrap_or_else(|| random.offset_at(now));
+    let drift = config
+        .cluster
+        .clock_drift_ppm
+        .unwrap_or_else(|| random.drift_ppm());
+    PhysicalClock::new(offset, drift, now)
 }
 
 pub fn leptos_options(site: &SiteConfig, address: SocketAddr) -> LeptosOptions {

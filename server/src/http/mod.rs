@@ -1,11 +1,13 @@
 //! The HTTP face of a node: the REST API under `/api`, the server-rendered
 //! pages and their server functions, and the static site files.
 
+mod cluster;
 mod error;
 mod rest;
 
 pub use error::HttpError;
 
+use crate::runtime::ClusterHandle;
 use app::error::ApiError;
 use app::service::SharedCinema;
 use axum::body::Body;
@@ -19,7 +21,12 @@ use leptos_axum::{generate_route_list, LeptosRoutes};
 /// Every response names the node that processed it.
 pub const NODE_HEADER: &str = "x-moviebook-node";
 
-pub fn router(cinema: SharedCinema, node_id: &str, leptos_options: LeptosOptions) -> Router {
+pub fn router(
+    cinema: SharedCinema,
+    cluster: ClusterHandle,
+    node_id: &str,
+    leptos_options: LeptosOptions,
+) -> Router {
     let routes = generate_route_list(app::App);
     let page_context = {
         let cinema = cinema.clone();
@@ -30,8 +37,13 @@ pub fn router(cinema: SharedCinema, node_id: &str, leptos_options: LeptosOptions
         move || app::shell(options.clone())
     };
     let node_header = HeaderValue::from_str(node_id).unwrap_or(HeaderValue::from_static("unknown"));
+    let api = rest::router(cinema)
+        .merge(cluster::api_router(cluster.clone()))
+        .fallback(rest::unknown_endpoint)
+        .method_not_allowed_fallback(rest::method_not_allowed);
     Router::<LeptosOptions>::new()
-        .nest("/api", rest::router(cinema))
+        .nest("/api", api)
+        .merge(cluster::root_router(cluster))
         .leptos_routes_with_context(&leptos_options, routes, page_context, shell)
         .fallback(leptos_axum::file_and_error_handler(app::shell))
         .with_state(leptos_options)

@@ -25,8 +25,6 @@ pub fn router<S: Clone + Send + Sync + 'static>(cinema: SharedCinema) -> Router<
             get(get_bookings).post(post_booking).delete(delete_booking),
         )
         .route("/seats", get(get_seats))
-        .fallback(unknown_endpoint)
-        .method_not_allowed_fallback(method_not_allowed)
         .with_state(cinema)
 }
 
@@ -120,11 +118,11 @@ async fn get_seats(
     ))
 }
 
-async fn unknown_endpoint() -> HttpError {
+pub async fn unknown_endpoint() -> HttpError {
     ApiError::not_found("There is no such API endpoint.").into()
 }
 
-async fn method_not_allowed() -> (StatusCode, HttpError) {
+pub async fn method_not_allowed() -> (StatusCode, HttpError) {
     let error = ApiError::bad_request("This endpoint does not accept that HTTP method.");
     (StatusCode::METHOD_NOT_ALLOWED, error.into())
 }

@@ -4,7 +4,7 @@
 
 pub mod postgres;
 
-use crate::config::{NodeConfig, UpConfig};
+use crate::config::{ClusterFlags, NodeConfig, UpConfig};
 use crate::store;
 use postgres::LocalPostgres;
 
@@ -31,6 +31,16 @@ async fn serve(config: &UpConfig, admin_url: &str) -> anyhow::Result<()> {
         database_url: String::new(),
         pool_size: 20,
         site: config.site.clone(),
+        cluster: ClusterFlags {
+            peers: String::new(),
+            cluster_secret: None,
+            heartbeat_ms: 100,
+            failure_timeout_ms: 1000,
+            election: "bully".into(),
+            berkeley_interval_ms: 5000,
+            clock_offset_ms: None,
+            clock_drift_ppm: None,
+        },
     };
     let database = format!("moviebook_node_{}", node.node_id);
     store::ensure_database(admin_url, &database).await?;

@@ -5,7 +5,7 @@
 
 mod clocks;
 
-pub use clocks::NodeClocks;
+pub use clocks::{real_time_ms, ClockStamp, NodeClocks, SharedClocks};
 
 use crate::store::{NewBookingRecord, ShowtimeRecord, Store, StoreError};
 use app::error::{ApiError, ErrorCode};
@@ -17,7 +17,7 @@ use app::rules;
 use app::service::CinemaService;
 use chrono::Utc;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 use uuid::Uuid;
 
 /// The name a booking carries when a REST client gives none.
@@ -28,7 +28,7 @@ const DEFAULT_POSTER: &str = "/posters/default.svg";
 pub struct Cinema {
     store: Store,
     node_id: String,
-    clocks: Mutex<NodeClocks>,
+    clocks: SharedClocks,
     /// The movie list, read from storage once and dropped when it changes.
     movies: RwLock<Option<Arc<Vec<Movie>>>>,
     /// Showtimes never change once scheduled, so each is read once.
@@ -36,16 +36,15 @@ pub struct Cinema {
 }
 
 impl Cinema {
-    /// A service for node `node_id`, its clocks resuming past what storage holds.
-    pub async fn new(store: Store, node_id: String) -> Result<Self, StoreError> {
-        let (lamport, vector) = store.clock_high_water().await?;
-        Ok(Cinema {
+    /// A service for node `node_id` that stamps bookings with `clocks`.
+    pub fn new(store: Store, node_id: String, clocks: SharedClocks) -> Self {
+        Cinema {
             store,
-            clocks: Mutex::new(NodeClocks::resume(node_id.clone(), lamport, vector)),
+            clocks,
             node_id,
             movies: RwLock::new(None),
             showtimes: RwLock::new(HashMap::new()),
-        })
+        }
     }
 
     pub fn node_id(&self) -> &str {
@@ -170,7 +169,7 @@ impl CinemaService for Cinema {
             ));
         }
         let seats = rules::price_seats(&show.layout, show.prices, &request.seats)?;
-        let stamp = lock(&self.clocks).stamp_local_event();
+        let stamp = self.clocks.lock().stamp_local_event();
         let record = NewBookingRecord {
             id: Uuid::new_v4(),
             user_id: request.user_id,
@@ -236,7 +235,7 @@ impl CinemaService for Cinema {
                 "This booking was cancelled a moment ago.",
             ));
         }
-        lock(&self.clocks).stamp_local_event();
+        self.clocks.lock().stamp_local_event();
         Ok(Booking {
             status: BookingStatus::Cancelled,
             ..booking
@@ -287,15 +286,11 @@ fn storage_error(error: StoreError, not_found_message: &str) -> ApiError {
 }
 
 // A poisoned lock means a panic elsewhere; the data behind these locks stays
-// consistent (plain caches and counters), so carry on with it.
+// consistent (plain caches), so carry on with it.
 fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
     lock.read().unwrap_or_else(|e| e.into_inner())
 }
 
 fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
     lock.write().unwrap_or_else(|e| e.into_inner())
-}
-
-fn lock<T>(lock: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    lock.lock().unwrap_or_else(|e| e.into_inner())
 }

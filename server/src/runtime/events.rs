@@ -1,0 +1,72 @@
+//! The cluster's typed events, as the `/ws/events` feed streams them: one
+//! JSON object per event, stamped with the node and its clocks.
+
+use cluster::clock::BerkeleyResult;
+use cluster::election::ElectionEvent;
+use cluster::NodeId;
+use serde::Serialize;
+use tokio::sync::broadcast;
+
+/// Events a slow subscriber may fall behind by before it misses some.
+const FEED_CAPACITY: usize = 1024;
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterEvent {
+    pub node: NodeId,
+    pub lamport: u64,
+    /// The node's physical clock, milliseconds since the epoch.
+    pub physical_ms: f64,
+    pub event: EventKind,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(
+    tag = "type",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
+pub enum EventKind {
+    /// One in every few heartbeats, so the feed shows liveness without flooding.
+    Heartbeat {
+        alive: Vec<NodeId>,
+        leader: Option<NodeId>,
+        epoch: u64,
+    },
+    NodeUp {
+        peer: NodeId,
+    },
+    NodeDown {
+        peer: NodeId,
+    },
+    Election(ElectionEvent),
+    BerkeleyRound(BerkeleyResult),
+    ClockAdjusted {
+        delta_ms: f64,
+        offset_ms: f64,
+    },
+}
+
+#[derive(Clone)]
+pub struct EventFeed {
+    sender: broadcast::Sender<ClusterEvent>,
+}
+
+impl Default for EventFeed {
+    fn default() -> Self {
+        EventFeed {
+            sender: broadcast::channel(FEED_CAPACITY).0,
+        }
+    }
+}
+
+impl EventFeed {
+    /// Publishes to whoever listens; nobody listening is fine.
+    pub fn publish(&self, event: ClusterEvent) {
+        let _ = self.sender.send(event);
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<ClusterEvent> {
+        self.sender.subscribe()
+    }
+}
