@@ -140,7 +140,7 @@ async fn bad_input_gets_a_clear_4xx_and_changes_nothing() {
     let store = moviebook::store::Store::connect(
         &moviebook::store::url_with_database(
             &std::env::var("DATABASE_URL").unwrap(),
-            &format!("it_bad_input_{}", std::process::id()),
+            &format!("it_bad_input_1_{}", std::process::id()),
         ),
         1,
     )

@@ -10,7 +10,7 @@ pub mod transport;
 use crate::service::SharedClocks;
 use cluster::clock::{BerkeleyMessage, BerkeleyResult, BerkeleyRound};
 use cluster::election::{
-    Algorithm, Election, ElectionConfig, ElectionLog, Epoch, Output, TimerKind,
+    Algorithm, Election, ElectionConfig, ElectionLog, ElectionMessage, Epoch, Output, TimerKind,
 };
 use cluster::membership::{Heartbeat, Membership, MembershipEvent};
 use cluster::NodeId;
@@ -259,6 +259,16 @@ impl Runtime {
                 self.carry_out(outputs);
             }
             WireMessage::Election(message) => {
+                // The cluster follows the algorithm of the election under way,
+                // so an operator's choice made on one node reaches them all.
+                let algorithm = match message {
+                    ElectionMessage::RingToken { .. } => Some(Algorithm::Ring),
+                    ElectionMessage::Election { .. } => Some(Algorithm::Bully),
+                    _ => None,
+                };
+                if let Some(algorithm) = algorithm {
+                    self.election.set_algorithm(algorithm);
+                }
                 let changes = self.membership.heard_from(from, now);
                 self.membership_changed(changes, now);
                 let outputs = self.election.on_message(from, message, now);

@@ -1,6 +1,6 @@
 //! Test harness: real `moviebook node` processes against a real PostgreSQL.
 //! The server comes from DATABASE_URL (scripts/test.sh starts a throwaway
-//! one); each test gets its own fresh database.
+//! one); each node of each test gets its own fresh database.
 
 #![allow(dead_code)]
 
@@ -15,8 +15,7 @@ pub struct TestNode {
 
 impl Drop for TestNode {
     fn drop(&mut self) {
-        let _ = self.process.kill();
-        let _ = self.process.wait();
+        self.kill();
     }
 }
 
@@ -34,38 +33,104 @@ fn free_port() -> u16 {
         .expect("a free port")
 }
 
-/// Starts a node on a new, empty database named after the test.
+/// Starts a lone node on a new, empty database named after the test.
 pub async fn start_node(test_name: &str) -> TestNode {
-    let database = format!("it_{test_name}_{}", std::process::id());
-    let server = server_url();
-    moviebook::store::ensure_database(&server, &database)
-        .await
-        .expect("create the test database");
-    let port = free_port();
-    let process = Command::new(env!("CARGO_BIN_EXE_moviebook"))
-        .args(["node", "--node-id", "1", "--port", &port.to_string()])
-        .env(
-            "DATABASE_URL",
-            moviebook::store::url_with_database(&server, &database),
-        )
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start moviebook node");
-    let node = TestNode {
-        base_url: format!("http://127.0.0.1:{port}"),
-        client: reqwest::Client::new(),
-        process,
-    };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Ok(r) = node.client.get(node.url("/api/movies")).send().await {
-            if r.status().is_success() {
-                return node;
-            }
+    NodeSpec::new(test_name, 1, free_port()).start().await
+}
+
+/// How to start (and restart) one node of a test.
+#[derive(Clone)]
+pub struct NodeSpec {
+    pub node_id: u32,
+    pub port: u16,
+    database: String,
+    env: Vec<(String, String)>,
+}
+
+impl NodeSpec {
+    pub fn new(test_name: &str, node_id: u32, port: u16) -> Self {
+        NodeSpec {
+            node_id,
+            port,
+            database: format!("it_{test_name}_{node_id}_{}", std::process::id()),
+            env: Vec::new(),
         }
-        assert!(Instant::now() < deadline, "node did not come up in 60 s");
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    pub fn env(mut self, key: &str, value: impl ToString) -> Self {
+        self.env.push((key.to_string(), value.to_string()));
+        self
+    }
+
+    /// The URL of this node's own database.
+    pub fn database_url(&self) -> String {
+        moviebook::store::url_with_database(&server_url(), &self.database)
+    }
+
+    /// Starts the node process and waits until it answers.
+    pub async fn start(&self) -> TestNode {
+        moviebook::store::ensure_database(&server_url(), &self.database)
+            .await
+            .expect("create the test database");
+        let process = Command::new(env!("CARGO_BIN_EXE_moviebook"))
+            .args(["node", "--node-id", &self.node_id.to_string()])
+            .args(["--port", &self.port.to_string()])
+            .env("DATABASE_URL", self.database_url())
+            .env("RUST_LOG", "warn")
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start moviebook node");
+        let node = TestNode {
+            base_url: format!("http://127.0.0.1:{}", self.port),
+            client: reqwest::Client::new(),
+            process,
+        };
+        let up = eventually(Duration::from_secs(60), || async {
+            let response = node.client.get(node.url("/api/movies")).send().await.ok()?;
+            response.status().is_success().then_some(())
+        })
+        .await;
+        assert!(
+            up.is_some(),
+            "node {} did not come up in 60 s",
+            self.node_id
+        );
+        node
+    }
+}
+
+/// Specs for an `n`-node cluster on free ports, each node knowing the others.
+pub fn cluster_specs(test_name: &str, n: u32) -> Vec<NodeSpec> {
+    let ports: Vec<u16> = (0..n).map(|_| free_port()).collect();
+    (1..=n)
+        .map(|id| {
+            let peers: Vec<String> = (1..=n)
+                .filter(|&other| other != id)
+                .map(|other| format!("{other}=127.0.0.1:{}", ports[(other - 1) as usize]))
+                .collect();
+            NodeSpec::new(test_name, id, ports[(id - 1) as usize])
+                .env("PEERS", peers.join(","))
+                .env("CLUSTER_SECRET", "test-secret")
+        })
+        .collect()
+}
+
+/// Polls `check` every 50 ms until it gives Some, for at most `limit`.
+pub async fn eventually<T, F, Fut>(limit: Duration, mut check: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(value) = check().await {
+            return Some(value);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -74,17 +139,26 @@ impl TestNode {
         format!("{}{path}", self.base_url)
     }
 
-    /// The id of a showtime that has not started, for movie `movie_id`.
-    pub async fn future_showtime(&self, movie_id: i64) -> i64 {
-        let details: serde_json::Value = self
-            .client
-            .get(self.url(&format!("/api/movies?id={movie_id}")))
+    /// Stops the process at once, as a crash would (SIGKILL).
+    pub fn kill(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+
+    pub async fn get_json(&self, path: &str) -> serde_json::Value {
+        self.client
+            .get(self.url(path))
             .send()
             .await
-            .unwrap()
+            .expect("request")
             .json()
             .await
-            .unwrap();
+            .expect("JSON answer")
+    }
+
+    /// The id of a showtime that has not started, for movie `movie_id`.
+    pub async fn future_showtime(&self, movie_id: i64) -> i64 {
+        let details = self.get_json(&format!("/api/movies?id={movie_id}")).await;
         details["showtimes"]
             .as_array()
             .and_then(|s| s.last())

@@ -1,0 +1,261 @@
+//! The cluster with real node processes talking over real sockets: a leader
+//! is elected, SIGKILLed and replaced, comes back without being obeyed in its
+//! old epoch; an operator's Ring election; Berkeley rounds pull skewed
+//! clocks together; forged or malformed node messages change nothing.
+
+mod common;
+
+use common::{cluster_specs, eventually, TestNode};
+use moviebook::runtime::transport::{Signer, SIGNATURE_HEADER};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+const PATIENCE: Duration = Duration::from_secs(20);
+
+/// The leader and epoch every given node reports, if they all agree.
+async fn agreed_leader(nodes: &[&TestNode]) -> Option<(u64, u64)> {
+    let mut agreed = None;
+    for node in nodes {
+        let view = node.get_json("/api/election").await;
+        let leader = (
+            view["leader"]["id"].as_u64()?,
+            view["leader"]["epoch"].as_u64()?,
+        );
+        if agreed.is_some_and(|a| a != leader) {
+            return None;
+        }
+        agreed = Some(leader);
+    }
+    agreed
+}
+
+#[tokio::test]
+async fn a_killed_leader_is_replaced_and_steps_down_when_it_returns() {
+    let specs = cluster_specs("failover", 3);
+    let mut nodes = Vec::new();
+    for spec in &specs {
+        nodes.push(spec.start().await);
+    }
+    let all: Vec<&TestNode> = nodes.iter().collect();
+    let (leader, epoch) = eventually(PATIENCE, || agreed_leader(&all))
+        .await
+        .expect("a leader");
+    assert_eq!(leader, 3, "Bully: the highest id wins");
+
+    let health = nodes[0].get_json("/api/health").await;
+    assert_eq!(health["summary"]["healthy"], 3, "{health}");
+    let listed = health["nodes"].as_array().unwrap();
+    assert!(listed
+        .iter()
+        .any(|n| n["nodeId"] == 3 && n["isLeader"] == true));
+    assert!(listed
+        .iter()
+        .all(|n| n["port"].is_u64() && n["host"] == "127.0.0.1"));
+
+    nodes[2].kill();
+    let survivors: Vec<&TestNode> = nodes[..2].iter().collect();
+    let (new_leader, new_epoch) = eventually(PATIENCE, || async {
+        agreed_leader(&survivors).await.filter(|(id, _)| *id != 3)
+    })
+    .await
+    .expect("a new leader after the old one died");
+    assert_eq!(new_leader, 2);
+    assert!(new_epoch > epoch, "a new leadership has a new epoch");
+    let health = nodes[0].get_json("/api/health").await;
+    assert_eq!(health["summary"]["down"], 1, "{health}");
+
+    // The old leader comes back: it must not lead its old epoch again.
+    nodes[2] = specs[2].start().await;
+    let all: Vec<&TestNode> = nodes.iter().collect();
+    let (final_leader, final_epoch) = eventually(PATIENCE, || agreed_leader(&all))
+        .await
+        .expect("all three agree again");
+    assert!(final_epoch >= new_epoch);
+    assert!(
+        final_leader != 3 || final_epoch > new_epoch,
+        "never obeyed in its old epoch"
+    );
+}
+
+#[tokio::test]
+async fn an_operator_can_hold_a_ring_election() {
+    let specs = cluster_specs("ring", 3);
+    let mut nodes = Vec::new();
+    for spec in &specs {
+        nodes.push(spec.start().await);
+    }
+    let all: Vec<&TestNode> = nodes.iter().collect();
+    let (_, epoch) = eventually(PATIENCE, || agreed_leader(&all))
+        .await
+        .expect("a leader");
+
+    let bad = nodes[0]
+        .client
+        .post(nodes[0].url("/api/election"))
+        .json(&json!({"algorithm": "paxos"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+
+    let started = nodes[0]
+        .client
+        .post(nodes[0].url("/api/election"))
+        .json(&json!({"algorithm": "ring"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(started.status(), 202);
+
+    // The ring elects the highest live id; a leader that wins again keeps
+    // its epoch, since its leadership never lapsed.
+    let view = eventually(PATIENCE, || async {
+        let view = nodes[0].get_json("/api/election").await;
+        let last = &view["lastElection"];
+        let done = last["algorithm"] == "ring" && last["durationMs"].is_u64();
+        done.then_some(view)
+    })
+    .await
+    .expect("the ring election finishes");
+    let last = &view["lastElection"];
+    let kinds: Vec<&str> = last["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["kind"].as_str())
+        .collect();
+    assert!(
+        kinds.contains(&"ringToken") && kinds.contains(&"victory"),
+        "{view}"
+    );
+    assert_eq!(last["leader"], 3, "{view}");
+    let (leader, new_epoch) = eventually(PATIENCE, || agreed_leader(&all))
+        .await
+        .expect("agreement");
+    assert_eq!(leader, 3);
+    assert!(new_epoch >= epoch);
+    for node in &nodes {
+        let algorithm = eventually(PATIENCE, || async {
+            let view = node.get_json("/api/election").await;
+            (view["algorithm"] == "ring").then_some(())
+        })
+        .await;
+        assert!(algorithm.is_some(), "every node follows the ring election");
+    }
+}
+
+#[tokio::test]
+async fn berkeley_rounds_pull_skewed_clocks_together() {
+    let offsets = [1500.0, -1000.0, 300.0];
+    let specs: Vec<_> = cluster_specs("berkeley", 3)
+        .into_iter()
+        .zip(offsets)
+        .map(|(spec, offset)| {
+            spec.env("CLOCK_OFFSET_MS", offset)
+                .env("CLOCK_DRIFT_PPM", 0)
+                .env("BERKELEY_INTERVAL_MS", 300)
+        })
+        .collect();
+    let mut nodes = Vec::new();
+    for spec in &specs {
+        nodes.push(spec.start().await);
+    }
+    let all: Vec<&TestNode> = nodes.iter().collect();
+    let spread = |views: &[Value]| {
+        let offsets: Vec<f64> = views
+            .iter()
+            .map(|v| v["offsetMs"].as_f64().unwrap())
+            .collect();
+        let max = offsets.iter().cloned().fold(f64::MIN, f64::max);
+        let min = offsets.iter().cloned().fold(f64::MAX, f64::min);
+        max - min
+    };
+    let (leader, _) = eventually(PATIENCE, || agreed_leader(&all))
+        .await
+        .expect("a leader");
+    let leader_node = &nodes[(leader - 1) as usize];
+    let round = eventually(PATIENCE, || async {
+        let view = leader_node.get_json("/api/sync").await;
+        let round = view["lastRound"].clone();
+        (round["adjustments"].as_array().map_or(0, |a| a.len()) == 3).then_some(round)
+    })
+    .await
+    .expect("a Berkeley round with all three nodes");
+    let before: Vec<f64> = round["adjustments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["offsetBeforeMs"].as_f64().unwrap())
+        .collect();
+    let spread_before = before.iter().cloned().fold(f64::MIN, f64::max)
+        - before.iter().cloned().fold(f64::MAX, f64::min);
+
+    let mut views = Vec::new();
+    for node in &nodes {
+        views.push(node.get_json("/api/sync").await);
+    }
+    let after = spread(&views);
+    println!("Berkeley: spread {spread_before:.1} ms before a round, {after:.2} ms after");
+    assert!(
+        spread_before > 1000.0,
+        "the clocks started apart: {spread_before}"
+    );
+    assert!(after < 100.0, "the clocks end close together: {after} ms");
+    for view in &views {
+        assert!(view["lamport"].as_u64().unwrap() > 0);
+        assert!(view["vectorClock"].is_object());
+    }
+}
+
+#[tokio::test]
+async fn forged_or_malformed_node_messages_are_refused() {
+    let specs = cluster_specs("forgery", 2);
+    let node = specs[0].start().await;
+    let post = |body: Vec<u8>, signature: Option<String>| {
+        let mut request = node
+            .client
+            .post(node.url("/internal/rpc"))
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(signature) = signature {
+            request = request.header(SIGNATURE_HEADER, signature);
+        }
+        request.send()
+    };
+    let envelope = |from: u32, to: u32| {
+        serde_json::to_vec(&json!({
+            "from": from, "to": to, "lamport": 1, "vclock": {},
+            "body": {"kind": "election", "message": {"type": "coordinator", "epoch": 999}}
+        }))
+        .unwrap()
+    };
+    let good_signer = Signer::new("test-secret");
+    let before = node.get_json("/api/election").await;
+
+    let forged = envelope(2, 1);
+    assert_eq!(post(forged.clone(), None).await.unwrap().status(), 401);
+    let wrong = Signer::new("guess").sign(&forged);
+    assert_eq!(
+        post(forged.clone(), Some(wrong)).await.unwrap().status(),
+        401
+    );
+    let garbage = b"{not json".to_vec();
+    let signed = good_signer.sign(&garbage);
+    assert_eq!(post(garbage, Some(signed)).await.unwrap().status(), 400);
+    let misaddressed = envelope(2, 7);
+    let signed = good_signer.sign(&misaddressed);
+    assert_eq!(
+        post(misaddressed, Some(signed)).await.unwrap().status(),
+        422
+    );
+    let stranger = envelope(9, 1);
+    let signed = good_signer.sign(&stranger);
+    assert_eq!(post(stranger, Some(signed)).await.unwrap().status(), 403);
+
+    let after = node.get_json("/api/election").await;
+    assert_eq!(
+        before["epoch"], after["epoch"],
+        "no forged message moved the epoch"
+    );
+    assert!(after["epoch"].as_u64().unwrap() < 999);
+}
