@@ -28,7 +28,10 @@ for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/api/movies" >/dev/null 
 
 cargo build --release --bin moviebook-bench
 step "load (50 clients)"
-target/release/moviebook-bench --url "http://127.0.0.1:$PORT"
+target/release/moviebook-bench load --url "http://127.0.0.1:$PORT"
+
+step "leader failover (3 real nodes, 20 SIGKILLs per algorithm)"
+target/release/moviebook-bench failover --database-url "$SERVER_URL" --trials 20
 
 step "release WASM size"
 WASM=target/site/pkg/moviebook.wasm

@@ -1,7 +1,11 @@
-//! `moviebook-bench`: load numbers for a running node. Books distinct seats
-//! with many concurrent clients and reports bookings per second and latency
-//! percentiles, then measures `GET /api/movies` throughput. It prints
-//! numbers; it asserts nothing (see scripts/bench.sh).
+//! `moviebook-bench`: numbers, not tests (see scripts/bench.sh).
+//! `load` books distinct seats on a running node with many concurrent
+//! clients and reports bookings per second and latency percentiles, then
+//! `GET /api/movies` throughput. `failover` runs a real 3-node cluster,
+//! SIGKILLs the leader again and again, and reports how long the survivors
+//! take to agree on a new one.
+
+mod failover;
 
 use clap::Parser;
 use serde_json::{json, Value};
@@ -10,7 +14,15 @@ use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
 
 #[derive(Parser)]
-struct Args {
+enum Bench {
+    /// Booking and movie-list load against a running node.
+    Load(LoadArgs),
+    /// Leader failover time of a real cluster, for Bully and Ring.
+    Failover(failover::FailoverArgs),
+}
+
+#[derive(Parser)]
+struct LoadArgs {
     /// The node or gateway to load.
     #[arg(long, default_value = "http://127.0.0.1:3200")]
     url: String,
@@ -27,7 +39,13 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
+    match Bench::parse() {
+        Bench::Load(args) => load(args).await,
+        Bench::Failover(args) => failover::run(args).await,
+    }
+}
+
+async fn load(args: LoadArgs) -> anyhow::Result<()> {
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(args.clients * 2)
         .build()?;
