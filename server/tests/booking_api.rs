@@ -10,14 +10,8 @@ use serde_json::{json, Value};
 
 async fn seat_states(node: &common::TestNode, showtime: i64, user: &str) -> Vec<(String, String)> {
     let map: Value = node
-        .client
-        .get(node.url(&format!("/api/seats?showtimeId={showtime}&userId={user}")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .get_json(&format!("/api/seats?showtimeId={showtime}&userId={user}"))
+        .await;
     map["rows"]
         .as_array()
         .unwrap()
@@ -59,15 +53,7 @@ async fn a_booking_is_priced_by_the_server_stamped_and_readable() {
     assert!(booking["timestamp"].is_string());
 
     // The price comes from the showtime's prices, never from the client.
-    let details: Value = node
-        .client
-        .get(node.url("/api/movies?id=1"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let details: Value = node.get_json("/api/movies?id=1").await;
     let show = details["showtimes"]
         .as_array()
         .unwrap()
@@ -75,14 +61,8 @@ async fn a_booking_is_priced_by_the_server_stamped_and_readable() {
         .find(|s| s["id"] == showtime)
         .unwrap();
     let map: Value = node
-        .client
-        .get(node.url(&format!("/api/seats?showtimeId={showtime}")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .get_json(&format!("/api/seats?showtimeId={showtime}"))
+        .await;
     let row_price = |label: &str| {
         map["rows"]
             .as_array()
@@ -100,25 +80,9 @@ async fn a_booking_is_priced_by_the_server_stamped_and_readable() {
     );
 
     let id = booking["id"].as_str().unwrap();
-    let by_id: Value = node
-        .client
-        .get(node.url(&format!("/api/bookings?id={id}")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let by_id: Value = node.get_json(&format!("/api/bookings?id={id}")).await;
     assert_eq!(by_id, booking);
-    let mine: Value = node
-        .client
-        .get(node.url("/api/bookings?userId=ada"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let mine: Value = node.get_json("/api/bookings?userId=ada").await;
     assert_eq!(mine.as_array().unwrap().len(), 1);
 
     let states = seat_states(&node, showtime, "ada").await;
@@ -254,15 +218,7 @@ async fn bad_input_gets_a_clear_4xx_and_changes_nothing() {
 
     // Nothing was booked by any of it.
     assert!(not_available(&seat_states(&node, showtime, "u").await).is_empty());
-    let mine: Value = node
-        .client
-        .get(node.url("/api/bookings?userId=u"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let mine: Value = node.get_json("/api/bookings?userId=u").await;
     assert_eq!(mine, json!([]));
 
     let wrong_method = node
@@ -385,15 +341,7 @@ async fn movies_can_be_listed_read_and_added() {
     assert_eq!(response.status(), 201);
     let created: Value = response.json().await.unwrap();
     assert_eq!(created["posterUrl"], "/posters/default.svg");
-    let movies: Value = node
-        .client
-        .get(node.url("/api/movies"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let movies: Value = node.get_json("/api/movies").await;
     assert!(movies
         .as_array()
         .unwrap()
@@ -443,15 +391,7 @@ async fn a_restarted_node_resumes_its_clocks() {
     assert_eq!(status, 201);
     assert!(third["logicalClock"].as_u64() > second["logicalClock"].as_u64());
     assert!(third["vectorClock"]["node-1"].as_u64() > second["vectorClock"]["node-1"].as_u64());
-    let mine: Value = node
-        .client
-        .get(node.url("/api/bookings?userId=u"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let mine: Value = node.get_json("/api/bookings?userId=u").await;
     assert_eq!(
         mine.as_array().unwrap().len(),
         3,
