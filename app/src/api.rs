@@ -2,11 +2,11 @@
 //! shared `CinemaService`, adding only who the caller is (from the cookie).
 
 use crate::error::ApiError;
-use crate::model::{Booking, Movie, MovieDetails, SeatMap, User};
+use crate::model::{Booking, ClusterStatus, Movie, MovieDetails, SeatMap, User};
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
-use crate::{model::BookingRequest, service::cinema, session};
+use crate::{model::BookingRequest, service::cinema, service::cluster, session};
 
 #[server(prefix = "/sfn")]
 pub async fn list_movies() -> Result<Vec<Movie>, ApiError> {
@@ -66,4 +66,14 @@ pub async fn my_bookings() -> Result<Vec<Booking>, ApiError> {
 pub async fn cancel_booking(booking_id: String) -> Result<Booking, ApiError> {
     let user = session::require_user().await?;
     cinema()?.cancel(&booking_id, &user.id).await
+}
+
+#[server(prefix = "/sfn")]
+pub async fn get_cluster_status() -> Result<ClusterStatus, ApiError> {
+    Ok(cluster()?.status())
+}
+
+#[server(prefix = "/sfn")]
+pub async fn start_election(algorithm: String) -> Result<(), ApiError> {
+    cluster()?.start_election(&algorithm)
 }

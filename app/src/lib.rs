@@ -54,6 +54,7 @@ pub fn App() -> impl IntoView {
                 <nav aria-label="Main">
                     <A href="/">"Movies"</A>
                     <A href="/bookings">"My bookings"</A>
+                    <A href="/monitor">"System monitor"</A>
                 </nav>
                 <components::session::UserBadge/>
             </header>
@@ -64,6 +65,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/showtimes/:id") view=pages::seats::SeatsPage/>
                     <Route path=path!("/bookings") view=pages::my_bookings::MyBookingsPage/>
                     <Route path=path!("/bookings/:id") view=pages::booking::BookingPage/>
+                    <Route path=path!("/monitor") view=pages::monitor::MonitorPage/>
                 </Routes>
             </main>
             <footer class="footer">

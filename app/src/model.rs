@@ -152,3 +152,63 @@ pub struct User {
     pub id: String,
     pub name: String,
 }
+
+/// One member of the cluster, as the node answering sees it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MemberStatus {
+    pub node_id: u32,
+    pub address: Option<String>,
+    pub alive: bool,
+    pub is_leader: bool,
+    pub is_self: bool,
+    pub heartbeat_age_ms: Option<u64>,
+    pub load: u32,
+}
+
+/// One message of an election, for the monitor's sequence.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ElectionStep {
+    pub at_ms: u64,
+    pub from: u32,
+    pub to: u32,
+    pub kind: String,
+    pub epoch: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ElectionSummary {
+    pub algorithm: String,
+    pub duration_ms: Option<u64>,
+    pub leader: Option<u32>,
+    pub epoch: Option<u64>,
+    pub steps: Vec<ElectionStep>,
+}
+
+/// One node's clock offset before and after a Berkeley round.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClockCorrection {
+    pub node_id: u32,
+    pub offset_before_ms: f64,
+    pub offset_after_ms: f64,
+}
+
+/// What the system monitor shows: the cluster as one node sees it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterStatus {
+    pub node_id: u32,
+    pub members: Vec<MemberStatus>,
+    pub leader: Option<u32>,
+    pub epoch: u64,
+    pub algorithm: String,
+    pub electing: bool,
+    pub last_election: Option<ElectionSummary>,
+    pub lamport: u64,
+    pub vector_clock: BTreeMap<String, u64>,
+    pub offset_ms: f64,
+    pub last_round: Vec<ClockCorrection>,
+}

@@ -3,7 +3,9 @@
 //! reach it through Leptos context.
 
 use crate::error::ApiError;
-use crate::model::{Booking, BookingRequest, Movie, MovieDetails, NewMovie, SeatMap};
+use crate::model::{
+    Booking, BookingRequest, ClusterStatus, Movie, MovieDetails, NewMovie, SeatMap,
+};
 use std::sync::Arc;
 
 #[async_trait::async_trait]
@@ -26,4 +28,19 @@ pub type SharedCinema = Arc<dyn CinemaService>;
 /// The service from context, inside a server function.
 pub fn cinema() -> Result<SharedCinema, ApiError> {
     leptos::prelude::use_context::<SharedCinema>().ok_or_else(ApiError::internal)
+}
+
+/// The cluster as the monitor sees and steers it. The server implements it
+/// over the node's cluster runtime.
+pub trait ClusterControl: Send + Sync + 'static {
+    fn status(&self) -> ClusterStatus;
+    /// Starts an election now with `algorithm` ("bully" or "ring").
+    fn start_election(&self, algorithm: &str) -> Result<(), ApiError>;
+}
+
+pub type SharedCluster = Arc<dyn ClusterControl>;
+
+/// The cluster from context, inside a server function.
+pub fn cluster() -> Result<SharedCluster, ApiError> {
+    leptos::prelude::use_context::<SharedCluster>().ok_or_else(ApiError::internal)
 }

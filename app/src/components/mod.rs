@@ -1,5 +1,6 @@
 //! Pieces of UI shared by several pages.
 
+pub mod live;
 pub mod notice;
 pub mod seat_map;
 pub mod session;

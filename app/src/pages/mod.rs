@@ -2,6 +2,7 @@
 
 pub mod booking;
 pub mod home;
+pub mod monitor;
 pub mod movie;
 pub mod my_bookings;
 pub mod seats;

@@ -9,7 +9,7 @@ pub use error::HttpError;
 
 use crate::runtime::ClusterHandle;
 use app::error::ApiError;
-use app::service::SharedCinema;
+use app::service::{SharedCinema, SharedCluster};
 use axum::body::Body;
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::Response;
@@ -17,6 +17,7 @@ use axum::Router;
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
+use std::sync::Arc;
 
 /// Every response names the node that processed it.
 pub const NODE_HEADER: &str = "x-moviebook-node";
@@ -30,7 +31,11 @@ pub fn router(
     let routes = generate_route_list(app::App);
     let page_context = {
         let cinema = cinema.clone();
-        move || provide_context(cinema.clone())
+        let control: SharedCluster = Arc::new(cluster.clone());
+        move || {
+            provide_context(cinema.clone());
+            provide_context(control.clone());
+        }
     };
     let shell = {
         let options = leptos_options.clone();

@@ -5,6 +5,7 @@
 //! snapshot it publishes after every input.
 
 pub mod events;
+mod status;
 pub mod transport;
 
 use crate::service::SharedClocks;

@@ -1,0 +1,53 @@
+//! The live cluster event feed in the browser: a WebSocket to `/ws/events`
+//! that reconnects by itself, handing each event's JSON to a callback.
+
+#[cfg(feature = "hydrate")]
+use leptos::prelude::*;
+
+/// Connects once the page is hydrated; on the server it does nothing.
+pub fn on_cluster_event(handle: impl Fn(String) + 'static) {
+    #[cfg(feature = "hydrate")]
+    leptos::task::spawn_local(follow_feed(handle));
+    #[cfg(not(feature = "hydrate"))]
+    let _ = handle;
+}
+
+#[cfg(feature = "hydrate")]
+async fn follow_feed(handle: impl Fn(String) + 'static) {
+    use futures::StreamExt;
+    use gloo_net::websocket::{futures::WebSocket, Message};
+    const RECONNECT_AFTER_MS: u64 = 1000;
+    let location = window().location();
+    let scheme = if location.protocol().unwrap_or_default() == "https:" {
+        "wss"
+    } else {
+        "ws"
+    };
+    let url = format!(
+        "{scheme}://{}/ws/events",
+        location.host().unwrap_or_default()
+    );
+    loop {
+        if let Ok(socket) = WebSocket::open(&url) {
+            let (_, mut incoming) = socket.split();
+            while let Some(Ok(message)) = incoming.next().await {
+                if let Message::Text(text) = message {
+                    handle(text);
+                }
+            }
+        }
+        sleep_ms(RECONNECT_AFTER_MS).await;
+    }
+}
+
+#[cfg(feature = "hydrate")]
+async fn sleep_ms(ms: u64) {
+    let (done, wait) = futures::channel::oneshot::channel::<()>();
+    set_timeout(
+        move || {
+            let _ = done.send(());
+        },
+        std::time::Duration::from_millis(ms),
+    );
+    let _ = wait.await;
+}

@@ -1,0 +1,177 @@
+//! The system monitor: the cluster as the answering node sees it (members,
+//! leader and epoch, the last election's messages, clocks and the last
+//! Berkeley round), refreshed live from the event feed, with buttons that
+//! start a Bully or a Ring election.
+
+use crate::api::{get_cluster_status, StartElection};
+use crate::components::live::on_cluster_event;
+use crate::components::notice::{ErrorNotice, Loading};
+use crate::model::ClusterStatus;
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+/// How many recent events the log keeps.
+const EVENT_LOG_LENGTH: usize = 15;
+
+#[component]
+pub fn MonitorPage() -> impl IntoView {
+    let status = Resource::new(|| (), |_| get_cluster_status());
+    let events = RwSignal::new(Vec::<String>::new());
+    let election = ServerAction::<StartElection>::new();
+
+    on_cluster_event(move |json| {
+        if let Some(line) = describe_event(&json) {
+            events.update(|log| {
+                log.insert(0, line);
+                log.truncate(EVENT_LOG_LENGTH);
+            });
+        }
+        // Heartbeats are sampled (one a second per node), so refreshing on
+        // every event keeps the page current without flooding the server.
+        status.refetch();
+    });
+    Effect::new(move |_| {
+        if election.version().get() > 0 {
+            status.refetch();
+        }
+    });
+
+    let start = move |algorithm: &'static str| {
+        election.dispatch(StartElection {
+            algorithm: algorithm.to_string(),
+        });
+    };
+
+    view! {
+        <Title text="System monitor"/>
+        <section class="page monitor">
+            <h1>"System monitor"</h1>
+            <Transition fallback=|| view! { <Loading what="the cluster"/> }>
+                {move || status.get().map(|result| match result {
+                    Ok(status) => view! { <StatusView status/> }.into_any(),
+                    Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
+                })}
+            </Transition>
+            <section class="panel">
+                <h2>"Start an election"</h2>
+                <div class="button-row">
+                    <button type="button" class="button" data-testid="bully-election"
+                        disabled=move || election.pending().get()
+                        on:click=move |_| start("bully")>"Bully election"</button>
+                    <button type="button" class="button" data-testid="ring-election"
+                        disabled=move || election.pending().get()
+                        on:click=move |_| start("ring")>"Ring election"</button>
+                </div>
+                {move || election.value().get().and_then(|r| r.err()).map(|e| view! { <ErrorNotice error=e/> })}
+            </section>
+            <section class="panel">
+                <h2>"Live events"</h2>
+                <ol class="event-log" data-testid="event-log" aria-live="polite">
+                    {move || events.get().into_iter().map(|line| view! { <li>{line}</li> }).collect_view()}
+                </ol>
+            </section>
+        </section>
+    }
+}
+
+#[component]
+fn StatusView(status: ClusterStatus) -> impl IntoView {
+    let healthy = status.members.iter().filter(|m| m.alive).count();
+    let total = status.members.len();
+    let leader = match status.leader {
+        Some(id) => format!("node-{id}, epoch {}", status.epoch),
+        None => "none yet".to_string(),
+    };
+    let election = status.last_election.clone();
+    let max_offset = status
+        .last_round
+        .iter()
+        .map(|c| c.offset_before_ms.abs().max(c.offset_after_ms.abs()))
+        .fold(1.0, f64::max);
+    view! {
+        <section class="panel">
+            <h2>"Health"</h2>
+            <p data-testid="health-summary">{format!("{healthy} of {total} nodes healthy · seen from node-{}", status.node_id)}</p>
+            <table class="grid-table">
+                <thead><tr><th>"Node"</th><th>"Address"</th><th>"Status"</th><th>"Heartbeat"</th><th>"Load"</th></tr></thead>
+                <tbody>
+                    {status.members.into_iter().map(|m| view! {
+                        <tr data-node=m.node_id data-alive=m.alive.to_string()>
+                            <td>{format!("node-{}", m.node_id)} {m.is_leader.then_some(" ★ leader")} {m.is_self.then_some(" (this node)")}</td>
+                            <td class="mono">{m.address.unwrap_or_default()}</td>
+                            <td class=if m.alive { "ok" } else { "down" }>{if m.alive { "healthy" } else { "down" }}</td>
+                            <td>{m.heartbeat_age_ms.map(|a| format!("{a} ms ago")).unwrap_or_else(|| "—".into())}</td>
+                            <td>{m.load}</td>
+                        </tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </section>
+        <section class="panel">
+            <h2>"Election"</h2>
+            <p data-testid="leader">"Leader: " <strong>{leader}</strong> {format!(" · algorithm {}", status.algorithm)} {status.electing.then_some(" · election under way")}</p>
+            {match election {
+                None => view! { <p>"No election yet."</p> }.into_any(),
+                Some(e) => {
+                    let first = e.steps.first().map_or(0, |s| s.at_ms);
+                    view! {
+                    <p data-testid="last-election">{format!(
+                        "Last election: {} · {} · {} messages",
+                        e.algorithm,
+                        e.duration_ms.map(|d| format!("{d} ms")).unwrap_or_else(|| "in progress".into()),
+                        e.steps.len()
+                    )}</p>
+                    <ol class="election-steps">
+                        {e.steps.into_iter().map(|s| view! {
+                            <li>{format!("+{} ms  node-{} → node-{}  {} (epoch {})", s.at_ms.saturating_sub(first), s.from, s.to, s.kind, s.epoch)}</li>
+                        }).collect_view()}
+                    </ol>
+                }.into_any()
+                }
+            }}
+        </section>
+        <section class="panel">
+            <h2>"Clocks"</h2>
+            <dl class="facts">
+                <dt>"Lamport"</dt><dd data-testid="lamport-now">{status.lamport}</dd>
+                <dt>"Vector"</dt><dd class="mono">{format!("{:?}", status.vector_clock)}</dd>
+                <dt>"Offset from true time"</dt><dd>{format!("{:+.1} ms", status.offset_ms)}</dd>
+            </dl>
+            {if status.last_round.is_empty() {
+                view! { <p>"No Berkeley round led by this node yet."</p> }.into_any()
+            } else {
+                view! {
+                    <p>"Last Berkeley round: offsets from the agreed time, before and after"</p>
+                    <ul class="offset-chart">
+                        {status.last_round.into_iter().map(|c| {
+                            let before = 100.0 * c.offset_before_ms.abs() / max_offset;
+                            let after = 100.0 * c.offset_after_ms.abs() / max_offset;
+                            view! {
+                                <li>
+                                    <span class="who">{format!("node-{}", c.node_id)}</span>
+                                    <span class="bar before" style=format!("width: {before:.1}%")></span>
+                                    <span class="bar after" style=format!("width: {after:.1}%")></span>
+                                    <span class="nums">{format!("{:+.1} → {:+.1} ms", c.offset_before_ms, c.offset_after_ms)}</span>
+                                </li>
+                            }
+                        }).collect_view()}
+                    </ul>
+                }.into_any()
+            }}
+        </section>
+    }
+}
+
+/// A one-line description of a feed event, or None if it is not JSON.
+fn describe_event(json: &str) -> Option<String> {
+    let find = |key: &str| -> Option<String> {
+        let marker = format!("\"{key}\":");
+        let rest = &json[json.find(&marker)? + marker.len()..];
+        let rest = rest.trim_start();
+        let end = rest.find([',', '}']).unwrap_or(rest.len());
+        Some(rest[..end].trim_matches('"').to_string())
+    };
+    let node = find("node")?;
+    let kind = find("type")?;
+    Some(format!("node-{node} · {kind}"))
+}
