@@ -172,6 +172,9 @@ fn describe_event(json: &str) -> Option<String> {
         Some(rest[..end].trim_matches('"').to_string())
     };
     let node = find("node")?;
-    let kind = find("type")?;
-    Some(format!("node-{node} · {kind}"))
+    let kind = find("kind")?;
+    Some(match find("type") {
+        Some(detail) => format!("node-{node} · {kind} · {detail}"),
+        None => format!("node-{node} · {kind}"),
+    })
 }

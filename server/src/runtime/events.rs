@@ -70,3 +70,26 @@ impl EventFeed {
         self.sender.subscribe()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cluster::election::ElectionEvent;
+
+    #[test]
+    fn events_serialize_without_duplicate_keys() {
+        let event = ClusterEvent {
+            node: 2,
+            lamport: 9,
+            physical_ms: 1.5,
+            event: EventKind::Election(ElectionEvent::Elected {
+                leader: 3,
+                epoch: 6,
+            }),
+        };
+        let json = serde_json::to_string(&event).unwrap();
+        assert_eq!(json.matches("\"type\"").count(), 1, "{json}");
+        assert!(json.contains(r#""kind":"election""#), "{json}");
+        assert!(json.contains(r#""type":"elected""#), "{json}");
+    }
+}
