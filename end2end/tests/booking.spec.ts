@@ -116,3 +116,24 @@ test('pages render on the server before any script runs', async ({ request }) =>
   const missing = await request.get('/no-such-page');
   expect(missing.status()).toBe(404);
 });
+
+test('a booking made in one browser turns the seat taken in another without a reload', async ({ page, browser }) => {
+  const showtime = await futureShowtime(page, 4);
+  await open(page, `/showtimes/${showtime}`);
+  const [wanted, other] = await freeSeats(page, 2);
+  await seat(page, wanted).click();
+  await seat(page, other).click();
+
+  const rival = await newMoviegoer(browser);
+  await open(rival.page, `/showtimes/${showtime}`);
+  await signIn(rival.page, 'Rival');
+  await seat(rival.page, wanted).click();
+  await rival.page.getByTestId('book').click();
+  await expect(rival.page.getByRole('heading', { name: 'Booking confirmed' })).toBeVisible();
+
+  // No reload: the event feed redraws the first page's map.
+  await expect(seat(page, wanted)).toHaveClass(/taken/);
+  await expect(page.getByTestId('seat-notice')).toHaveText(`Just taken by someone else: ${wanted}.`);
+  await expect(page.getByTestId('selection')).toHaveText(other);
+  await rival.context.close();
+});

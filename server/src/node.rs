@@ -36,14 +36,15 @@ pub async fn run(
         vector,
         physical_clock(&config),
     ));
+    let events = EventFeed::default();
     let cinema: SharedCinema = Arc::new(Cinema::new(
         store.clone(),
-        node_name.clone(),
+        config.node_id,
         clocks.clone(),
+        events.clone(),
     ));
     tokio::spawn(top_up_catalog(store));
-    let cluster: ClusterHandle =
-        crate::runtime::start(cluster_config, clocks, EventFeed::default());
+    let cluster: ClusterHandle = crate::runtime::start(cluster_config, clocks, events);
 
     let app = crate::http::router(
         cinema,

@@ -51,3 +51,30 @@ async fn sleep_ms(ms: u64) {
     );
     let _ = wait.await;
 }
+
+/// The value of the first `"key":` in a flat event's JSON, unquoted. Event
+/// fields are plain numbers and names, so this reads them without a parser.
+pub fn json_field(json: &str, key: &str) -> Option<String> {
+    let marker = format!("\"{key}\":");
+    let rest = json[json.find(&marker)? + marker.len()..].trim_start();
+    let end = rest.find([',', '}']).unwrap_or(rest.len());
+    Some(rest[..end].trim_matches('"').to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::json_field;
+
+    #[test]
+    fn reads_fields_of_an_event() {
+        let json = r#"{"node":2,"lamport":9,"event":{"kind":"booking","showtimeId":2026112710,"status":"confirmed"}}"#;
+        assert_eq!(json_field(json, "node").as_deref(), Some("2"));
+        assert_eq!(json_field(json, "kind").as_deref(), Some("booking"));
+        assert_eq!(
+            json_field(json, "showtimeId").as_deref(),
+            Some("2026112710")
+        );
+        assert_eq!(json_field(json, "status").as_deref(), Some("confirmed"));
+        assert_eq!(json_field(json, "missing"), None);
+    }
+}

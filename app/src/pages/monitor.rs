@@ -4,7 +4,7 @@
 //! start a Bully or a Ring election.
 
 use crate::api::{get_cluster_status, StartElection};
-use crate::components::live::on_cluster_event;
+use crate::components::live::{json_field, on_cluster_event};
 use crate::components::notice::{ErrorNotice, Loading};
 use crate::model::ClusterStatus;
 use leptos::prelude::*;
@@ -164,13 +164,7 @@ fn StatusView(status: ClusterStatus) -> impl IntoView {
 
 /// A one-line description of a feed event, or None if it is not JSON.
 fn describe_event(json: &str) -> Option<String> {
-    let find = |key: &str| -> Option<String> {
-        let marker = format!("\"{key}\":");
-        let rest = &json[json.find(&marker)? + marker.len()..];
-        let rest = rest.trim_start();
-        let end = rest.find([',', '}']).unwrap_or(rest.len());
-        Some(rest[..end].trim_matches('"').to_string())
-    };
+    let find = |key: &str| json_field(json, key);
     let node = find("node")?;
     let kind = find("kind")?;
     Some(match find("type") {

@@ -3,12 +3,13 @@
 
 use super::route_id;
 use crate::api::{book_seats, get_seat_map};
+use crate::components::live::{json_field, on_cluster_event};
 use crate::components::notice::{ErrorNotice, Loading};
 use crate::components::seat_map::SeatMapView;
 use crate::components::session::{use_session, SignInForm};
 use crate::error::{ApiError, ErrorCode};
 use crate::format;
-use crate::model::SeatMap;
+use crate::model::{SeatMap, SeatState};
 use crate::rules::{format_price, MAX_SEATS_PER_BOOKING};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -48,9 +49,45 @@ pub fn SeatsPage() -> impl IntoView {
         }
     });
 
+    // Someone else's booking or cancellation of this showtime redraws the map.
+    on_cluster_event(move |json| {
+        let this_showtime = showtime_id.get_untracked().map(|id| id.to_string());
+        if json_field(&json, "kind").as_deref() == Some("booking")
+            && json_field(&json, "showtimeId") == this_showtime
+        {
+            seat_map.refetch();
+        }
+    });
+    // A seat chosen here but taken meanwhile leaves the selection, with a word why.
+    Effect::new(move |_| {
+        let Some(Ok(map)) = seat_map.get() else {
+            return;
+        };
+        let gone: Vec<String> = selected
+            .get_untracked()
+            .into_iter()
+            .filter(|label| {
+                map.rows
+                    .iter()
+                    .flat_map(|row| &row.seats)
+                    .any(|seat| &seat.label == label && seat.state != SeatState::Available)
+            })
+            .collect();
+        if !gone.is_empty() {
+            selected.update(|seats| seats.retain(|s| !gone.contains(s)));
+            notice.set(Some(format!(
+                "Just taken by someone else: {}.",
+                gone.join(", ")
+            )));
+        }
+    });
+
     let navigate = use_navigate();
     Effect::new(move |_| match book.value().get() {
-        Some(Ok(booking)) => navigate(&format!("/bookings/{}", booking.id), Default::default()),
+        Some(Ok(booking)) => {
+            selected.set(Vec::new());
+            navigate(&format!("/bookings/{}", booking.id), Default::default());
+        }
         Some(Err(error)) if error.code == ErrorCode::SeatsTaken => {
             selected.update(|seats| seats.retain(|s| !error.seats.contains(s)));
             notice.set(Some(format!(

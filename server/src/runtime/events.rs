@@ -1,6 +1,7 @@
 //! The cluster's typed events, as the `/ws/events` feed streams them: one
 //! JSON object per event, stamped with the node and its clocks.
 
+use app::model::BookingStatus;
 use cluster::clock::BerkeleyResult;
 use cluster::election::ElectionEvent;
 use cluster::NodeId;
@@ -44,6 +45,15 @@ pub enum EventKind {
     ClockAdjusted {
         delta_ms: f64,
         offset_ms: f64,
+    },
+    /// A booking confirmed or cancelled on this node, with the clocks it
+    /// was stamped with: seat maps refresh from it.
+    Booking {
+        booking_id: String,
+        showtime_id: i64,
+        seats: Vec<String>,
+        status: BookingStatus,
+        vector_clock: std::collections::BTreeMap<String, u64>,
     },
 }
 

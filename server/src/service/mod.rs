@@ -7,6 +7,7 @@ mod clocks;
 
 pub use clocks::{real_time_ms, ClockStamp, NodeClocks, SharedClocks};
 
+use crate::runtime::events::{ClusterEvent, EventFeed, EventKind};
 use crate::store::{NewBookingRecord, ShowtimeRecord, Store, StoreError};
 use app::error::{ApiError, ErrorCode};
 use app::model::{
@@ -16,7 +17,7 @@ use app::model::{
 use app::rules;
 use app::service::CinemaService;
 use chrono::Utc;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
 use uuid::Uuid;
 
@@ -28,6 +29,9 @@ const DEFAULT_POSTER: &str = "/posters/default.svg";
 pub struct Cinema {
     store: Store,
     node_id: String,
+    node_number: u32,
+    /// Where bookings and cancellations are announced, for live seat maps.
+    events: EventFeed,
     clocks: SharedClocks,
     /// The movie list, read from storage once and dropped when it changes.
     movies: RwLock<Option<Arc<Vec<Movie>>>>,
@@ -36,12 +40,15 @@ pub struct Cinema {
 }
 
 impl Cinema {
-    /// A service for node `node_id` that stamps bookings with `clocks`.
-    pub fn new(store: Store, node_id: String, clocks: SharedClocks) -> Self {
+    /// A service for node `node_number` that stamps bookings with `clocks`
+    /// and announces them on `events`.
+    pub fn new(store: Store, node_number: u32, clocks: SharedClocks, events: EventFeed) -> Self {
         Cinema {
             store,
             clocks,
-            node_id,
+            node_id: format!("node-{node_number}"),
+            node_number,
+            events,
             movies: RwLock::new(None),
             showtimes: RwLock::new(HashMap::new()),
         }
@@ -49,6 +56,23 @@ impl Cinema {
 
     pub fn node_id(&self) -> &str {
         &self.node_id
+    }
+
+    /// Tells the event feed that `booking` changed, at the given clocks.
+    fn announce(&self, booking: &Booking, lamport: u64, vector_clock: BTreeMap<String, u64>) {
+        let physical_ms = self.clocks.lock().physical_ms();
+        self.events.publish(ClusterEvent {
+            node: self.node_number,
+            lamport,
+            physical_ms,
+            event: EventKind::Booking {
+                booking_id: booking.id.clone(),
+                showtime_id: booking.showtime_id,
+                seats: booking.seats.clone(),
+                status: booking.status,
+                vector_clock,
+            },
+        });
     }
 
     async fn showtime_record(&self, showtime_id: i64) -> Result<Arc<ShowtimeRecord>, ApiError> {
@@ -182,7 +206,15 @@ impl CinemaService for Cinema {
             timestamp: stamp.physical,
         };
         match self.store.insert_booking(&record).await {
-            Ok(()) => Ok(booking_from_record(record, &show)),
+            Ok(()) => {
+                let booking = booking_from_record(record, &show);
+                self.announce(
+                    &booking,
+                    booking.logical_clock,
+                    booking.vector_clock.clone(),
+                );
+                Ok(booking)
+            }
             Err(StoreError::SeatsTaken(seats)) => Err(ApiError::seats_taken(seats)),
             Err(e) => Err(storage_error(e, "")),
         }
@@ -235,11 +267,13 @@ impl CinemaService for Cinema {
                 "This booking was cancelled a moment ago.",
             ));
         }
-        self.clocks.lock().stamp_local_event();
-        Ok(Booking {
+        let stamp = self.clocks.lock().stamp_local_event();
+        let cancelled = Booking {
             status: BookingStatus::Cancelled,
             ..booking
-        })
+        };
+        self.announce(&cancelled, stamp.lamport, stamp.vector.entries().clone());
+        Ok(cancelled)
     }
 }
 
