@@ -53,3 +53,8 @@ export async function freeSeats(page: Page, count: number): Promise<string[]> {
 export function seat(page: Page, label: string) {
   return page.locator(`[data-seat="${label}"]`);
 }
+
+/** Seat labels the way the app lists them: by row, then by number. */
+export function inSeatOrder(labels: string[]): string[] {
+  return [...labels].sort((x, y) => x[0].localeCompare(y[0]) || Number(x.slice(1)) - Number(y.slice(1)));
+}

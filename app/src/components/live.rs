@@ -4,16 +4,28 @@
 #[cfg(feature = "hydrate")]
 use leptos::prelude::*;
 
-/// Connects once the page is hydrated; on the server it does nothing.
+/// Connects once the page is hydrated and follows the feed until the
+/// component that asked is gone; on the server it does nothing.
 pub fn on_cluster_event(handle: impl Fn(String) + 'static) {
     #[cfg(feature = "hydrate")]
-    leptos::task::spawn_local(follow_feed(handle));
+    {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::Arc;
+        // The handler touches the component's signals, which die with it.
+        let wanted = Arc::new(AtomicBool::new(true));
+        on_cleanup({
+            let wanted = wanted.clone();
+            move || wanted.store(false, Ordering::Relaxed)
+        });
+        let still_wanted = move || wanted.load(Ordering::Relaxed);
+        leptos::task::spawn_local(follow_feed(handle, still_wanted));
+    }
     #[cfg(not(feature = "hydrate"))]
     let _ = handle;
 }
 
 #[cfg(feature = "hydrate")]
-async fn follow_feed(handle: impl Fn(String) + 'static) {
+async fn follow_feed(handle: impl Fn(String) + 'static, still_wanted: impl Fn() -> bool + 'static) {
     use futures::StreamExt;
     use gloo_net::websocket::{futures::WebSocket, Message};
     const RECONNECT_AFTER_MS: u64 = 1000;
@@ -27,10 +39,13 @@ async fn follow_feed(handle: impl Fn(String) + 'static) {
         "{scheme}://{}/ws/events",
         location.host().unwrap_or_default()
     );
-    loop {
+    while still_wanted() {
         if let Ok(socket) = WebSocket::open(&url) {
             let (_, mut incoming) = socket.split();
             while let Some(Ok(message)) = incoming.next().await {
+                if !still_wanted() {
+                    return;
+                }
                 if let Message::Text(text) = message {
                     handle(text);
                 }

@@ -21,9 +21,10 @@ pub struct ClusterEvent {
     pub event: EventKind,
 }
 
+/// Tagged `kind`, since an election event inside carries its own `type`.
 #[derive(Clone, Debug, Serialize)]
 #[serde(
-    tag = "type",
+    tag = "kind",
     rename_all = "camelCase",
     rename_all_fields = "camelCase"
 )]
