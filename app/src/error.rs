@@ -13,6 +13,8 @@ pub enum ErrorCode {
     InvalidInput,
     /// The caller must say who they are first.
     SignInRequired,
+    /// A node-to-node message without a valid cluster signature.
+    BadSignature,
     /// The caller may not touch this resource.
     Forbidden,
     NotFound,
@@ -31,7 +33,7 @@ impl ErrorCode {
     pub fn http_status(self) -> u16 {
         match self {
             ErrorCode::BadRequest => 400,
-            ErrorCode::SignInRequired => 401,
+            ErrorCode::SignInRequired | ErrorCode::BadSignature => 401,
             ErrorCode::Forbidden => 403,
             ErrorCode::NotFound => 404,
             ErrorCode::SeatsTaken | ErrorCode::Conflict => 409,

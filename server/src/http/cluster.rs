@@ -48,7 +48,7 @@ async fn receive_message(
         .unwrap_or_default();
     if !cluster.signer.verify(&body, signature) {
         return Err(ApiError::new(
-            ErrorCode::SignInRequired,
+            ErrorCode::BadSignature,
             "The message is not signed with the cluster secret.",
         )
         .into());

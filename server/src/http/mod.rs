@@ -17,6 +17,7 @@ use axum::Router;
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
 /// Every response names the node that processed it.
@@ -42,6 +43,7 @@ pub fn router(
         move || app::shell(options.clone())
     };
     let node_header = HeaderValue::from_str(node_id).unwrap_or(HeaderValue::from_static("unknown"));
+    let in_flight = cluster.in_flight.clone();
     let api = rest::router(cinema)
         .merge(cluster::api_router(cluster.clone()))
         .fallback(rest::unknown_endpoint)
@@ -53,6 +55,9 @@ pub fn router(
         .fallback(leptos_axum::file_and_error_handler(app::shell))
         .with_state(leptos_options)
         .layer(axum::middleware::map_response(server_fn_error_status))
+        .layer(axum::middleware::from_fn(move |request, next| {
+            count_in_flight(in_flight.clone(), request, next)
+        }))
         .layer(axum::middleware::map_response(
             move |mut response: Response| {
                 let value = node_header.clone();
@@ -86,4 +91,17 @@ async fn server_fn_error_status(response: Response) -> Response {
             .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     }
     Response::from_parts(parts, Body::from(bytes))
+}
+
+/// Counts the requests being served, the load this node reports in its
+/// heartbeats (and the weight a load balancer gives it).
+async fn count_in_flight(
+    in_flight: Arc<AtomicU32>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    in_flight.fetch_add(1, Ordering::Relaxed);
+    let response = next.run(request).await;
+    in_flight.fetch_sub(1, Ordering::Relaxed);
+    response
 }

@@ -18,6 +18,7 @@ use cluster::NodeId;
 use events::{ClusterEvent, EventFeed, EventKind};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
@@ -87,6 +88,8 @@ pub struct ClusterHandle {
     pub signer: Signer,
     pub clocks: SharedClocks,
     pub config: Arc<ClusterConfig>,
+    /// HTTP requests this node is serving right now: its reported load.
+    pub in_flight: Arc<AtomicU32>,
 }
 
 impl ClusterHandle {
@@ -120,7 +123,9 @@ pub fn start(config: ClusterConfig, clocks: SharedClocks, feed: EventFeed) -> Cl
     let membership = Membership::new(config.node_id, &all, config.failure_timeout_ms);
     let signer = Signer::new(&config.secret);
     let config = Arc::new(config);
+    let in_flight = Arc::new(AtomicU32::new(0));
     let runtime = Runtime {
+        in_flight: in_flight.clone(),
         transport: Transport::new(signer.clone()),
         config: config.clone(),
         clocks: clocks.clone(),
@@ -147,6 +152,7 @@ pub fn start(config: ClusterConfig, clocks: SharedClocks, feed: EventFeed) -> Cl
         signer,
         clocks,
         config,
+        in_flight,
     }
 }
 
@@ -165,6 +171,7 @@ fn every(inputs: mpsc::UnboundedSender<Input>, period_ms: u64, input: fn() -> In
 
 struct Runtime {
     config: Arc<ClusterConfig>,
+    in_flight: Arc<AtomicU32>,
     clocks: SharedClocks,
     transport: Transport,
     feed: EventFeed,
@@ -225,8 +232,10 @@ impl Runtime {
     }
 
     fn heartbeat(&mut self, now: u64) {
+        let load = self.in_flight.load(Ordering::Relaxed);
+        self.membership.set_own_load(load);
         let heartbeat = Heartbeat {
-            load: 0,
+            load,
             epoch: self.election.epoch(),
             leader: self.election.announced_leader(),
         };
