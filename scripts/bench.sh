@@ -8,15 +8,16 @@ ensure_postgres
 build_release
 cd "$ROOT"
 
-BENCH_DATA=target/bench-data
 PORT=${BENCH_PORT:-3200}
-target/release/moviebook db stop --data-dir "$BENCH_DATA" 2>/dev/null || true
-rm -rf "$BENCH_DATA"
+# Under /tmp, so that the postgres user can reach it wherever the clone is.
+BENCH_DATA=$(mktemp -d /tmp/moviebook-bench.XXXXXX)
+chmod 755 "$BENCH_DATA"
 SERVER_URL=$(target/release/moviebook db start --data-dir "$BENCH_DATA" | sed -n 's/^DATABASE_URL=//p')
 NODE_PID=
 cleanup() {
   [ -n "$NODE_PID" ] && kill "$NODE_PID" 2>/dev/null && wait "$NODE_PID" 2>/dev/null
   target/release/moviebook db stop --data-dir "$BENCH_DATA"
+  rm -rf "$BENCH_DATA"
 }
 trap cleanup EXIT
 

@@ -11,12 +11,12 @@ build_release
 cd "$ROOT"
 
 step "throwaway PostgreSQL for the tests"
-TEST_DATA=target/test-data
-target/release/moviebook db stop --data-dir "$TEST_DATA" 2>/dev/null || true
-rm -rf "$TEST_DATA"
 if [ -z "${DATABASE_URL:-}" ]; then
+  # Under /tmp, so that the postgres user can reach it wherever the clone is.
+  TEST_DATA=$(mktemp -d /tmp/moviebook-test.XXXXXX)
+  chmod 755 "$TEST_DATA"
   DATABASE_URL=$(target/release/moviebook db start --data-dir "$TEST_DATA" | sed -n 's/^DATABASE_URL=//p')
-  trap 'target/release/moviebook db stop --data-dir "$TEST_DATA"' EXIT
+  trap 'target/release/moviebook db stop --data-dir "$TEST_DATA"; rm -rf "$TEST_DATA"' EXIT
 fi
 export DATABASE_URL
 
