@@ -55,6 +55,8 @@ pub async fn run(
     let listener = tokio::net::TcpListener::bind(address)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {address}: {e}"))?;
+    // With port 0 the system picks one: say which, for whoever started us.
+    let address = listener.local_addr().unwrap_or(address);
     tracing::info!(node = %node_name, "listening on http://{address}");
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)

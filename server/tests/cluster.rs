@@ -12,6 +12,10 @@ use std::time::Duration;
 
 const PATIENCE: Duration = Duration::from_secs(20);
 
+/// One cluster at a time: the tests pick free ports before the nodes bind
+/// them, and timing-sensitive elections should not share two cores.
+static ONE_CLUSTER_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// The leader and epoch every given node reports, if they all agree.
 async fn agreed_leader(nodes: &[&TestNode]) -> Option<(u64, u64)> {
     let mut agreed = None;
@@ -31,6 +35,7 @@ async fn agreed_leader(nodes: &[&TestNode]) -> Option<(u64, u64)> {
 
 #[tokio::test]
 async fn a_killed_leader_is_replaced_and_steps_down_when_it_returns() {
+    let _turn = ONE_CLUSTER_AT_A_TIME.lock().await;
     let specs = cluster_specs("failover", 3);
     let mut nodes = Vec::new();
     for spec in &specs {
@@ -79,6 +84,7 @@ async fn a_killed_leader_is_replaced_and_steps_down_when_it_returns() {
 
 #[tokio::test]
 async fn an_operator_can_hold_a_ring_election() {
+    let _turn = ONE_CLUSTER_AT_A_TIME.lock().await;
     let specs = cluster_specs("ring", 3);
     let mut nodes = Vec::new();
     for spec in &specs {
@@ -146,6 +152,7 @@ async fn an_operator_can_hold_a_ring_election() {
 
 #[tokio::test]
 async fn berkeley_rounds_pull_skewed_clocks_together() {
+    let _turn = ONE_CLUSTER_AT_A_TIME.lock().await;
     let offsets = [1500.0, -1000.0, 300.0];
     let specs: Vec<_> = cluster_specs("berkeley", 3)
         .into_iter()
@@ -209,6 +216,7 @@ async fn berkeley_rounds_pull_skewed_clocks_together() {
 
 #[tokio::test]
 async fn forged_or_malformed_node_messages_are_refused() {
+    let _turn = ONE_CLUSTER_AT_A_TIME.lock().await;
     let specs = cluster_specs("forgery", 2);
     let node = specs[0].start().await;
     let post = |body: Vec<u8>, signature: Option<String>| {
@@ -229,7 +237,7 @@ async fn forged_or_malformed_node_messages_are_refused() {
         }))
         .unwrap()
     };
-    let good_signer = Signer::new("test-secret");
+    let good_signer = Signer::new("secret-of-forgery");
     let before = node.get_json("/api/election").await;
 
     let forged = envelope(2, 1);

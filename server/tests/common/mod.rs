@@ -26,16 +26,21 @@ fn server_url() -> String {
     )
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+/// `n` distinct free ports, found by holding all of them open at once.
+fn free_ports(n: usize) -> Vec<u16> {
+    let listeners: Vec<std::net::TcpListener> = (0..n)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("a free port"))
+        .collect();
+    listeners
+        .iter()
+        .map(|l| l.local_addr().expect("a bound address").port())
+        .collect()
 }
 
-/// Starts a lone node on a new, empty database named after the test.
+/// Starts a lone node on a new, empty database named after the test. The
+/// node picks its own port (0), so parallel tests can never collide.
 pub async fn start_node(test_name: &str) -> TestNode {
-    NodeSpec::new(test_name, 1, free_port()).start().await
+    NodeSpec::new(test_name, 1, 0).start().await
 }
 
 /// How to start (and restart) one node of a test.
@@ -72,17 +77,19 @@ impl NodeSpec {
         moviebook::store::ensure_database(&server_url(), &self.database)
             .await
             .expect("create the test database");
-        let process = Command::new(env!("CARGO_BIN_EXE_moviebook"))
+        let mut process = Command::new(env!("CARGO_BIN_EXE_moviebook"))
             .args(["node", "--node-id", &self.node_id.to_string()])
             .args(["--port", &self.port.to_string()])
             .env("DATABASE_URL", self.database_url())
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", "warn,moviebook::node=info")
+            .env("NO_COLOR", "1")
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .spawn()
             .expect("start moviebook node");
+        let address = listening_address(&mut process);
         let node = TestNode {
-            base_url: format!("http://127.0.0.1:{}", self.port),
+            base_url: format!("http://{address}"),
             client: reqwest::Client::new(),
             process,
         };
@@ -100,9 +107,32 @@ impl NodeSpec {
     }
 }
 
+/// The address a node says it listens on, read from its log; the rest of
+/// its output is drained in the background so the pipe never fills.
+fn listening_address(process: &mut Child) -> String {
+    use std::io::BufRead;
+    let stdout = process.stdout.take().expect("piped stdout");
+    let (found, address) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if let Some((_, rest)) = line.split_once("listening on http://") {
+                let address = rest.split_whitespace().next().unwrap_or_default();
+                let _ = found.send(address.to_string());
+            }
+        }
+    });
+    address
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the node says where it listens within 60 s")
+}
+
 /// Specs for an `n`-node cluster on free ports, each node knowing the others.
+/// Each cluster signs with its own secret, so clusters never cross-talk.
 pub fn cluster_specs(test_name: &str, n: u32) -> Vec<NodeSpec> {
-    let ports: Vec<u16> = (0..n).map(|_| free_port()).collect();
+    let ports = free_ports(n as usize);
     (1..=n)
         .map(|id| {
             let peers: Vec<String> = (1..=n)
@@ -111,7 +141,7 @@ pub fn cluster_specs(test_name: &str, n: u32) -> Vec<NodeSpec> {
                 .collect();
             NodeSpec::new(test_name, id, ports[(id - 1) as usize])
                 .env("PEERS", peers.join(","))
-                .env("CLUSTER_SECRET", "test-secret")
+                .env("CLUSTER_SECRET", format!("secret-of-{test_name}"))
         })
         .collect()
 }
