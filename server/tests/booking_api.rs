@@ -326,18 +326,14 @@ async fn movies_can_be_listed_read_and_added() {
     assert!(movies.as_array().unwrap().len() >= 8);
     assert!(movies[0]["durationMinutes"].is_i64());
 
+    let post_movie = |movie: &Value| node.client.post(node.url("/api/movies")).json(movie).send();
+    let post_movie = |movie: &Value| node.client.post(node.url("/api/movies")).json(movie).send();
     let new_movie = json!({
         "title": "Test Pattern", "description": "A film about a test card.",
         "genres": ["Documentary"], "rating": 6.5, "durationMinutes": 80,
         "releaseYear": 2026, "certificate": "PG"
     });
-    let response = node
-        .client
-        .post(node.url("/api/movies"))
-        .json(&new_movie)
-        .send()
-        .await
-        .unwrap();
+    let response = post_movie(&new_movie).await.unwrap();
     assert_eq!(response.status(), 201);
     let created: Value = response.json().await.unwrap();
     assert_eq!(created["posterUrl"], "/posters/default.svg");
@@ -350,23 +346,11 @@ async fn movies_can_be_listed_read_and_added() {
 
     let mut bad = new_movie.clone();
     bad["rating"] = json!(11);
-    let response = node
-        .client
-        .post(node.url("/api/movies"))
-        .json(&bad)
-        .send()
-        .await
-        .unwrap();
+    let response = post_movie(&bad).await.unwrap();
     assert_eq!(response.status(), 422);
     let mut bad = new_movie.clone();
     bad["posterUrl"] = json!("https://elsewhere.example/p.png");
-    let response = node
-        .client
-        .post(node.url("/api/movies"))
-        .json(&bad)
-        .send()
-        .await
-        .unwrap();
+    let response = post_movie(&bad).await.unwrap();
     assert_eq!(response.status(), 422);
 }
 
