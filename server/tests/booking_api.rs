@@ -327,7 +327,6 @@ async fn movies_can_be_listed_read_and_added() {
     assert!(movies[0]["durationMinutes"].is_i64());
 
     let post_movie = |movie: &Value| node.client.post(node.url("/api/movies")).json(movie).send();
-    let post_movie = |movie: &Value| node.client.post(node.url("/api/movies")).json(movie).send();
     let new_movie = json!({
         "title": "Test Pattern", "description": "A film about a test card.",
         "genres": ["Documentary"], "rating": 6.5, "durationMinutes": 80,
