@@ -12,6 +12,8 @@
 //! - [`membership`]: heartbeats and the timeout-based failure detector.
 //! - [`election`]: Bully or Ring election with epochs and majority
 //!   acknowledgment, so a minority partition never has a leader.
+//! - [`replication`]: when a write is committed (a majority holds it) and how
+//!   replicas that disagree settle it (last-write-wins, status moves forward).
 //! - [`sim`]: many nodes in one thread over a seeded, faulty network; the
 //!   tests run it over thousands of seeds and check the invariants.
 //!
@@ -45,6 +47,7 @@ pub mod balancer;
 pub mod clock;
 pub mod election;
 pub mod membership;
+pub mod replication;
 pub mod rng;
 pub mod sim;
 

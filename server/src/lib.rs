@@ -5,6 +5,7 @@ pub mod config;
 pub mod http;
 pub mod launcher;
 pub mod node;
+pub mod replication;
 pub mod runtime;
 pub mod service;
 pub mod store;

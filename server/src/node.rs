@@ -2,11 +2,11 @@
 //! server, running until asked to stop.
 
 use crate::config::{NodeConfig, SiteConfig};
+use crate::replication::ReplicatedCinema;
 use crate::runtime::events::EventFeed;
 use crate::runtime::{ClusterConfig, ClusterHandle};
 use crate::service::{real_time_ms, Cinema, NodeClocks, SharedClocks};
 use crate::store::Store;
-use app::service::SharedCinema;
 use chrono::Utc;
 use cluster::clock::PhysicalClock;
 use cluster::election::Algorithm;
@@ -37,7 +37,7 @@ pub async fn run(
         physical_clock(&config),
     ));
     let events = EventFeed::default();
-    let cinema: SharedCinema = Arc::new(Cinema::new(
+    let local = Arc::new(Cinema::new(
         store.clone(),
         config.node_id,
         clocks.clone(),
@@ -45,6 +45,7 @@ pub async fn run(
     ));
     tokio::spawn(top_up_catalog(store));
     let cluster: ClusterHandle = crate::runtime::start(cluster_config, clocks, events);
+    let cinema = ReplicatedCinema::start(local, cluster.clone());
 
     let app = crate::http::router(
         cinema,

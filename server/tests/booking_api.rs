@@ -4,35 +4,9 @@
 
 mod common;
 
-use common::start_node;
+use common::{not_available, seat_states, start_node};
 use futures::future::join_all;
 use serde_json::{json, Value};
-
-async fn seat_states(node: &common::TestNode, showtime: i64, user: &str) -> Vec<(String, String)> {
-    let map: Value = node
-        .get_json(&format!("/api/seats?showtimeId={showtime}&userId={user}"))
-        .await;
-    map["rows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|row| row["seats"].as_array().unwrap().clone())
-        .map(|s| {
-            (
-                s["label"].as_str().unwrap().to_string(),
-                s["state"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect()
-}
-
-fn not_available(states: &[(String, String)]) -> Vec<String> {
-    states
-        .iter()
-        .filter(|(_, s)| s != "available")
-        .map(|(l, _)| l.clone())
-        .collect()
-}
 
 #[tokio::test]
 async fn a_booking_is_priced_by_the_server_stamped_and_readable() {

@@ -1,8 +1,10 @@
-//! The cluster's HTTP face: `/internal/rpc` for signed messages between
-//! nodes, `/ws/events` for the live event feed, and the read-and-control API
-//! under `/api` (health, election, clock sync).
+//! The cluster's HTTP face: `/internal/rpc` and `/internal/call` for signed
+//! messages between nodes, `/ws/events` for the live event feed, and the
+//! read-and-control API under `/api` (health, election, clock sync).
 
 use super::error::HttpError;
+use crate::replication::wire::ReplicationRequest;
+use crate::replication::ReplicatedCinema;
 use crate::runtime::transport::{Envelope, SIGNATURE_HEADER};
 use crate::runtime::{ClusterHandle, ClusterSnapshot};
 use app::error::{ApiError, ErrorCode};
@@ -15,15 +17,24 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use cluster::election::Algorithm;
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::json;
+use std::sync::Arc;
 
-/// Routes at the root: `/internal/rpc` and `/ws/events`.
-pub fn root_router<S: Clone + Send + Sync + 'static>(cluster: ClusterHandle) -> Router<S> {
+/// Routes at the root: `/internal/rpc`, `/internal/call` and `/ws/events`.
+pub fn root_router<S: Clone + Send + Sync + 'static>(
+    cluster: ClusterHandle,
+    replication: Arc<ReplicatedCinema>,
+) -> Router<S> {
+    let calls = Router::new()
+        .route("/internal/call", post(answer_call))
+        .with_state((cluster.clone(), replication));
     Router::new()
         .route("/internal/rpc", post(receive_message))
         .route("/ws/events", get(event_feed))
         .with_state(cluster)
+        .merge(calls)
 }
 
 /// Routes under `/api`.
@@ -42,18 +53,60 @@ async fn receive_message(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<StatusCode, HttpError> {
+    let envelope = verified_envelope(&cluster, &headers, &body)?;
+    cluster.deliver(envelope);
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// Answers a replication call with a signed envelope, after the same checks.
+async fn answer_call(
+    State((cluster, replication)): State<(ClusterHandle, Arc<ReplicatedCinema>)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, HttpError> {
+    let envelope: Envelope<ReplicationRequest> = verified_envelope(&cluster, &headers, &body)?;
+    cluster
+        .clocks
+        .lock()
+        .merge_receive(envelope.lamport, &envelope.vclock);
+    let reply = replication.handle(envelope.from, envelope.body).await?;
+    let (lamport, vclock) = cluster.clocks.lock().stamp_send();
+    let answer = Envelope {
+        from: cluster.config.node_id,
+        to: envelope.from,
+        lamport,
+        vclock,
+        body: reply,
+    };
+    let bytes = serde_json::to_vec(&answer).map_err(|_| ApiError::internal())?;
+    let signature = cluster.signer.sign(&bytes);
+    Ok((
+        [
+            (SIGNATURE_HEADER, signature),
+            ("content-type", "application/json".to_string()),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+fn verified_envelope<Body: DeserializeOwned>(
+    cluster: &ClusterHandle,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Envelope<Body>, HttpError> {
     let signature = headers
         .get(SIGNATURE_HEADER)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    if !cluster.signer.verify(&body, signature) {
+    if !cluster.signer.verify(body, signature) {
         return Err(ApiError::new(
             ErrorCode::BadSignature,
             "The message is not signed with the cluster secret.",
         )
         .into());
     }
-    let envelope: Envelope = serde_json::from_slice(&body)
+    let envelope: Envelope<Body> = serde_json::from_slice(body)
         .map_err(|e| ApiError::bad_request(format!("The message is not a valid envelope: {e}")))?;
     if envelope.to != cluster.config.node_id {
         return Err(ApiError::invalid("The message is addressed to another node.").into());
@@ -61,8 +114,7 @@ async fn receive_message(
     if !cluster.config.peers.contains_key(&envelope.from) {
         return Err(ApiError::new(ErrorCode::Forbidden, "The sender is not a member.").into());
     }
-    cluster.deliver(envelope);
-    Ok(StatusCode::ACCEPTED)
+    Ok(envelope)
 }
 
 async fn event_feed(State(cluster): State<ClusterHandle>, upgrade: WebSocketUpgrade) -> Response {

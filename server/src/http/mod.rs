@@ -7,6 +7,7 @@ mod rest;
 
 pub use error::HttpError;
 
+use crate::replication::ReplicatedCinema;
 use crate::runtime::ClusterHandle;
 use app::error::ApiError;
 use app::service::{SharedCinema, SharedCluster};
@@ -24,11 +25,12 @@ use std::sync::Arc;
 pub const NODE_HEADER: &str = "x-moviebook-node";
 
 pub fn router(
-    cinema: SharedCinema,
+    replication: Arc<ReplicatedCinema>,
     cluster: ClusterHandle,
     node_id: &str,
     leptos_options: LeptosOptions,
 ) -> Router {
+    let cinema: SharedCinema = replication.clone();
     let routes = generate_route_list(app::App);
     let page_context = {
         let cinema = cinema.clone();
@@ -50,7 +52,7 @@ pub fn router(
         .method_not_allowed_fallback(rest::method_not_allowed);
     Router::<LeptosOptions>::new()
         .nest("/api", api)
-        .merge(cluster::root_router(cluster))
+        .merge(cluster::root_router(cluster, replication))
         .leptos_routes_with_context(&leptos_options, routes, page_context, shell)
         .fallback(leptos_axum::file_and_error_handler(app::shell))
         .with_state(leptos_options)

@@ -56,6 +56,17 @@ pub enum EventKind {
         status: BookingStatus,
         vector_clock: std::collections::BTreeMap<String, u64>,
     },
+    /// This node took a copy of a booking from `from`, pushed by the leader
+    /// or pulled by anti-entropy; `displaced` lost their seats to it.
+    Replicated {
+        booking_id: String,
+        showtime_id: i64,
+        seats: Vec<String>,
+        status: BookingStatus,
+        from: NodeId,
+        via: &'static str,
+        displaced: Vec<String>,
+    },
 }
 
 #[derive(Clone)]

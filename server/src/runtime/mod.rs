@@ -97,6 +97,16 @@ impl ClusterHandle {
         self.snapshot.borrow().clone()
     }
 
+    /// Follows the snapshot as it changes.
+    pub fn watch(&self) -> watch::Receiver<Arc<ClusterSnapshot>> {
+        self.snapshot.clone()
+    }
+
+    /// Publishes an event of this node, stamped with its clocks now.
+    pub fn publish(&self, event: EventKind) {
+        publish(&self.feed, &self.clocks, self.config.node_id, event);
+    }
+
     /// A verified message from a peer.
     pub fn deliver(&self, envelope: Envelope) {
         let _ = self.inputs.send(Input::FromPeer(envelope));
@@ -154,6 +164,20 @@ pub fn start(config: ClusterConfig, clocks: SharedClocks, feed: EventFeed) -> Cl
         config,
         in_flight,
     }
+}
+
+/// Publishes an event of `node` on `feed`, stamped with its clocks now.
+fn publish(feed: &EventFeed, clocks: &SharedClocks, node: NodeId, event: EventKind) {
+    let (lamport, physical_ms) = {
+        let clocks = clocks.lock();
+        (clocks.lamport(), clocks.physical_ms())
+    };
+    feed.publish(ClusterEvent {
+        node,
+        lamport,
+        physical_ms,
+        event,
+    });
 }
 
 fn every(inputs: mpsc::UnboundedSender<Input>, period_ms: u64, input: fn() -> Input) {
@@ -424,16 +448,7 @@ impl Runtime {
     }
 
     fn publish(&self, event: EventKind) {
-        let (lamport, physical_ms) = {
-            let clocks = self.clocks.lock();
-            (clocks.lamport(), clocks.physical_ms())
-        };
-        self.feed.publish(ClusterEvent {
-            node: self.config.node_id,
-            lamport,
-            physical_ms,
-            event,
-        });
+        publish(&self.feed, &self.clocks, self.config.node_id, event);
     }
 
     fn snapshot(&self) -> ClusterSnapshot {

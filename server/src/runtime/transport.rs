@@ -1,29 +1,46 @@
 //! Node-to-node messages: JSON envelopes `{from, to, lamport, vclock, body}`
-//! posted to a peer's `/internal/rpc`, signed with an HMAC-SHA256 of the
-//! cluster secret so that nobody without the secret can forge one.
+//! signed with an HMAC-SHA256 of the cluster secret so that nobody without
+//! the secret can forge one. One-way messages (heartbeats, elections, clock
+//! rounds) go to a peer's `/internal/rpc`; calls that wait for an answer
+//! (replication) go to `/internal/call`, and the answer is an envelope too.
 
+use app::error::ApiError;
 use cluster::clock::{BerkeleyMessage, VectorClock};
 use cluster::election::ElectionMessage;
 use cluster::membership::Heartbeat;
 use cluster::NodeId;
 use hmac::{Hmac, Mac};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use std::time::Duration;
 
 /// The header carrying the hex HMAC of the body.
 pub const SIGNATURE_HEADER: &str = "x-moviebook-signature";
-/// A peer that does not answer within this long counts as unreachable.
+/// A peer that does not take a one-way message within this long counts as
+/// unreachable.
 const SEND_TIMEOUT: Duration = Duration::from_millis(500);
+/// A call may wait on the callee's own calls (a forwarded booking waits for
+/// its replication), so it gets longer.
+const CALL_TIMEOUT: Duration = Duration::from_secs(4);
+
+/// Why a call got no answer.
+#[derive(Debug)]
+pub enum CallError {
+    /// The peer could not be reached or did not answer in time.
+    Unreachable(String),
+    /// The peer answered with an error.
+    Refused(ApiError),
+}
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Envelope {
+pub struct Envelope<Body = WireMessage> {
     pub from: NodeId,
     pub to: NodeId,
     pub lamport: u64,
     pub vclock: VectorClock,
-    pub body: WireMessage,
+    pub body: Body,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -79,7 +96,7 @@ pub struct Transport {
 impl Transport {
     pub fn new(signer: Signer) -> Self {
         let client = reqwest::Client::builder()
-            .timeout(SEND_TIMEOUT)
+            .connect_timeout(SEND_TIMEOUT)
             .build()
             .unwrap_or_default();
         Transport { client, signer }
@@ -88,15 +105,8 @@ impl Transport {
     /// Posts `envelope` to the node at `address` (host:port); Err if it could
     /// not be delivered.
     pub async fn send(&self, address: &str, envelope: &Envelope) -> Result<(), String> {
-        let body = serde_json::to_vec(envelope).map_err(|e| e.to_string())?;
-        let signature = self.signer.sign(&body);
         let response = self
-            .client
-            .post(format!("http://{address}/internal/rpc"))
-            .header(SIGNATURE_HEADER, signature)
-            .header("content-type", "application/json")
-            .body(body)
-            .send()
+            .post(address, "rpc", envelope, SEND_TIMEOUT)
             .await
             .map_err(|e| e.to_string())?;
         if response.status().is_success() {
@@ -104,6 +114,66 @@ impl Transport {
         } else {
             Err(format!("peer answered {}", response.status()))
         }
+    }
+
+    /// Posts `envelope` to the node at `address` and returns its answer. The
+    /// answer is signed like a request: one that is not is refused.
+    pub async fn call<Request: Serialize, Reply: DeserializeOwned>(
+        &self,
+        address: &str,
+        envelope: &Envelope<Request>,
+    ) -> Result<Envelope<Reply>, CallError> {
+        let unreachable = |e: &dyn std::fmt::Display| CallError::Unreachable(e.to_string());
+        let response = self
+            .post(address, "call", envelope, CALL_TIMEOUT)
+            .await
+            .map_err(|e| unreachable(&e))?;
+        let status = response.status();
+        let signature = response
+            .headers()
+            .get(SIGNATURE_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        let body = response.bytes().await.map_err(|e| unreachable(&e))?;
+        if status.is_success() {
+            if !self.signer.verify(&body, &signature) {
+                return Err(unreachable(
+                    &"the answer is not signed with the cluster secret",
+                ));
+            }
+            return serde_json::from_slice(&body).map_err(|e| unreachable(&e));
+        }
+        #[derive(Deserialize)]
+        struct ErrorBody {
+            error: ApiError,
+        }
+        match serde_json::from_slice::<ErrorBody>(&body) {
+            Ok(refusal) if status.is_client_error() || status.as_u16() == 503 => {
+                Err(CallError::Refused(refusal.error))
+            }
+            _ => Err(unreachable(&format!("peer answered {status}"))),
+        }
+    }
+
+    async fn post<Body: Serialize>(
+        &self,
+        address: &str,
+        endpoint: &str,
+        envelope: &Envelope<Body>,
+        timeout: Duration,
+    ) -> Result<reqwest::Response, String> {
+        let body = serde_json::to_vec(envelope).map_err(|e| e.to_string())?;
+        let signature = self.signer.sign(&body);
+        self.client
+            .post(format!("http://{address}/internal/{endpoint}"))
+            .timeout(timeout)
+            .header(SIGNATURE_HEADER, signature)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| e.to_string())
     }
 }
 

@@ -58,8 +58,14 @@ impl Cinema {
         &self.node_id
     }
 
-    /// Tells the event feed that `booking` changed, at the given clocks.
-    fn announce(&self, booking: &Booking, lamport: u64, vector_clock: BTreeMap<String, u64>) {
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Tells the event feed that `booking` changed, at the given clocks. The
+    /// replication layer calls it once a change is committed, so a live seat
+    /// map never shows a seat that a majority of nodes does not hold.
+    pub fn announce(&self, booking: &Booking, lamport: u64, vector_clock: BTreeMap<String, u64>) {
         let physical_ms = self.clocks.lock().physical_ms();
         self.events.publish(ClusterEvent {
             node: self.node_number,
@@ -181,43 +187,7 @@ impl CinemaService for Cinema {
     }
 
     async fn book(&self, request: BookingRequest) -> Result<Booking, ApiError> {
-        rules::validate_user_id(&request.user_id)?;
-        let user_name = match request.user_name.as_deref() {
-            Some(name) => rules::normalize_user_name(name)?,
-            None => DEFAULT_USER_NAME.to_string(),
-        };
-        let show = self.showtime_record(request.showtime_id).await?;
-        if show.starts_at <= Utc::now() {
-            return Err(ApiError::invalid(
-                "This showtime has already started; it can no longer be booked.",
-            ));
-        }
-        let seats = rules::price_seats(&show.layout, show.prices, &request.seats)?;
-        let stamp = self.clocks.lock().stamp_local_event();
-        let record = NewBookingRecord {
-            id: Uuid::new_v4(),
-            user_id: request.user_id,
-            user_name,
-            showtime_id: show.id,
-            seats,
-            logical_clock: stamp.lamport,
-            vector_clock: stamp.vector.entries().clone(),
-            processed_by: self.node_id.clone(),
-            timestamp: stamp.physical,
-        };
-        match self.store.insert_booking(&record).await {
-            Ok(()) => {
-                let booking = booking_from_record(record, &show);
-                self.announce(
-                    &booking,
-                    booking.logical_clock,
-                    booking.vector_clock.clone(),
-                );
-                Ok(booking)
-            }
-            Err(StoreError::SeatsTaken(seats)) => Err(ApiError::seats_taken(seats)),
-            Err(e) => Err(storage_error(e, "")),
-        }
+        self.book_as(Uuid::new_v4(), request).await
     }
 
     async fn booking(&self, booking_id: &str) -> Result<Booking, ApiError> {
@@ -236,6 +206,7 @@ impl CinemaService for Cinema {
             .map_err(|e| storage_error(e, ""))
     }
 
+    /// Cancels the booking in this node's database; the caller announces it.
     async fn cancel(&self, booking_id: &str, user_id: &str) -> Result<Booking, ApiError> {
         let booking = self.booking(booking_id).await?;
         if booking.user_id != user_id {
@@ -267,13 +238,46 @@ impl CinemaService for Cinema {
                 "This booking was cancelled a moment ago.",
             ));
         }
-        let stamp = self.clocks.lock().stamp_local_event();
-        let cancelled = Booking {
+        Ok(Booking {
             status: BookingStatus::Cancelled,
             ..booking
+        })
+    }
+}
+
+impl Cinema {
+    /// Books under a given id, so a retried request finds the booking it
+    /// already made instead of making another. The caller announces it.
+    pub async fn book_as(&self, id: Uuid, request: BookingRequest) -> Result<Booking, ApiError> {
+        rules::validate_user_id(&request.user_id)?;
+        let user_name = match request.user_name.as_deref() {
+            Some(name) => rules::normalize_user_name(name)?,
+            None => DEFAULT_USER_NAME.to_string(),
         };
-        self.announce(&cancelled, stamp.lamport, stamp.vector.entries().clone());
-        Ok(cancelled)
+        let show = self.showtime_record(request.showtime_id).await?;
+        if show.starts_at <= Utc::now() {
+            return Err(ApiError::invalid(
+                "This showtime has already started; it can no longer be booked.",
+            ));
+        }
+        let seats = rules::price_seats(&show.layout, show.prices, &request.seats)?;
+        let stamp = self.clocks.lock().stamp_local_event();
+        let record = NewBookingRecord {
+            id,
+            user_id: request.user_id,
+            user_name,
+            showtime_id: show.id,
+            seats,
+            logical_clock: stamp.lamport,
+            vector_clock: stamp.vector.entries().clone(),
+            processed_by: self.node_id.clone(),
+            timestamp: stamp.physical,
+        };
+        match self.store.insert_booking(&record).await {
+            Ok(()) => Ok(booking_from_record(record, &show)),
+            Err(StoreError::SeatsTaken(seats)) => Err(ApiError::seats_taken(seats)),
+            Err(e) => Err(storage_error(e, "")),
+        }
     }
 }
 
@@ -298,13 +302,13 @@ fn booking_from_record(record: NewBookingRecord, show: &ShowtimeRecord) -> Booki
     }
 }
 
-fn parse_booking_id(text: &str) -> Result<Uuid, ApiError> {
+pub fn parse_booking_id(text: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(text).map_err(|_| ApiError::not_found("There is no such booking."))
 }
 
 /// Maps a storage failure to what the caller may see: "not found" keeps its
 /// meaning, anything else is logged here and reported without details.
-fn storage_error(error: StoreError, not_found_message: &str) -> ApiError {
+pub fn storage_error(error: StoreError, not_found_message: &str) -> ApiError {
     match error {
         StoreError::NotFound => ApiError::not_found(not_found_message),
         StoreError::SeatsTaken(seats) => ApiError::seats_taken(seats),

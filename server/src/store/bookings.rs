@@ -1,14 +1,16 @@
 //! Bookings and the seats they hold.
 
 use super::{Store, StoreError, StoreResult};
-use app::model::{Booking, BookingStatus};
+use app::model::Booking;
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use sqlx::types::Json;
 use std::collections::BTreeMap;
 use uuid::Uuid;
 
 /// A booking about to be written, already validated, priced and stamped.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewBookingRecord {
     pub id: Uuid,
     pub user_id: String,
@@ -67,11 +69,7 @@ impl From<BookingRow> for Booking {
             starts_at: r.starts_at,
             seats: r.seats,
             total_cents: r.total_cents,
-            status: match r.status.as_str() {
-                "cancelled" => BookingStatus::Cancelled,
-                "lost" => BookingStatus::Lost,
-                _ => BookingStatus::Confirmed,
-            },
+            status: super::replicas::status_from_text(&r.status),
             processed_by: r.processed_by,
             logical_clock: u64::try_from(r.logical_clock).unwrap_or(0),
             vector_clock: r.vector_clock.0,

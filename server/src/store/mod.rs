@@ -3,10 +3,12 @@
 
 mod bookings;
 mod catalog;
+mod replicas;
 pub mod seed;
 
 pub use bookings::{NewBookingRecord, TakenSeat};
 pub use catalog::ShowtimeRecord;
+pub use replicas::{BookingReplica, MergeOutcome};
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::ConnectOptions;

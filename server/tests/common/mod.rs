@@ -211,3 +211,32 @@ impl TestNode {
         )
     }
 }
+
+/// Every seat of a showtime with its state ("available", "taken", "yours"),
+/// as `user` sees it on `node`.
+pub async fn seat_states(node: &TestNode, showtime: i64, user: &str) -> Vec<(String, String)> {
+    let map: serde_json::Value = node
+        .get_json(&format!("/api/seats?showtimeId={showtime}&userId={user}"))
+        .await;
+    map["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|row| row["seats"].as_array().unwrap().clone())
+        .map(|s| {
+            (
+                s["label"].as_str().unwrap().to_string(),
+                s["state"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// The labels of the seats that are not available.
+pub fn not_available(states: &[(String, String)]) -> Vec<String> {
+    states
+        .iter()
+        .filter(|(_, s)| s != "available")
+        .map(|(l, _)| l.clone())
+        .collect()
+}

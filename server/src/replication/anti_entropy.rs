@@ -1,0 +1,94 @@
+//! Anti-entropy: every second a node pulls the recent changes of one live
+//! peer, taking the peers in turn, and merges them. A node that was down or
+//! cut off catches up this way, and so does a new leader that missed a write
+//! a majority acknowledged.
+
+use super::wire::ReplicationRequest;
+use super::ReplicatedCinema;
+use crate::runtime::transport::CallError;
+use cluster::replication::PullCursor;
+use cluster::NodeId;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Time between two pulls.
+const PULL_EVERY: Duration = Duration::from_secs(1);
+/// Changes re-read on every pull, to catch transactions that committed out
+/// of sequence order (see `PullCursor`).
+const OVERLAP_MS: u64 = 3000;
+/// Most changes one answer carries.
+pub const PAGE_SIZE: i64 = 500;
+
+pub async fn run(cinema: Arc<ReplicatedCinema>) {
+    let started = Instant::now();
+    let mut cursors: BTreeMap<NodeId, PullCursor> = BTreeMap::new();
+    let mut turn = 0usize;
+    let mut every = tokio::time::interval(PULL_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        let live: Vec<NodeId> = cinema
+            .cluster
+            .snapshot()
+            .members
+            .iter()
+            .filter(|m| m.alive && !m.is_self)
+            .map(|m| m.node_id)
+            .collect();
+        if live.is_empty() {
+            continue;
+        }
+        let peer = live[turn % live.len()];
+        turn = turn.wrapping_add(1);
+        let cursor = cursors
+            .entry(peer)
+            .or_insert_with(|| PullCursor::new(OVERLAP_MS));
+        let now_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        if let Err(reason) = pull(&cinema, peer, cursor, now_ms).await {
+            tracing::debug!(peer, %reason, "anti-entropy pull failed");
+        }
+    }
+}
+
+/// Reads every change of `peer` after the cursor, page by page, and merges it.
+async fn pull(
+    cinema: &ReplicatedCinema,
+    peer: NodeId,
+    cursor: &mut PullCursor,
+    now_ms: u64,
+) -> Result<(), String> {
+    let mut since = cursor.since();
+    let mut highest_read = since;
+    loop {
+        let request = ReplicationRequest::Pull {
+            since,
+            limit: PAGE_SIZE,
+        };
+        let reply = cinema.call(peer, request).await.map_err(|e| match e {
+            CallError::Unreachable(reason) => reason,
+            CallError::Refused(error) => error.message,
+        })?;
+        let super::wire::ReplicationReply::Changes { rows, highest } = reply else {
+            return Err("the peer answered something other than changes".into());
+        };
+        if highest < since {
+            // The peer's database is younger than what we read of it.
+            cursor.reset();
+            return Ok(());
+        }
+        let page_full = i64::try_from(rows.len()).unwrap_or(i64::MAX) >= PAGE_SIZE;
+        for row in &rows {
+            cinema
+                .merge(peer, row, "pull")
+                .await
+                .map_err(|e| e.message)?;
+            highest_read = highest_read.max(row.change_seq);
+        }
+        if !page_full {
+            cursor.advance(now_ms, highest_read);
+            return Ok(());
+        }
+        since = highest_read;
+    }
+}

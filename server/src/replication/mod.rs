@@ -1,0 +1,427 @@
+//! Replication: master-slave with quorum writes. Every node serves reads
+//! from its own database; every write (a booking or a cancellation) is
+//! carried out by the leader, which pushes the result to the live replicas
+//! and acknowledges it only once a majority of the cluster holds it. A
+//! deposed leader cannot commit (replicas refuse writes from an older
+//! epoch), and anti-entropy pulls (`anti_entropy.rs`) bring back any node
+//! that missed something. Conflicting copies are settled by
+//! `cluster::replication`: last-write-wins, status only moves forward.
+
+mod anti_entropy;
+pub mod wire;
+
+use crate::runtime::events::EventKind;
+use crate::runtime::transport::{CallError, Envelope, Transport};
+use crate::runtime::ClusterHandle;
+use crate::service::{parse_booking_id, storage_error, Cinema};
+use crate::store::{BookingReplica, MergeOutcome, Store};
+use app::error::{ApiError, ErrorCode};
+use app::model::{Booking, BookingRequest, Movie, MovieDetails, NewMovie, SeatMap};
+use app::service::CinemaService;
+use cluster::election::Epoch;
+use cluster::replication::{QuorumState, WriteQuorum};
+use cluster::NodeId;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use uuid::Uuid;
+use wire::{ReplicationReply, ReplicationRequest, Write};
+
+/// How long a write waits for the cluster to have a leader.
+const LEADER_WAIT: Duration = Duration::from_secs(3);
+/// How long the leader waits for a majority to hold a write.
+const QUORUM_WAIT: Duration = Duration::from_millis(1500);
+/// How long the leader waits for the remaining replicas once a majority
+/// holds a write.
+const STRAGGLER_GRACE: Duration = Duration::from_millis(250);
+/// How often a write is tried again when the leader changes under it.
+const WRITE_ATTEMPTS: usize = 3;
+
+/// The booking service of a node in a cluster: the local `Cinema` for reads,
+/// the leader and a quorum for writes.
+pub struct ReplicatedCinema {
+    local: Arc<Cinema>,
+    store: Store,
+    cluster: ClusterHandle,
+    transport: Transport,
+    /// Merges run one at a time, so two copies of rival bookings arriving
+    /// together are compared, not inserted side by side.
+    merging: tokio::sync::Mutex<()>,
+}
+
+impl ReplicatedCinema {
+    /// Starts the anti-entropy task too; it runs until the process ends.
+    pub fn start(local: Arc<Cinema>, cluster: ClusterHandle) -> Arc<Self> {
+        let replicated = Arc::new(ReplicatedCinema {
+            store: local.store().clone(),
+            transport: Transport::new(cluster.signer.clone()),
+            local,
+            cluster,
+            merging: tokio::sync::Mutex::new(()),
+        });
+        tokio::spawn(anti_entropy::run(replicated.clone()));
+        replicated
+    }
+
+    fn node_id(&self) -> NodeId {
+        self.cluster.config.node_id
+    }
+
+    /// Answers a call from a peer (`/internal/call`).
+    pub async fn handle(
+        &self,
+        from: NodeId,
+        request: ReplicationRequest,
+    ) -> Result<ReplicationReply, ApiError> {
+        match request {
+            ReplicationRequest::Forward(write) => {
+                let epoch = self.own_leadership().ok_or_else(|| {
+                    ApiError::new(
+                        ErrorCode::Unavailable,
+                        format!("node-{} is not the leader.", self.node_id()),
+                    )
+                })?;
+                self.lead(write, epoch).await.map(ReplicationReply::Booking)
+            }
+            ReplicationRequest::Apply { epoch, replica } => {
+                let known = self.cluster.snapshot().epoch;
+                if epoch < known {
+                    return Err(ApiError::new(
+                        ErrorCode::Conflict,
+                        format!("The write comes from epoch {epoch}, but epoch {known} has begun."),
+                    ));
+                }
+                self.merge(from, &replica, "push").await?;
+                Ok(ReplicationReply::Applied)
+            }
+            ReplicationRequest::Pull { since, limit } => {
+                let limit = limit.clamp(1, anti_entropy::PAGE_SIZE);
+                let rows = self
+                    .store
+                    .changes_since(since, limit)
+                    .await
+                    .map_err(|e| storage_error(e, ""))?;
+                let highest = self
+                    .store
+                    .highest_change()
+                    .await
+                    .map_err(|e| storage_error(e, ""))?;
+                Ok(ReplicationReply::Changes { rows, highest })
+            }
+        }
+    }
+
+    /// The epoch of this node's leadership, if it leads.
+    fn own_leadership(&self) -> Option<Epoch> {
+        match self.cluster.snapshot().leader {
+            Some((leader, epoch)) if leader == self.node_id() => Some(epoch),
+            _ => None,
+        }
+    }
+
+    /// Carries out a write here if this node leads, or at the leader.
+    async fn write(&self, write: Write) -> Result<Booking, ApiError> {
+        let mut last_error = no_leader();
+        for _ in 0..WRITE_ATTEMPTS {
+            let (leader, epoch) = self.leader().await?;
+            if leader == self.node_id() {
+                return self.lead(write, epoch).await;
+            }
+            match self
+                .call(leader, ReplicationRequest::Forward(write.clone()))
+                .await
+            {
+                Ok(ReplicationReply::Booking(booking)) => return Ok(booking),
+                Ok(_) => return Err(ApiError::internal()),
+                Err(CallError::Refused(error)) if error.code != ErrorCode::Unavailable => {
+                    return Err(error)
+                }
+                Err(CallError::Refused(error)) => last_error = error,
+                Err(CallError::Unreachable(reason)) => {
+                    tracing::warn!(leader, %reason, "leader unreachable; retrying the write");
+                    last_error = no_leader();
+                }
+            }
+            // The leader is changing: give the failure detector time to notice.
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        Err(last_error)
+    }
+
+    /// The current leader, waiting a little if an election is under way.
+    async fn leader(&self) -> Result<(NodeId, Epoch), ApiError> {
+        let mut snapshots = self.cluster.watch();
+        let waited = tokio::time::timeout(
+            LEADER_WAIT,
+            snapshots.wait_for(|snapshot| snapshot.leader.is_some()),
+        )
+        .await;
+        match waited {
+            Ok(Ok(snapshot)) => snapshot.leader.ok_or_else(no_leader),
+            _ => Err(no_leader()),
+        }
+    }
+
+    /// The leader's side of a write: carry it out here, push it to the
+    /// replicas, and answer once a majority holds it.
+    async fn lead(&self, write: Write, epoch: Epoch) -> Result<Booking, ApiError> {
+        match write {
+            Write::Book {
+                booking_id,
+                request,
+            } => self.lead_booking(booking_id, request, epoch).await,
+            Write::Cancel {
+                booking_id,
+                user_id,
+            } => {
+                let cancelled = self.local.cancel(&booking_id, &user_id).await?;
+                let id = parse_booking_id(&booking_id)?;
+                // A cancellation is final here already; a replica that misses
+                // it now takes it from the next anti-entropy pull.
+                if self.replicate(id, epoch).await != QuorumState::Committed {
+                    tracing::warn!(%booking_id, "cancellation reached fewer than a majority");
+                }
+                self.announce(&cancelled);
+                Ok(cancelled)
+            }
+        }
+    }
+
+    async fn lead_booking(
+        &self,
+        booking_id: Uuid,
+        request: BookingRequest,
+        epoch: Epoch,
+    ) -> Result<Booking, ApiError> {
+        let already = self
+            .store
+            .replica(booking_id)
+            .await
+            .map_err(|e| storage_error(e, ""))?;
+        if already.is_some() {
+            // A retry of a write this node already carried out.
+            return self.local.booking(&booking_id.to_string()).await;
+        }
+        let booking = self.local.book_as(booking_id, request).await?;
+        if self.replicate(booking_id, epoch).await == QuorumState::Committed {
+            self.announce(&booking);
+            return Ok(booking);
+        }
+        // Not enough nodes hold it to survive a failure: take it back, and
+        // tell the replicas that got it.
+        let lost = self.store.mark_lost(booking_id).await;
+        if let Err(e) = lost {
+            tracing::error!(error = %e, %booking_id, "could not withdraw an uncommitted booking");
+        }
+        let _ = self.replicate(booking_id, epoch).await;
+        Err(ApiError::new(
+            ErrorCode::Unavailable,
+            "Too few nodes of the cluster are reachable to book safely, so nothing was booked. \
+             Please try again in a moment.",
+        ))
+    }
+
+    /// Pushes a booking to every live replica and waits until a majority of
+    /// the cluster holds it, or until that can no longer happen.
+    async fn replicate(&self, booking_id: Uuid, epoch: Epoch) -> QuorumState {
+        let replica = match self.store.replica(booking_id).await {
+            Ok(Some(replica)) => replica,
+            Ok(None) => return QuorumState::Failed,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read a booking to replicate");
+                return QuorumState::Failed;
+            }
+        };
+        let snapshot = self.cluster.snapshot();
+        let replicas: Vec<NodeId> = snapshot
+            .members
+            .iter()
+            .filter(|m| m.alive && !m.is_self)
+            .map(|m| m.node_id)
+            .collect();
+        let mut quorum = WriteQuorum::new(snapshot.members.len(), self.node_id(), &replicas);
+        if quorum.state() != QuorumState::Waiting {
+            return quorum.state();
+        }
+        let replicas_asked = replicas.len();
+        let (answers, mut answered) = mpsc::unbounded_channel();
+        for peer in replicas {
+            let request = ReplicationRequest::Apply {
+                epoch,
+                replica: replica.clone(),
+            };
+            let call = self.call_task(peer, request);
+            let answers = answers.clone();
+            // Spawned, so a replica that answers after the quorum still gets it.
+            tokio::spawn(async move {
+                let held = matches!(call.await, Ok(ReplicationReply::Applied));
+                let _ = answers.send((peer, held));
+            });
+        }
+        drop(answers);
+        let deadline = tokio::time::sleep(QUORUM_WAIT);
+        tokio::pin!(deadline);
+        let mut answers_left = replicas_asked;
+        while answers_left > 0 {
+            tokio::select! {
+                answer = answered.recv() => match answer {
+                    Some((peer, true)) => { quorum.on_ack(peer); }
+                    Some((peer, false)) => { quorum.on_failure(peer); }
+                    None => break,
+                },
+                _ = &mut deadline => break,
+            }
+            answers_left -= 1;
+            if quorum.state() == QuorumState::Committed {
+                // Committed. Give the other replicas a moment too, so that a
+                // seat map refreshed on the announcement finds the booking
+                // on whichever node it asks.
+                let grace = tokio::time::sleep(STRAGGLER_GRACE);
+                tokio::pin!(grace);
+                while answers_left > 0 {
+                    tokio::select! {
+                        answer = answered.recv() => if answer.is_none() { break },
+                        _ = &mut grace => break,
+                    }
+                    answers_left -= 1;
+                }
+                return QuorumState::Committed;
+            }
+            if quorum.state() == QuorumState::Failed {
+                return QuorumState::Failed;
+            }
+        }
+        match quorum.state() {
+            QuorumState::Committed => QuorumState::Committed,
+            _ => QuorumState::Failed,
+        }
+    }
+
+    /// Merges a copy from a peer and tells the event feed what changed.
+    async fn merge(
+        &self,
+        from: NodeId,
+        replica: &BookingReplica,
+        via: &'static str,
+    ) -> Result<(), ApiError> {
+        let outcome = {
+            let _turn = self.merging.lock().await;
+            self.store
+                .merge_replica(replica)
+                .await
+                .map_err(|e| storage_error(e, ""))?
+        };
+        let (status, displaced) = match outcome {
+            MergeOutcome::Unchanged => return Ok(()),
+            MergeOutcome::StatusChanged => (replica.status, Vec::new()),
+            MergeOutcome::Inserted { status, displaced } => (status, displaced),
+        };
+        self.cluster.publish(EventKind::Replicated {
+            booking_id: replica.record.id.to_string(),
+            showtime_id: replica.record.showtime_id,
+            seats: replica
+                .record
+                .seats
+                .iter()
+                .map(|(label, _)| label.clone())
+                .collect(),
+            status,
+            from,
+            via,
+            displaced: displaced.iter().map(Uuid::to_string).collect(),
+        });
+        Ok(())
+    }
+
+    fn announce(&self, booking: &Booking) {
+        let stamp = self.cluster.clocks.lock().stamp_local_event();
+        self.local
+            .announce(booking, stamp.lamport, stamp.vector.entries().clone());
+    }
+
+    async fn call(
+        &self,
+        to: NodeId,
+        request: ReplicationRequest,
+    ) -> Result<ReplicationReply, CallError> {
+        self.call_task(to, request).await
+    }
+
+    /// A call to a peer as a future that owns what it needs, so it can be
+    /// spawned.
+    fn call_task(
+        &self,
+        to: NodeId,
+        request: ReplicationRequest,
+    ) -> impl std::future::Future<Output = Result<ReplicationReply, CallError>> + Send + 'static
+    {
+        let address = self.cluster.config.peers.get(&to).cloned();
+        let (lamport, vclock) = self.cluster.clocks.lock().stamp_send();
+        let envelope = Envelope {
+            from: self.node_id(),
+            to,
+            lamport,
+            vclock,
+            body: request,
+        };
+        let transport = self.transport.clone();
+        let clocks = self.cluster.clocks.clone();
+        async move {
+            let address = address
+                .ok_or_else(|| CallError::Unreachable(format!("node-{to} is not a member")))?;
+            let reply: Envelope<ReplicationReply> = transport.call(&address, &envelope).await?;
+            clocks.lock().merge_receive(reply.lamport, &reply.vclock);
+            Ok(reply.body)
+        }
+    }
+}
+
+fn no_leader() -> ApiError {
+    ApiError::new(
+        ErrorCode::Unavailable,
+        "The cluster is choosing a new leader; please try again in a moment.",
+    )
+}
+
+#[async_trait::async_trait]
+impl CinemaService for ReplicatedCinema {
+    async fn movies(&self) -> Result<Arc<Vec<Movie>>, ApiError> {
+        self.local.movies().await
+    }
+
+    async fn movie(&self, movie_id: i64) -> Result<MovieDetails, ApiError> {
+        self.local.movie(movie_id).await
+    }
+
+    async fn add_movie(&self, movie: NewMovie) -> Result<Movie, ApiError> {
+        self.local.add_movie(movie).await
+    }
+
+    async fn seat_map(&self, showtime_id: i64, viewer: Option<&str>) -> Result<SeatMap, ApiError> {
+        self.local.seat_map(showtime_id, viewer).await
+    }
+
+    async fn book(&self, request: BookingRequest) -> Result<Booking, ApiError> {
+        self.write(Write::Book {
+            booking_id: Uuid::new_v4(),
+            request,
+        })
+        .await
+    }
+
+    async fn booking(&self, booking_id: &str) -> Result<Booking, ApiError> {
+        self.local.booking(booking_id).await
+    }
+
+    async fn bookings_of(&self, user_id: &str) -> Result<Vec<Booking>, ApiError> {
+        self.local.bookings_of(user_id).await
+    }
+
+    async fn cancel(&self, booking_id: &str, user_id: &str) -> Result<Booking, ApiError> {
+        self.write(Write::Cancel {
+            booking_id: booking_id.to_string(),
+            user_id: user_id.to_string(),
+        })
+        .await
+    }
+}

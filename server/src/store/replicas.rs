@@ -1,0 +1,275 @@
+//! Bookings as replicas exchange them: a whole booking with its seats, its
+//! stamp and its status, read by id or by change sequence, and merged into
+//! this database by the rules of `cluster::replication`.
+
+use super::{NewBookingRecord, Store, StoreResult};
+use app::model::BookingStatus;
+use chrono::{DateTime, Utc};
+use cluster::replication::{takes_incoming, Lifecycle, WriteStamp};
+use serde::{Deserialize, Serialize};
+use sqlx::types::Json;
+use std::collections::BTreeMap;
+use uuid::Uuid;
+
+/// One booking as it travels between nodes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BookingReplica {
+    pub record: NewBookingRecord,
+    pub status: BookingStatus,
+    /// Where the row stands in the sending node's change sequence.
+    pub change_seq: i64,
+}
+
+impl BookingReplica {
+    pub fn stamp(&self) -> WriteStamp {
+        WriteStamp {
+            lamport: self.record.logical_clock,
+            node: self.record.processed_by.clone(),
+            id: self.record.id.to_string(),
+        }
+    }
+}
+
+/// What merging a replica changed here.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MergeOutcome {
+    /// This database already held the booking in that state or a later one.
+    Unchanged,
+    /// The booking's status moved forward (cancelled or lost).
+    StatusChanged,
+    /// The booking is new here, with this status; `displaced` are local
+    /// bookings that held one of its seats and lost to it.
+    Inserted {
+        status: BookingStatus,
+        displaced: Vec<Uuid>,
+    },
+}
+
+#[derive(sqlx::FromRow)]
+struct ReplicaRow {
+    id: Uuid,
+    user_id: String,
+    user_name: String,
+    showtime_id: i64,
+    seat_labels: Vec<String>,
+    seat_prices: Vec<i64>,
+    status: String,
+    logical_clock: i64,
+    vector_clock: Json<BTreeMap<String, u64>>,
+    processed_by: String,
+    timestamp: DateTime<Utc>,
+    change_seq: i64,
+}
+
+impl From<ReplicaRow> for BookingReplica {
+    fn from(r: ReplicaRow) -> Self {
+        BookingReplica {
+            record: NewBookingRecord {
+                id: r.id,
+                user_id: r.user_id,
+                user_name: r.user_name,
+                showtime_id: r.showtime_id,
+                seats: r.seat_labels.into_iter().zip(r.seat_prices).collect(),
+                logical_clock: u64::try_from(r.logical_clock).unwrap_or(0),
+                vector_clock: r.vector_clock.0,
+                processed_by: r.processed_by,
+                timestamp: r.timestamp,
+            },
+            status: status_from_text(&r.status),
+            change_seq: r.change_seq,
+        }
+    }
+}
+
+const REPLICA_SELECT: &str = "SELECT b.id, b.user_id, b.user_name, b.showtime_id, \
+        ARRAY(SELECT bs.seat_label FROM booking_seats bs WHERE bs.booking_id = b.id \
+              ORDER BY bs.seat_label) AS seat_labels, \
+        ARRAY(SELECT bs.price_cents FROM booking_seats bs WHERE bs.booking_id = b.id \
+              ORDER BY bs.seat_label) AS seat_prices, \
+        b.status, b.logical_clock, b.vector_clock, b.processed_by, b.\"timestamp\", b.change_seq \
+     FROM bookings b";
+
+impl Store {
+    /// One booking as a replica, if this database holds it.
+    pub async fn replica(&self, booking_id: Uuid) -> StoreResult<Option<BookingReplica>> {
+        let row: Option<ReplicaRow> = sqlx::query_as(&format!("{REPLICA_SELECT} WHERE b.id = $1"))
+            .bind(booking_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(BookingReplica::from))
+    }
+
+    /// Bookings changed after `since` in this database's change sequence,
+    /// oldest change first, at most `limit` of them.
+    pub async fn changes_since(&self, since: i64, limit: i64) -> StoreResult<Vec<BookingReplica>> {
+        let rows: Vec<ReplicaRow> = sqlx::query_as(&format!(
+            "{REPLICA_SELECT} WHERE b.change_seq > $1 ORDER BY b.change_seq LIMIT $2"
+        ))
+        .bind(since)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(BookingReplica::from).collect())
+    }
+
+    /// The newest number of this database's change sequence (0 if none).
+    pub async fn highest_change(&self) -> StoreResult<i64> {
+        let highest: Option<i64> = sqlx::query_scalar("SELECT max(change_seq) FROM bookings")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(highest.unwrap_or(0))
+    }
+
+    /// Merges a replica from another node in one transaction. A booking this
+    /// database holds only moves its status forward. A new confirmed booking
+    /// whose seats are held here by other bookings is settled by
+    /// last-write-wins: the later stamp keeps the seats and the others are
+    /// marked lost, never deleted.
+    pub async fn merge_replica(&self, replica: &BookingReplica) -> StoreResult<MergeOutcome> {
+        let record = &replica.record;
+        let mut tx = self.pool.begin().await?;
+        let existing: Option<String> =
+            sqlx::query_scalar("SELECT status FROM bookings WHERE id = $1 FOR UPDATE")
+                .bind(record.id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if let Some(local) = existing {
+            let local = lifecycle(status_from_text(&local));
+            if !takes_incoming(local, lifecycle(replica.status)) {
+                return Ok(MergeOutcome::Unchanged);
+            }
+            end_booking(&mut tx, record.id, replica.status).await?;
+            tx.commit().await?;
+            return Ok(MergeOutcome::StatusChanged);
+        }
+
+        let labels: Vec<&str> = record.seats.iter().map(|(l, _)| l.as_str()).collect();
+        let prices: Vec<i64> = record.seats.iter().map(|(_, p)| *p).collect();
+        let mut status = replica.status;
+        let mut displaced = Vec::new();
+        if status == BookingStatus::Confirmed {
+            let rivals: Vec<(Uuid, i64, String)> = sqlx::query_as(
+                "SELECT b.id, b.logical_clock, b.processed_by \
+                 FROM booking_seats bs JOIN bookings b ON b.id = bs.booking_id \
+                 WHERE bs.showtime_id = $1 AND bs.seat_label = ANY($2) AND bs.active \
+                 FOR UPDATE OF b",
+            )
+            .bind(record.showtime_id)
+            .bind(&labels)
+            .fetch_all(&mut *tx)
+            .await?;
+            let incoming = replica.stamp();
+            let incoming_wins = rivals.iter().all(|(id, lamport, node)| {
+                let rival = WriteStamp {
+                    lamport: u64::try_from(*lamport).unwrap_or(0),
+                    node: node.clone(),
+                    id: id.to_string(),
+                };
+                rival < incoming
+            });
+            if incoming_wins {
+                displaced = rivals.into_iter().map(|(id, _, _)| id).collect();
+                displaced.sort_unstable();
+                displaced.dedup();
+                for loser in &displaced {
+                    end_booking(&mut tx, *loser, BookingStatus::Lost).await?;
+                }
+            } else {
+                status = BookingStatus::Lost;
+            }
+        }
+
+        sqlx::query(
+            "INSERT INTO bookings (id, user_id, user_name, showtime_id, total_cents, status, \
+                                   logical_clock, vector_clock, processed_by, \"timestamp\") \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(record.id)
+        .bind(&record.user_id)
+        .bind(&record.user_name)
+        .bind(record.showtime_id)
+        .bind(record.total_cents())
+        .bind(status_text(status))
+        .bind(i64::try_from(record.logical_clock).unwrap_or(i64::MAX))
+        .bind(Json(&record.vector_clock))
+        .bind(&record.processed_by)
+        .bind(record.timestamp)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO booking_seats (booking_id, showtime_id, seat_label, price_cents, active) \
+             SELECT $1, $2, seat.label, seat.price, $5 \
+             FROM unnest($3::TEXT[], $4::BIGINT[]) AS seat(label, price)",
+        )
+        .bind(record.id)
+        .bind(record.showtime_id)
+        .bind(&labels)
+        .bind(&prices)
+        .bind(status == BookingStatus::Confirmed)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(MergeOutcome::Inserted { status, displaced })
+    }
+
+    /// Marks a booking lost (when a write could not reach a majority), so
+    /// its seats are free again. Returns false if it was not confirmed.
+    pub async fn mark_lost(&self, booking_id: Uuid) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        let confirmed: Option<String> = sqlx::query_scalar(
+            "SELECT status FROM bookings WHERE id = $1 AND status = 'confirmed' FOR UPDATE",
+        )
+        .bind(booking_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if confirmed.is_none() {
+            return Ok(false);
+        }
+        end_booking(&mut tx, booking_id, BookingStatus::Lost).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+}
+
+/// Gives a booking its final status and frees its seats.
+async fn end_booking(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    booking_id: Uuid,
+    status: BookingStatus,
+) -> StoreResult<()> {
+    sqlx::query("UPDATE bookings SET status = $2, updated_at = now() WHERE id = $1")
+        .bind(booking_id)
+        .bind(status_text(status))
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("UPDATE booking_seats SET active = FALSE WHERE booking_id = $1")
+        .bind(booking_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+pub(super) fn status_from_text(text: &str) -> BookingStatus {
+    match text {
+        "cancelled" => BookingStatus::Cancelled,
+        "lost" => BookingStatus::Lost,
+        _ => BookingStatus::Confirmed,
+    }
+}
+
+fn status_text(status: BookingStatus) -> &'static str {
+    match status {
+        BookingStatus::Confirmed => "confirmed",
+        BookingStatus::Cancelled => "cancelled",
+        BookingStatus::Lost => "lost",
+    }
+}
+
+fn lifecycle(status: BookingStatus) -> Lifecycle {
+    match status {
+        BookingStatus::Confirmed => Lifecycle::Confirmed,
+        BookingStatus::Cancelled => Lifecycle::Cancelled,
+        BookingStatus::Lost => Lifecycle::Lost,
+    }
+}
