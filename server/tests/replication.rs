@@ -1,7 +1,8 @@
 //! Replication between real node processes, each with its own database: a
 //! booking made through any node is carried out by the leader and held by
-//! every node; a node that was down catches up; a new leader keeps what a
-//! majority acknowledged; without a majority nothing is booked.
+//! every node, and so is a movie added through any node; a node that was
+//! down catches up; a new leader keeps what a majority acknowledged; without
+//! a majority nothing is booked.
 
 mod common;
 

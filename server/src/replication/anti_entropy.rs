@@ -1,7 +1,7 @@
 //! Anti-entropy: every second a node pulls the recent changes of one live
-//! peer, taking the peers in turn, and merges them. A node that was down or
-//! cut off catches up this way, and so does a new leader that missed a write
-//! a majority acknowledged.
+//! peer (bookings, and the movies added through the API), taking the peers
+//! in turn, and merges them. A node that was down or cut off catches up this
+//! way, and so does a new leader that missed a write a majority acknowledged.
 
 use super::wire::ReplicationRequest;
 use super::ReplicatedCinema;
@@ -69,9 +69,21 @@ async fn pull(
             CallError::Unreachable(reason) => reason,
             CallError::Refused(error) => error.message,
         })?;
-        let super::wire::ReplicationReply::Changes { rows, highest } = reply else {
+        let super::wire::ReplicationReply::Changes {
+            rows,
+            highest,
+            movies,
+        } = reply
+        else {
             return Err("the peer answered something other than changes".into());
         };
+        for movie in &movies {
+            cinema
+                .local
+                .merge_movie(movie)
+                .await
+                .map_err(|e| e.message)?;
+        }
         if highest < since {
             // The peer's database is younger than what we read of it.
             cursor.reset();

@@ -1,5 +1,5 @@
 //! Replication: master-slave with quorum writes. Every node serves reads
-//! from its own database; every write (a booking or a cancellation) is
+//! from its own database; every write (a booking, a cancellation, a movie) is
 //! carried out by the leader, which pushes the result to the live replicas
 //! and acknowledges it only once a majority of the cluster holds it. A
 //! deposed leader cannot commit (replicas refuse writes from an older
@@ -25,7 +25,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use uuid::Uuid;
-use wire::{ReplicationReply, ReplicationRequest, Write};
+use wire::{Change, ReplicationReply, ReplicationRequest, Write};
 
 /// How long a write waits for the cluster to have a leader.
 const LEADER_WAIT: Duration = Duration::from_secs(3);
@@ -81,9 +81,9 @@ impl ReplicatedCinema {
                         format!("node-{} is not the leader.", self.node_id()),
                     )
                 })?;
-                self.lead(write, epoch).await.map(ReplicationReply::Booking)
+                self.lead(write, epoch).await
             }
-            ReplicationRequest::Apply { epoch, replica } => {
+            ReplicationRequest::Apply { epoch, change } => {
                 let known = self.cluster.snapshot().epoch;
                 if epoch < known {
                     return Err(ApiError::new(
@@ -91,7 +91,12 @@ impl ReplicatedCinema {
                         format!("The write comes from epoch {epoch}, but epoch {known} has begun."),
                     ));
                 }
-                self.merge(from, &replica, "push").await?;
+                match change {
+                    Change::Booking { replica } => self.merge(from, &replica, "push").await?,
+                    Change::Movie { movie } => {
+                        self.local.merge_movie(&movie).await?;
+                    }
+                }
                 Ok(ReplicationReply::Applied)
             }
             ReplicationRequest::Pull { since, limit } => {
@@ -106,7 +111,16 @@ impl ReplicatedCinema {
                     .highest_change()
                     .await
                     .map_err(|e| storage_error(e, ""))?;
-                Ok(ReplicationReply::Changes { rows, highest })
+                let movies = self
+                    .store
+                    .added_movies()
+                    .await
+                    .map_err(|e| storage_error(e, ""))?;
+                Ok(ReplicationReply::Changes {
+                    rows,
+                    highest,
+                    movies,
+                })
             }
         }
     }
@@ -120,7 +134,7 @@ impl ReplicatedCinema {
     }
 
     /// Carries out a write here if this node leads, or at the leader.
-    async fn write(&self, write: Write) -> Result<Booking, ApiError> {
+    async fn write(&self, write: Write) -> Result<ReplicationReply, ApiError> {
         let mut last_error = no_leader();
         for _ in 0..WRITE_ATTEMPTS {
             let (leader, epoch) = self.leader().await?;
@@ -131,8 +145,7 @@ impl ReplicatedCinema {
                 .call(leader, ReplicationRequest::Forward(write.clone()))
                 .await
             {
-                Ok(ReplicationReply::Booking(booking)) => return Ok(booking),
-                Ok(_) => return Err(ApiError::internal()),
+                Ok(reply) => return Ok(reply),
                 Err(CallError::Refused(error)) if error.code != ErrorCode::Unavailable => {
                     return Err(error)
                 }
@@ -164,12 +177,26 @@ impl ReplicatedCinema {
 
     /// The leader's side of a write: carry it out here, push it to the
     /// replicas, and answer once a majority holds it.
-    async fn lead(&self, write: Write, epoch: Epoch) -> Result<Booking, ApiError> {
+    async fn lead(&self, write: Write, epoch: Epoch) -> Result<ReplicationReply, ApiError> {
         match write {
             Write::Book {
                 booking_id,
                 request,
-            } => self.lead_booking(booking_id, request, epoch).await,
+            } => self
+                .lead_booking(booking_id, request, epoch)
+                .await
+                .map(ReplicationReply::Booking),
+            Write::AddMovie { movie } => {
+                let movie = self.local.add_movie(movie).await?;
+                let change = Change::Movie {
+                    movie: movie.clone(),
+                };
+                if self.replicate(change, epoch).await != QuorumState::Committed {
+                    self.local.withdraw_movie(movie.id).await;
+                    return Err(too_few_nodes("nothing was added"));
+                }
+                Ok(ReplicationReply::Movie(movie))
+            }
             Write::Cancel {
                 booking_id,
                 user_id,
@@ -178,11 +205,11 @@ impl ReplicatedCinema {
                 let id = parse_booking_id(&booking_id)?;
                 // A cancellation is final here already; a replica that misses
                 // it now takes it from the next anti-entropy pull.
-                if self.replicate(id, epoch).await != QuorumState::Committed {
+                if self.replicate_booking(id, epoch).await != QuorumState::Committed {
                     tracing::warn!(%booking_id, "cancellation reached fewer than a majority");
                 }
                 self.announce(&cancelled);
-                Ok(cancelled)
+                Ok(ReplicationReply::Booking(cancelled))
             }
         }
     }
@@ -203,7 +230,7 @@ impl ReplicatedCinema {
             return self.local.booking(&booking_id.to_string()).await;
         }
         let booking = self.local.book_as(booking_id, request).await?;
-        if self.replicate(booking_id, epoch).await == QuorumState::Committed {
+        if self.replicate_booking(booking_id, epoch).await == QuorumState::Committed {
             self.announce(&booking);
             return Ok(booking);
         }
@@ -213,25 +240,25 @@ impl ReplicatedCinema {
         if let Err(e) = lost {
             tracing::error!(error = %e, %booking_id, "could not withdraw an uncommitted booking");
         }
-        let _ = self.replicate(booking_id, epoch).await;
-        Err(ApiError::new(
-            ErrorCode::Unavailable,
-            "Too few nodes of the cluster are reachable to book safely, so nothing was booked. \
-             Please try again in a moment.",
-        ))
+        let _ = self.replicate_booking(booking_id, epoch).await;
+        Err(too_few_nodes("nothing was booked"))
     }
 
-    /// Pushes a booking to every live replica and waits until a majority of
-    /// the cluster holds it, or until that can no longer happen.
-    async fn replicate(&self, booking_id: Uuid, epoch: Epoch) -> QuorumState {
-        let replica = match self.store.replica(booking_id).await {
-            Ok(Some(replica)) => replica,
-            Ok(None) => return QuorumState::Failed,
+    /// Pushes this node's copy of a booking to the replicas.
+    async fn replicate_booking(&self, booking_id: Uuid, epoch: Epoch) -> QuorumState {
+        match self.store.replica(booking_id).await {
+            Ok(Some(replica)) => self.replicate(Change::Booking { replica }, epoch).await,
+            Ok(None) => QuorumState::Failed,
             Err(e) => {
                 tracing::error!(error = %e, "cannot read a booking to replicate");
-                return QuorumState::Failed;
+                QuorumState::Failed
             }
-        };
+        }
+    }
+
+    /// Pushes a change to every live replica and waits until a majority of
+    /// the cluster holds it, or until that can no longer happen.
+    async fn replicate(&self, change: Change, epoch: Epoch) -> QuorumState {
         let snapshot = self.cluster.snapshot();
         let replicas: Vec<NodeId> = snapshot
             .members
@@ -248,7 +275,7 @@ impl ReplicatedCinema {
         for peer in replicas {
             let request = ReplicationRequest::Apply {
                 epoch,
-                replica: replica.clone(),
+                change: change.clone(),
             };
             let call = self.call_task(peer, request);
             let answers = answers.clone();
@@ -376,6 +403,24 @@ impl ReplicatedCinema {
     }
 }
 
+fn too_few_nodes(outcome: &str) -> ApiError {
+    ApiError::new(
+        ErrorCode::Unavailable,
+        format!(
+            "Too few nodes of the cluster are reachable to write safely, so {outcome}. \
+             Please try again in a moment."
+        ),
+    )
+}
+
+/// The answer a write of a booking must get; anything else is a bug.
+fn booking_reply(reply: ReplicationReply) -> Result<Booking, ApiError> {
+    match reply {
+        ReplicationReply::Booking(booking) => Ok(booking),
+        _ => Err(ApiError::internal()),
+    }
+}
+
 fn no_leader() -> ApiError {
     ApiError::new(
         ErrorCode::Unavailable,
@@ -394,7 +439,10 @@ impl CinemaService for ReplicatedCinema {
     }
 
     async fn add_movie(&self, movie: NewMovie) -> Result<Movie, ApiError> {
-        self.local.add_movie(movie).await
+        match self.write(Write::AddMovie { movie }).await? {
+            ReplicationReply::Movie(movie) => Ok(movie),
+            _ => Err(ApiError::internal()),
+        }
     }
 
     async fn seat_map(&self, showtime_id: i64, viewer: Option<&str>) -> Result<SeatMap, ApiError> {
@@ -407,6 +455,7 @@ impl CinemaService for ReplicatedCinema {
             request,
         })
         .await
+        .and_then(booking_reply)
     }
 
     async fn booking(&self, booking_id: &str) -> Result<Booking, ApiError> {
@@ -423,5 +472,6 @@ impl CinemaService for ReplicatedCinema {
             user_id: user_id.to_string(),
         })
         .await
+        .and_then(booking_reply)
     }
 }

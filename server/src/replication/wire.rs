@@ -1,9 +1,9 @@
-//! What nodes say to each other about bookings, carried in signed envelopes
-//! to `/internal/call`: a write forwarded to the leader, a committed booking
+//! What nodes say to each other about bookings and movies, carried in signed
+//! envelopes to `/internal/call`: a write forwarded to the leader, a change
 //! pushed to a replica, and a pull of recent changes (anti-entropy).
 
 use crate::store::BookingReplica;
-use app::model::{Booking, BookingRequest};
+use app::model::{Booking, BookingRequest, Movie, NewMovie};
 use cluster::election::Epoch;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -27,6 +27,22 @@ pub enum Write {
         booking_id: String,
         user_id: String,
     },
+    AddMovie {
+        movie: NewMovie,
+    },
+}
+
+/// A change the leader pushes to the replicas.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(
+    tag = "type",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase",
+    deny_unknown_fields
+)]
+pub enum Change {
+    Booking { replica: BookingReplica },
+    Movie { movie: Movie },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -41,10 +57,7 @@ pub enum ReplicationRequest {
     Forward(Write),
     /// From the leader of `epoch`: hold this booking. A replica that knows a
     /// newer epoch refuses, so a deposed leader cannot commit anything.
-    Apply {
-        epoch: Epoch,
-        replica: BookingReplica,
-    },
+    Apply { epoch: Epoch, change: Change },
     /// Send the bookings changed after `since` in your change sequence.
     Pull { since: i64, limit: i64 },
 }
@@ -58,12 +71,15 @@ pub enum ReplicationRequest {
 )]
 pub enum ReplicationReply {
     Booking(Booking),
+    Movie(Movie),
     Applied,
     /// `highest` is the sender's newest change number, so a puller can tell
-    /// that a peer's database was recreated (its numbers went back).
+    /// that a peer's database was recreated (its numbers went back). The
+    /// movies added through the API are few, so every answer has them all.
     Changes {
         rows: Vec<BookingReplica>,
         highest: i64,
+        movies: Vec<Movie>,
     },
 }
 

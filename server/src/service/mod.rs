@@ -58,6 +58,27 @@ impl Cinema {
         &self.node_id
     }
 
+    /// Takes a movie another node added, and forgets the cached list.
+    pub async fn merge_movie(&self, movie: &Movie) -> Result<bool, ApiError> {
+        let inserted = self
+            .store
+            .merge_movie(movie)
+            .await
+            .map_err(|e| storage_error(e, ""))?;
+        if inserted {
+            *write(&self.movies) = None;
+        }
+        Ok(inserted)
+    }
+
+    /// Removes a movie added here that a majority never held.
+    pub async fn withdraw_movie(&self, movie_id: i64) {
+        if let Err(e) = self.store.delete_movie(movie_id).await {
+            tracing::error!(error = %e, movie_id, "could not withdraw an uncommitted movie");
+        }
+        *write(&self.movies) = None;
+    }
+
     pub fn store(&self) -> &Store {
         &self.store
     }

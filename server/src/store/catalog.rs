@@ -139,6 +139,56 @@ impl Store {
         Ok(row.into())
     }
 
+    /// Movies added after seeding (through the API), for replication. Seeded
+    /// movies have ids below the identity's start, 1000.
+    pub async fn added_movies(&self) -> StoreResult<Vec<Movie>> {
+        let rows: Vec<MovieRow> = sqlx::query_as(&format!(
+            "SELECT {MOVIE_COLUMNS} FROM movies WHERE id >= 1000 ORDER BY id"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(Movie::from).collect())
+    }
+
+    /// Takes a movie another node added, under the same id; returns false if
+    /// this database had it already. The id sequence moves past it, so a
+    /// movie this node adds as leader later never reuses the id.
+    pub async fn merge_movie(&self, movie: &Movie) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO movies (id, title, description, genres, rating, duration_minutes,                                  release_year, certificate, poster_url)              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(movie.id)
+        .bind(&movie.title)
+        .bind(&movie.description)
+        .bind(&movie.genres)
+        .bind(movie.rating)
+        .bind(movie.duration_minutes)
+        .bind(movie.release_year)
+        .bind(&movie.certificate)
+        .bind(&movie.poster_url)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            > 0;
+        sqlx::query(
+            "SELECT setval(pg_get_serial_sequence('movies', 'id'),                            GREATEST((SELECT max(id) FROM movies), 1000))",
+        )
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(inserted)
+    }
+
+    /// Removes a movie that was added here but never committed by a majority.
+    pub async fn delete_movie(&self, movie_id: i64) -> StoreResult<()> {
+        sqlx::query("DELETE FROM movies WHERE id = $1 AND NOT EXISTS                      (SELECT 1 FROM showtimes WHERE movie_id = $1)")
+            .bind(movie_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// The movie's showtimes that have not started yet, earliest first.
     pub async fn upcoming_showtimes(&self, movie_id: i64) -> StoreResult<Vec<Showtime>> {
         let rows: Vec<ShowtimeRow> = sqlx::query_as(&format!(
