@@ -18,6 +18,8 @@ pub enum ErrorCode {
     /// The caller may not touch this resource.
     Forbidden,
     NotFound,
+    /// The request body is larger than the server takes.
+    PayloadTooLarge,
     /// One or more requested seats are held by another booking.
     SeatsTaken,
     /// The operation conflicts with the resource's current state.
@@ -36,6 +38,7 @@ impl ErrorCode {
             ErrorCode::SignInRequired | ErrorCode::BadSignature => 401,
             ErrorCode::Forbidden => 403,
             ErrorCode::NotFound => 404,
+            ErrorCode::PayloadTooLarge => 413,
             ErrorCode::SeatsTaken | ErrorCode::Conflict => 409,
             ErrorCode::InvalidInput => 422,
             ErrorCode::Internal => 500,

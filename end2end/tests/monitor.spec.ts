@@ -3,15 +3,21 @@ import { open, watchForErrors } from './helpers';
 
 test.beforeEach(async ({ page }) => watchForErrors(page));
 
-test('the system monitor shows the cluster live and starts a Ring election', async ({ page }) => {
+test('the system monitor shows the three-node cluster live and starts a Ring election', async ({ page }) => {
   await open(page, '/monitor');
-  await expect(page.getByTestId('health-summary')).toContainText('nodes healthy');
+  // `moviebook up` runs three node processes behind the gateway.
+  await expect(page.getByTestId('health-summary')).toContainText('3 of 3 nodes healthy');
   await expect(page.getByTestId('leader')).toContainText(/Leader: node-\d+, epoch \d+/);
 
-  // Sampled heartbeats arrive over the WebSocket feed once a second.
-  await expect(page.getByTestId('event-log').locator('li').first()).toContainText('heartbeat', { timeout: 15_000 });
+  // Sampled heartbeats of every node arrive over the gateway's merged feed.
+  const log = page.getByTestId('event-log');
+  for (const node of ['node-1', 'node-2', 'node-3']) {
+    await expect(log.locator('li', { hasText: `${node} · heartbeat` }).first()).toBeVisible({ timeout: 15_000 });
+  }
 
   await page.getByTestId('ring-election').click();
   await expect(page.getByTestId('leader')).toContainText('algorithm ring');
   await expect(page.getByTestId('last-election')).toContainText('Last election: ring');
+  // The election's request went through the gateway, which reports its choice.
+  await expect(log.locator('li', { hasText: /gateway · POST \/sfn\S* → node-\d/ }).first()).toBeVisible();
 });

@@ -2,6 +2,7 @@
 //! variable, parsed by clap. `moviebook <command> --help` prints them all.
 
 use clap::{Args, Parser, Subcommand};
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
 
@@ -19,10 +20,14 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run the whole system on this machine: PostgreSQL (unless DATABASE_URL
-    /// is given) and a MovieBook node serving the browser.
+    /// is given), a cluster of MovieBook nodes, and the gateway that serves
+    /// the browser.
     Up(UpConfig),
     /// Run one MovieBook node against its own database.
     Node(NodeConfig),
+    /// Run the gateway alone: balance the browser's requests over running
+    /// nodes and merge their event feeds.
+    Gateway(GatewayConfig),
     /// Manage a project-local PostgreSQL server and node databases.
     Db {
         #[command(subcommand)]
@@ -45,6 +50,19 @@ pub struct UpConfig {
     /// Where the project-local PostgreSQL cluster and other state live.
     #[arg(long, env = "MOVIEBOOK_DATA_DIR", default_value = ".moviebook")]
     pub data_dir: PathBuf,
+    /// How many node processes to start.
+    #[arg(long, env = "NODES_COUNT", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=9))]
+    pub nodes: u32,
+    /// The first node's port; the others follow it (default: --port + 1).
+    #[arg(long, env = "NODE_PORT")]
+    pub node_port: Option<u16>,
+    /// The election algorithm: bully or ring.
+    #[arg(long, env = "ELECTION", default_value = "bully", value_parser = ["bully", "ring"])]
+    pub election: String,
+    /// How the gateway spreads requests over the nodes: round-robin,
+    /// least-connections or weighted-round-robin.
+    #[arg(long, env = "BALANCE", default_value = "round-robin")]
+    pub balance: cluster::balancer::Strategy,
     #[command(flatten)]
     pub site: SiteConfig,
 }
@@ -107,40 +125,57 @@ pub struct ClusterFlags {
 
 impl ClusterFlags {
     /// The peers as id → host:port, or what is wrong with the list.
-    pub fn parse_peers(
-        &self,
-        own_id: u32,
-    ) -> Result<std::collections::BTreeMap<u32, String>, String> {
-        let mut peers = std::collections::BTreeMap::new();
-        for item in self
-            .peers
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-        {
-            let (id, address) = item
-                .split_once('=')
-                .ok_or_else(|| format!("peer {item:?} is not id=host:port"))?;
-            let id: u32 = id
-                .trim()
-                .parse()
-                .map_err(|_| format!("peer id {id:?} is not a number"))?;
-            let address = address.trim();
-            if address
-                .rsplit_once(':')
-                .and_then(|(_, p)| p.parse::<u16>().ok())
-                .is_none()
-            {
-                return Err(format!("peer address {address:?} is not host:port"));
-            }
-            if id == own_id || peers.insert(id, address.to_string()).is_some() {
-                return Err(format!(
-                    "peer id {id} is listed twice or is this node's own id"
-                ));
-            }
+    pub fn parse_peers(&self, own_id: u32) -> Result<BTreeMap<u32, String>, String> {
+        let peers = parse_members(&self.peers)?;
+        if peers.contains_key(&own_id) {
+            return Err(format!("peer id {own_id} is this node's own id"));
         }
         Ok(peers)
     }
+}
+
+/// A member list, "1=127.0.0.1:3001,2=127.0.0.1:3002", as id → host:port,
+/// or what is wrong with it.
+pub fn parse_members(list: &str) -> Result<BTreeMap<u32, String>, String> {
+    let mut members = BTreeMap::new();
+    for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let (id, address) = item
+            .split_once('=')
+            .ok_or_else(|| format!("member {item:?} is not id=host:port"))?;
+        let id: u32 = id
+            .trim()
+            .parse()
+            .map_err(|_| format!("member id {id:?} is not a number"))?;
+        let address = address.trim();
+        if address
+            .rsplit_once(':')
+            .and_then(|(_, p)| p.parse::<u16>().ok())
+            .is_none()
+        {
+            return Err(format!("member address {address:?} is not host:port"));
+        }
+        if members.insert(id, address.to_string()).is_some() {
+            return Err(format!("member id {id} is listed twice"));
+        }
+    }
+    Ok(members)
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct GatewayConfig {
+    /// Port the browser connects to.
+    #[arg(long, env = "GATEWAY_PORT", default_value_t = 3000)]
+    pub port: u16,
+    /// Address to listen on.
+    #[arg(long, env = "BIND_ADDRESS", default_value = "127.0.0.1")]
+    pub bind: IpAddr,
+    /// The nodes to balance over, as id=host:port pairs:
+    /// "1=127.0.0.1:3001,2=127.0.0.1:3002,3=127.0.0.1:3003".
+    #[arg(long, env = "NODES")]
+    pub nodes: String,
+    /// round-robin, least-connections or weighted-round-robin.
+    #[arg(long, env = "BALANCE", default_value = "round-robin")]
+    pub balance: cluster::balancer::Strategy,
 }
 
 /// Where the compiled browser app (WASM, JS, CSS) and static assets are.

@@ -2,6 +2,7 @@
 //! launcher that runs the whole system on one machine.
 
 pub mod config;
+pub mod gateway;
 pub mod http;
 pub mod launcher;
 pub mod node;

@@ -1,8 +1,10 @@
-//! The `moviebook` command: `up` runs everything, `node` runs one node, `db`
-//! manages the project-local PostgreSQL and node databases.
+//! The `moviebook` command: `up` runs everything, `node` runs one node,
+//! `gateway` runs the gateway alone, `db` manages the project-local
+//! PostgreSQL and node databases.
 
 use clap::Parser;
-use moviebook::config::{Cli, Command, DbCommand};
+use moviebook::config::{parse_members, Cli, Command, DbCommand, GatewayConfig};
+use moviebook::gateway::{self, Gateway};
 use moviebook::launcher::postgres::LocalPostgres;
 use moviebook::{launcher, node, store};
 use std::process::ExitCode;
@@ -19,6 +21,7 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         Command::Up(config) => launcher::up(config).await,
         Command::Node(config) => node::run(config, node::shutdown_signal()).await,
+        Command::Gateway(config) => run_gateway(config).await,
         Command::Db { command } => db(command).await,
     };
     match result {
@@ -28,6 +31,20 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+async fn run_gateway(config: GatewayConfig) -> anyhow::Result<()> {
+    let nodes = parse_members(&config.nodes).map_err(|e| anyhow::anyhow!("NODES: {e}"))?;
+    if nodes.is_empty() {
+        anyhow::bail!("NODES: name at least one node, as id=host:port");
+    }
+    let gateway = Gateway {
+        bind: config.bind,
+        port: config.port,
+        nodes,
+        strategy: config.balance,
+    };
+    gateway::run(gateway, node::shutdown_signal()).await
 }
 
 async fn db(command: DbCommand) -> anyhow::Result<()> {

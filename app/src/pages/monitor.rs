@@ -26,9 +26,9 @@ pub fn MonitorPage() -> impl IntoView {
                 log.truncate(EVENT_LOG_LENGTH);
             });
         }
-        // Heartbeats are sampled (one a second per node), so refreshing on
-        // every event keeps the page current without flooding the server.
-        status.refetch();
+        if changes_the_picture(&json, status.get_untracked()) {
+            status.refetch();
+        }
     });
     Effect::new(move |_| {
         if election.version().get() > 0 {
@@ -162,13 +162,45 @@ fn StatusView(status: ClusterStatus) -> impl IntoView {
     }
 }
 
+/// Whether an event should refresh the status shown. Membership, election
+/// and clock events always do. Of the sampled heartbeats (one a second from
+/// every node), only the answering node's do, so the page refreshes about
+/// once a second however large the cluster. Routing events never do: each
+/// refresh is itself a routed request, and would trigger the next.
+fn changes_the_picture(
+    json: &str,
+    shown: Option<Result<ClusterStatus, crate::error::ApiError>>,
+) -> bool {
+    let Some(kind) = json_field(json, "kind") else {
+        return false;
+    };
+    match kind.as_str() {
+        "heartbeat" => {
+            let answering = shown.and_then(|s| s.ok()).map(|s| s.node_id.to_string());
+            answering.is_none() || json_field(json, "node") == answering
+        }
+        "routing" | "booking" | "replicated" => false,
+        _ => true,
+    }
+}
+
 /// A one-line description of a feed event, or None if it is not JSON.
 fn describe_event(json: &str) -> Option<String> {
     let find = |key: &str| json_field(json, key);
     let node = find("node")?;
     let kind = find("kind")?;
+    // Node 0 is the gateway, which routes requests and watches node health.
+    let source = if node == "0" {
+        "gateway".to_string()
+    } else {
+        format!("node-{node}")
+    };
+    if kind == "routing" {
+        let (method, path, target) = (find("method")?, find("path")?, find("target")?);
+        return Some(format!("{source} · {method} {path} → node-{target}"));
+    }
     Some(match find("type") {
-        Some(detail) => format!("node-{node} · {kind} · {detail}"),
-        None => format!("node-{node} · {kind}"),
+        Some(detail) => format!("{source} · {kind} · {detail}"),
+        None => format!("{source} · {kind}"),
     })
 }

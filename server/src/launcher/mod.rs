@@ -1,11 +1,14 @@
 //! `moviebook up`: the whole system on one machine. Starts (or reuses) the
-//! project-local PostgreSQL unless DATABASE_URL names a server, prepares the
-//! node's database, serves until Ctrl-C, then stops what it started.
+//! project-local PostgreSQL unless DATABASE_URL names a server, starts N node
+//! processes that form one cluster (each with its own database), and serves
+//! the gateway in this process until Ctrl-C; then stops what it started.
 
+mod nodes;
 pub mod postgres;
 
-use crate::config::{ClusterFlags, NodeConfig, UpConfig};
-use crate::store;
+use crate::config::UpConfig;
+use crate::gateway::{self, Gateway};
+use nodes::LocalCluster;
 use postgres::LocalPostgres;
 
 pub async fn up(config: UpConfig) -> anyhow::Result<()> {
@@ -24,33 +27,41 @@ pub async fn up(config: UpConfig) -> anyhow::Result<()> {
 }
 
 async fn serve(config: &UpConfig, admin_url: &str) -> anyhow::Result<()> {
-    let node = NodeConfig {
-        node_id: 1,
-        port: config.port,
+    if config.nodes == 0 {
+        anyhow::bail!("--nodes must be at least 1");
+    }
+    let first_port = match config.node_port {
+        Some(port) => port,
+        None => config
+            .port
+            .checked_add(1)
+            .ok_or_else(|| anyhow::anyhow!("give --node-port: --port is the last port"))?,
+    };
+    let cluster = LocalCluster {
         bind: config.bind,
-        database_url: String::new(),
-        pool_size: 20,
-        site: config.site.clone(),
-        cluster: ClusterFlags {
-            peers: String::new(),
-            cluster_secret: None,
-            heartbeat_ms: 100,
-            failure_timeout_ms: 1000,
-            election: "bully".into(),
-            berkeley_interval_ms: 5000,
-            clock_offset_ms: None,
-            clock_drift_ppm: None,
-        },
+        first_port,
+        size: config.nodes,
+        admin_url,
+        site_root: &config.site.site_root,
+        election: &config.election,
     };
-    let database = format!("moviebook_node_{}", node.node_id);
-    store::ensure_database(admin_url, &database).await?;
-    let node = NodeConfig {
-        database_url: store::url_with_database(admin_url, &database),
-        ..node
-    };
+    let addresses = cluster.addresses()?;
+    // Every process started here signs its messages with a secret made up
+    // for this run, so nothing outside it can speak for a node.
+    let secret = uuid::Uuid::new_v4().simple().to_string();
+    let nodes = cluster.start(&secret).await?;
+    let last_port = u32::from(first_port) + config.nodes - 1;
     println!(
-        "MovieBook is up: open http://{}:{} (Ctrl-C stops everything)",
-        config.bind, config.port
+        "MovieBook is up: open http://{}:{} ({} nodes on ports {first_port}-{last_port}; Ctrl-C stops everything)",
+        config.bind, config.port, config.nodes
     );
-    crate::node::run(node, crate::node::shutdown_signal()).await
+    let gateway = Gateway {
+        bind: config.bind,
+        port: config.port,
+        nodes: addresses,
+        strategy: config.balance,
+    };
+    let result = gateway::run(gateway, crate::node::shutdown_signal()).await;
+    futures::future::join_all(nodes.into_iter().map(|node| node.stop())).await;
+    result
 }

@@ -1,0 +1,76 @@
+//! The merged event feed: the gateway keeps a WebSocket open to every node's
+//! `/ws/events` (reconnecting while a node is down) and passes each event on,
+//! unchanged, to every browser connected to its own `/ws/events`, together
+//! with its own routing and health events.
+
+use super::Shared;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::response::Response;
+use cluster::NodeId;
+use futures::{SinkExt, StreamExt};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::broadcast;
+
+/// Wait before reconnecting to a node whose feed dropped.
+const RECONNECT_AFTER: Duration = Duration::from_millis(500);
+
+/// Follows every node's feed until `stop`.
+pub fn follow_nodes(shared: Arc<Shared>, stop: broadcast::Receiver<()>) {
+    for (&node, address) in &shared.nodes {
+        let (shared, address, mut stop) = (shared.clone(), address.clone(), stop.resubscribe());
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = follow(&shared, node, &address) => {}
+                _ = stop.recv() => {}
+            }
+        });
+    }
+}
+
+async fn follow(shared: &Shared, node: NodeId, address: &str) {
+    let url = format!("ws://{address}/ws/events");
+    loop {
+        match tokio_tungstenite::connect_async(url.as_str()).await {
+            Ok((mut socket, _)) => {
+                tracing::debug!(node, "following the node's event feed");
+                while let Some(Ok(message)) = socket.next().await {
+                    if let tokio_tungstenite::tungstenite::Message::Text(text) = message {
+                        let _ = shared.feed.send(text.to_string());
+                    }
+                }
+            }
+            Err(e) => tracing::debug!(node, error = %e, "node's event feed unreachable"),
+        }
+        tokio::time::sleep(RECONNECT_AFTER).await;
+    }
+}
+
+/// `GET /ws/events` on the gateway.
+pub async fn serve(State(shared): State<Arc<Shared>>, upgrade: WebSocketUpgrade) -> Response {
+    upgrade.on_upgrade(move |socket| stream(socket, shared.feed.subscribe()))
+}
+
+async fn stream(socket: WebSocket, mut events: broadcast::Receiver<String>) {
+    let (mut sender, mut receiver) = socket.split();
+    loop {
+        tokio::select! {
+            event = events.recv() => match event {
+                Ok(text) => {
+                    if sender.send(Message::Text(text.into())).await.is_err() {
+                        return;
+                    }
+                }
+                // A slow reader missed some events; it keeps the newer ones.
+                Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(broadcast::error::RecvError::Closed) => return,
+            },
+            // The browser went away (or sent a close frame).
+            incoming = receiver.next() => match incoming {
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                Some(Ok(_)) => {}
+            },
+        }
+    }
+}

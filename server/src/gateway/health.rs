@@ -1,0 +1,94 @@
+//! Health checks: every half second the gateway asks each node for
+//! `/api/health`. A node that does not answer leaves the rotation; one that
+//! answers again comes back. The node's reported load (requests in flight)
+//! sets its weight for weighted round robin.
+
+use super::Shared;
+use cluster::NodeId;
+use serde_json::json;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::broadcast;
+
+const CHECK_EVERY: Duration = Duration::from_millis(500);
+const CHECK_TIMEOUT: Duration = Duration::from_millis(400);
+/// Requests in flight at which a node counts as fully loaded.
+const SATURATED_AT: f64 = 50.0;
+
+pub fn start(shared: Arc<Shared>, mut stop: broadcast::Receiver<()>) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(CHECK_EVERY);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = every.tick() => {}
+                _ = stop.recv() => return,
+            }
+            let checks = shared.nodes.keys().map(|&id| check(&shared, id));
+            futures::future::join_all(checks).await;
+        }
+    });
+}
+
+async fn check(shared: &Shared, node: NodeId) {
+    let Some(address) = shared.nodes.get(&node) else {
+        return;
+    };
+    let answer = shared
+        .client
+        .get(format!("http://{address}/api/health"))
+        .timeout(CHECK_TIMEOUT)
+        .send()
+        .await;
+    let load = match answer {
+        Ok(response) if response.status().is_success() => response
+            .json::<serde_json::Value>()
+            .await
+            .ok()
+            .map(|health| own_load(&health)),
+        _ => None,
+    };
+    let was_live = shared.balancer().is_live(node);
+    {
+        let mut balancer = shared.balancer();
+        balancer.set_live(node, load.is_some());
+        if let Some(load) = load {
+            balancer.set_load(node, load / SATURATED_AT);
+        }
+    }
+    match (was_live, load.is_some()) {
+        (true, false) => {
+            tracing::warn!(node, "node failed its health check; out of rotation");
+            shared.publish(json!({"kind": "gatewayNodeDown", "peer": node}));
+        }
+        (false, true) => {
+            tracing::info!(node, "node is healthy; back in rotation");
+            shared.publish(json!({"kind": "gatewayNodeUp", "peer": node}));
+        }
+        _ => {}
+    }
+}
+
+/// The load a node reports for itself in its health answer.
+fn own_load(health: &serde_json::Value) -> f64 {
+    health["nodes"]
+        .as_array()
+        .and_then(|nodes| nodes.iter().find(|n| n["isSelf"] == true))
+        .and_then(|own| own["load"].as_f64())
+        .unwrap_or(0.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_load_is_the_answering_nodes_own() {
+        let health = json!({"nodes": [
+            {"nodeId": 1, "isSelf": false, "load": 9},
+            {"nodeId": 2, "isSelf": true, "load": 4},
+        ]});
+        assert_eq!(own_load(&health), 4.0);
+        assert_eq!(own_load(&json!({})), 0.0);
+    }
+}

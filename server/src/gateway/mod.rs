@@ -1,0 +1,138 @@
+//! The gateway: the cluster's one public address. It serves the browser by
+//! forwarding each request to a live node chosen by `cluster::balancer`
+//! (`proxy.rs`), takes nodes out of rotation and back by health checks
+//! (`health.rs`), and merges every node's event feed into its own
+//! `/ws/events`, adding its routing decisions (`feed.rs`).
+
+mod feed;
+mod health;
+mod proxy;
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use cluster::balancer::{Balancer, Strategy};
+use cluster::NodeId;
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+use tokio::sync::broadcast;
+
+/// A node that does not accept a connection within this long is skipped.
+const CONNECT_TIMEOUT: Duration = Duration::from_millis(300);
+/// Longest a forwarded request may take.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Events a slow feed subscriber may fall behind by before it misses some.
+const FEED_CAPACITY: usize = 1024;
+
+/// What the gateway needs to run.
+#[derive(Clone, Debug)]
+pub struct Gateway {
+    pub bind: IpAddr,
+    pub port: u16,
+    /// Every node: id and the host:port its HTTP server listens on.
+    pub nodes: BTreeMap<NodeId, String>,
+    pub strategy: Strategy,
+}
+
+/// The gateway's state, shared by its handlers and background tasks.
+struct Shared {
+    nodes: BTreeMap<NodeId, String>,
+    balancer: Mutex<Balancer>,
+    client: reqwest::Client,
+    /// Every event as JSON text, from the nodes and from the gateway itself.
+    feed: broadcast::Sender<String>,
+    forwarded: BTreeMap<NodeId, AtomicU64>,
+}
+
+impl Shared {
+    // A poisoned lock means a panic elsewhere; the balancer's counters stay
+    // usable, so carry on with them.
+    fn balancer(&self) -> MutexGuard<'_, Balancer> {
+        self.balancer.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn strategy_name(&self) -> String {
+        serde_json::to_value(self.balancer().strategy())
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default()
+    }
+
+    /// Publishes a gateway event, shaped like the nodes' events (node 0).
+    fn publish(&self, event: serde_json::Value) {
+        let physical_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64() * 1000.0);
+        let stamped = json!({"node": 0, "lamport": 0, "physicalMs": physical_ms, "event": event});
+        let _ = self.feed.send(stamped.to_string());
+    }
+}
+
+/// Serves the gateway until `shutdown` resolves.
+pub async fn run(
+    gateway: Gateway,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let ids: Vec<NodeId> = gateway.nodes.keys().copied().collect();
+    let client = reqwest::Client::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .timeout(REQUEST_TIMEOUT)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    let shared = Arc::new(Shared {
+        balancer: Mutex::new(Balancer::new(gateway.strategy, &ids)),
+        forwarded: ids.iter().map(|id| (*id, AtomicU64::new(0))).collect(),
+        nodes: gateway.nodes.clone(),
+        client,
+        feed: broadcast::channel(FEED_CAPACITY).0,
+    });
+    // Background tasks end when this is sent (or dropped).
+    let (stop, _) = broadcast::channel::<()>(1);
+    health::start(shared.clone(), stop.subscribe());
+    feed::follow_nodes(shared.clone(), stop.subscribe());
+
+    let app = Router::new()
+        .route("/ws/events", get(feed::serve))
+        .route("/gateway/status", get(status))
+        .fallback(proxy::forward)
+        .with_state(shared);
+    let address = SocketAddr::new(gateway.bind, gateway.port);
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {address}: {e}"))?;
+    let address = listener.local_addr().unwrap_or(address);
+    tracing::info!("gateway listening on http://{address}");
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await;
+    let _ = stop.send(());
+    tracing::info!("gateway stopped");
+    Ok(served?)
+}
+
+/// `GET /gateway/status`: the strategy, and every node as the gateway sees it.
+async fn status(State(shared): State<Arc<Shared>>) -> Json<serde_json::Value> {
+    let nodes: Vec<serde_json::Value> = {
+        let balancer = shared.balancer();
+        shared
+            .nodes
+            .iter()
+            .map(|(id, address)| {
+                json!({
+                    "nodeId": id,
+                    "address": address,
+                    "live": balancer.is_live(*id),
+                    "inFlight": balancer.in_flight(*id),
+                    "weight": balancer.weight(*id),
+                    "forwarded": shared.forwarded.get(id).map_or(0, |c| c.load(Ordering::Relaxed)),
+                })
+            })
+            .collect()
+    };
+    Json(json!({"strategy": shared.strategy_name(), "nodes": nodes}))
+}
