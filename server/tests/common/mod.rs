@@ -109,7 +109,7 @@ impl NodeSpec {
 
 /// The address a node says it listens on, read from its log; the rest of
 /// its output is drained in the background so the pipe never fills.
-fn listening_address(process: &mut Child) -> String {
+pub fn listening_address(process: &mut Child) -> String {
     use std::io::BufRead;
     let stdout = process.stdout.take().expect("piped stdout");
     let (found, address) = std::sync::mpsc::channel();

@@ -1,0 +1,166 @@
+//! The gateway in front of real node processes: it spreads requests over
+//! every node, keeps serving when one is SIGKILLed, merges the nodes' event
+//! feeds with its own routing decisions, and refuses oversized bodies.
+
+mod common;
+
+use common::{cluster_specs, eventually, TestNode};
+use futures::StreamExt;
+use std::collections::BTreeSet;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+const PATIENCE: Duration = Duration::from_secs(20);
+
+/// A `moviebook gateway` process; killed when dropped.
+struct TestGateway {
+    base_url: String,
+    process: Child,
+}
+
+impl Drop for TestGateway {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+async fn start_gateway(nodes: &[&TestNode]) -> TestGateway {
+    let members: Vec<String> = nodes
+        .iter()
+        .enumerate()
+        .map(|(i, node)| format!("{}={}", i + 1, node.base_url.trim_start_matches("http://")))
+        .collect();
+    let mut process = Command::new(env!("CARGO_BIN_EXE_moviebook"))
+        .args(["gateway", "--port", "0", "--nodes", &members.join(",")])
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start moviebook gateway");
+    let address = common::listening_address(&mut process);
+    TestGateway {
+        base_url: format!("http://{address}"),
+        process,
+    }
+}
+
+/// Which node answered a GET through the gateway, if it succeeded.
+async fn answered_by(client: &reqwest::Client, gateway: &TestGateway) -> Option<String> {
+    let response = client
+        .get(format!("{}/api/movies", gateway.base_url))
+        .send()
+        .await
+        .ok()?;
+    assert!(
+        response.status().is_success(),
+        "the gateway answered {}",
+        response.status()
+    );
+    response
+        .headers()
+        .get("x-moviebook-node")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+#[tokio::test]
+async fn requests_go_round_every_node_and_survive_a_killed_one() {
+    let specs = cluster_specs("gateway_rotation", 3);
+    let mut nodes = Vec::new();
+    for spec in &specs {
+        nodes.push(spec.start().await);
+    }
+    let gateway = start_gateway(&nodes.iter().collect::<Vec<_>>()).await;
+    let client = reqwest::Client::new();
+    // Once every node passed a health check, round robin visits them in turn.
+    let all_seen = eventually(PATIENCE, || async {
+        let mut seen = BTreeSet::new();
+        for _ in 0..3 {
+            seen.insert(answered_by(&client, &gateway).await?);
+        }
+        (seen.len() == 3).then_some(())
+    })
+    .await;
+    assert!(
+        all_seen.is_some(),
+        "three requests in a row reach three nodes"
+    );
+
+    nodes[1].kill();
+    for _ in 0..30 {
+        let node = answered_by(&client, &gateway).await.expect("an answer");
+        assert_ne!(node, "node-2", "the killed node answers nothing");
+    }
+    let status: serde_json::Value = client
+        .get(format!("{}/gateway/status", gateway.base_url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(status["strategy"], "round_robin");
+    assert_eq!(status["nodes"][1]["live"], false, "{status}");
+
+    let too_big = vec![b'x'; 2 * 1024 * 1024];
+    let response = client
+        .post(format!("{}/api/bookings", gateway.base_url))
+        .header("content-type", "application/json")
+        .body(too_big)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 413);
+    let error: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(error["error"]["code"], "payload_too_large");
+}
+
+#[tokio::test]
+async fn the_gateway_feed_merges_every_node_and_its_routing_decisions() {
+    let specs = cluster_specs("gateway_feed", 2);
+    let mut nodes = Vec::new();
+    for spec in &specs {
+        nodes.push(spec.start().await);
+    }
+    let gateway = start_gateway(&nodes.iter().collect::<Vec<_>>()).await;
+    let feed_url = format!("{}/ws/events", gateway.base_url.replace("http://", "ws://"));
+    let (mut feed, _) = tokio_tungstenite::connect_async(feed_url.as_str())
+        .await
+        .expect("the gateway's feed");
+    let client = reqwest::Client::new();
+    let mut nodes_heard = BTreeSet::new();
+    let mut routed = false;
+    let heard = tokio::time::timeout(PATIENCE, async {
+        while let Some(Ok(message)) = feed.next().await {
+            let Ok(text) = message.into_text() else {
+                continue;
+            };
+            let event: serde_json::Value = serde_json::from_str(&text).expect("JSON events");
+            match event["event"]["kind"].as_str() {
+                Some("heartbeat") => {
+                    nodes_heard.insert(event["node"].as_u64().expect("a node id"));
+                    // Heartbeats flow: now route a request and expect to hear of it.
+                    let _ = client
+                        .get(format!("{}/api/movies", gateway.base_url))
+                        .send()
+                        .await;
+                }
+                Some("routing") => {
+                    assert_eq!(event["node"], 0, "routing events come from the gateway");
+                    assert_eq!(event["event"]["path"], "/api/movies");
+                    routed = true;
+                }
+                _ => {}
+            }
+            if nodes_heard.len() == 2 && routed {
+                return;
+            }
+        }
+    })
+    .await;
+    assert!(
+        heard.is_ok(),
+        "heard heartbeats from {nodes_heard:?}, routing event: {routed}"
+    );
+}
