@@ -84,8 +84,14 @@ pub async fn run(
         .timeout(REQUEST_TIMEOUT)
         .redirect(reqwest::redirect::Policy::none())
         .build()?;
+    let mut balancer = Balancer::new(gateway.strategy, &ids);
+    // A node joins the rotation when it first passes a health check, so the
+    // browser never waits on a node that is still starting.
+    for &id in &ids {
+        balancer.set_live(id, false);
+    }
     let shared = Arc::new(Shared {
-        balancer: Mutex::new(Balancer::new(gateway.strategy, &ids)),
+        balancer: Mutex::new(balancer),
         forwarded: ids.iter().map(|id| (*id, AtomicU64::new(0))).collect(),
         nodes: gateway.nodes.clone(),
         client,
