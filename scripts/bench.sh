@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Benchmarks (not tests): bookings per second with latency percentiles, movie
-# list requests per second, and the release WASM size. Prints numbers only.
+# Benchmarks (not tests): bookings per second with latency percentiles and
+# movie list requests per second, on one node and through the gateway of a
+# 3-node cluster; leader failover time; the release WASM size. Prints numbers
+# only.
 set -euo pipefail
 source "$(dirname "$0")/tools.sh"
 ensure_build_tools
@@ -14,8 +16,10 @@ BENCH_DATA=$(mktemp -d /tmp/moviebook-bench.XXXXXX)
 chmod 755 "$BENCH_DATA"
 SERVER_URL=$(target/release/moviebook db start --data-dir "$BENCH_DATA" | sed -n 's/^DATABASE_URL=//p')
 NODE_PID=
+UP_PID=
 cleanup() {
   [ -n "$NODE_PID" ] && kill "$NODE_PID" 2>/dev/null && wait "$NODE_PID" 2>/dev/null
+  [ -n "$UP_PID" ] && kill -INT "$UP_PID" 2>/dev/null && wait "$UP_PID" 2>/dev/null
   target/release/moviebook db stop --data-dir "$BENCH_DATA"
   rm -rf "$BENCH_DATA"
 }
@@ -30,6 +34,21 @@ for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/api/movies" >/dev/null 
 cargo build --release --bin moviebook-bench
 step "load (50 clients)"
 target/release/moviebook-bench load --url "http://127.0.0.1:$PORT"
+kill "$NODE_PID"; wait "$NODE_PID" 2>/dev/null || true; NODE_PID=
+
+step "load through the gateway of a 3-node cluster (every booking committed by a majority)"
+CLUSTER_PORT=$((PORT + 10))
+for i in 1 2 3; do
+  target/release/moviebook db prepare --database-url "$SERVER_URL" --name "moviebook_node_$i" --extra-showtimes 250 >/dev/null
+done
+RUST_LOG=warn DATABASE_URL=$SERVER_URL target/release/moviebook up --port "$CLUSTER_PORT" &
+UP_PID=$!
+# Up once every node answers and a leader is elected.
+for _ in $(seq 150); do
+  curl -sf "http://127.0.0.1:$CLUSTER_PORT/api/election" | grep -q '"leader":{' && break; sleep 0.2
+done
+target/release/moviebook-bench load --url "http://127.0.0.1:$CLUSTER_PORT"
+kill -INT "$UP_PID"; wait "$UP_PID" 2>/dev/null || true; UP_PID=
 
 step "leader failover (3 real nodes, 20 SIGKILLs per algorithm)"
 target/release/moviebook-bench failover --database-url "$SERVER_URL" --trials 20

@@ -90,12 +90,19 @@ async fn pull(
             return Ok(());
         }
         let page_full = i64::try_from(rows.len()).unwrap_or(i64::MAX) >= PAGE_SIZE;
-        for row in &rows {
+        if let Some(last) = rows.iter().map(|row| row.change_seq).max() {
+            highest_read = highest_read.max(last);
+        }
+        let news = cinema
+            .store
+            .not_yet_held(rows)
+            .await
+            .map_err(|e| e.to_string())?;
+        for row in &news {
             cinema
                 .merge(peer, row, "pull")
                 .await
                 .map_err(|e| e.message)?;
-            highest_read = highest_read.max(row.change_seq);
         }
         if !page_full {
             cursor.advance(now_ms, highest_read);

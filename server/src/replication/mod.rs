@@ -14,7 +14,7 @@ use crate::runtime::events::EventKind;
 use crate::runtime::transport::{CallError, Envelope, Transport};
 use crate::runtime::ClusterHandle;
 use crate::service::{parse_booking_id, storage_error, Cinema};
-use crate::store::{BookingReplica, MergeOutcome, Store};
+use crate::store::{BookingReplica, MergeOutcome, Store, StoreError};
 use app::error::{ApiError, ErrorCode};
 use app::model::{Booking, BookingRequest, Movie, MovieDetails, NewMovie, SeatMap};
 use app::service::CinemaService;
@@ -44,9 +44,6 @@ pub struct ReplicatedCinema {
     store: Store,
     cluster: ClusterHandle,
     transport: Transport,
-    /// Merges run one at a time, so two copies of rival bookings arriving
-    /// together are compared, not inserted side by side.
-    merging: tokio::sync::Mutex<()>,
 }
 
 impl ReplicatedCinema {
@@ -57,7 +54,6 @@ impl ReplicatedCinema {
             transport: Transport::new(cluster.signer.clone()),
             local,
             cluster,
-            merging: tokio::sync::Mutex::new(()),
         });
         tokio::spawn(anti_entropy::run(replicated.clone()));
         replicated
@@ -331,13 +327,7 @@ impl ReplicatedCinema {
         replica: &BookingReplica,
         via: &'static str,
     ) -> Result<(), ApiError> {
-        let outcome = {
-            let _turn = self.merging.lock().await;
-            self.store
-                .merge_replica(replica)
-                .await
-                .map_err(|e| storage_error(e, ""))?
-        };
+        let outcome = self.merge_retrying(replica).await?;
         let (status, displaced) = match outcome {
             MergeOutcome::Unchanged => return Ok(()),
             MergeOutcome::StatusChanged => (replica.status, Vec::new()),
@@ -358,6 +348,22 @@ impl ReplicatedCinema {
             displaced: displaced.iter().map(Uuid::to_string).collect(),
         });
         Ok(())
+    }
+
+    /// Two rival copies merged at the same moment can both find the seat
+    /// free; the unique index lets one in and fails the other, which then
+    /// sees its rival and settles by last-write-wins on its next try.
+    async fn merge_retrying(&self, replica: &BookingReplica) -> Result<MergeOutcome, ApiError> {
+        const TRIES: usize = 3;
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match self.store.merge_replica(replica).await {
+                Err(StoreError::Database(sqlx::Error::Database(e)))
+                    if e.is_unique_violation() && tries < TRIES => {}
+                other => return other.map_err(|e| storage_error(e, "")),
+            }
+        }
     }
 
     fn announce(&self, booking: &Booking) {

@@ -121,6 +121,32 @@ impl Store {
         Ok(highest.unwrap_or(0))
     }
 
+    /// Of the given replicas, those that would change this database: the
+    /// ones it lacks, and the ones whose status would move forward. One
+    /// query, so a pull that re-reads what is already here costs little.
+    pub async fn not_yet_held(
+        &self,
+        replicas: Vec<BookingReplica>,
+    ) -> StoreResult<Vec<BookingReplica>> {
+        let ids: Vec<Uuid> = replicas.iter().map(|r| r.record.id).collect();
+        let held: Vec<(Uuid, String)> =
+            sqlx::query_as("SELECT id, status FROM bookings WHERE id = ANY($1)")
+                .bind(&ids)
+                .fetch_all(&self.pool)
+                .await?;
+        let held: std::collections::HashMap<Uuid, Lifecycle> = held
+            .into_iter()
+            .map(|(id, status)| (id, lifecycle(status_from_text(&status))))
+            .collect();
+        Ok(replicas
+            .into_iter()
+            .filter(|r| match held.get(&r.record.id) {
+                None => true,
+                Some(local) => takes_incoming(*local, lifecycle(r.status)),
+            })
+            .collect())
+    }
+
     /// Merges a replica from another node in one transaction. A booking this
     /// database holds only moves its status forward. A new confirmed booking
     /// whose seats are held here by other bookings is settled by
