@@ -45,7 +45,7 @@ async fn start_gateway(nodes: &[&TestNode]) -> TestGateway {
     }
 }
 
-/// Which node answered a GET through the gateway, if it succeeded.
+/// Which node answered a GET through the gateway; panics on an error status.
 async fn answered_by(client: &reqwest::Client, gateway: &TestGateway) -> Option<String> {
     let response = client
         .get(format!("{}/api/movies", gateway.base_url))

@@ -53,7 +53,12 @@ pub async fn forward(State(shared): State<Arc<Shared>>, request: Request) -> Res
 
     let mut tried: Vec<NodeId> = Vec::new();
     loop {
-        let Some(node) = shared.balancer().choose(&tried) else {
+        // With no node in rotation (all failed their last health check, or
+        // none has been checked yet), try the others anyway: a node that
+        // answers is better than a 503.
+        let chosen = shared.balancer().choose(&tried);
+        let fallback = || shared.nodes.keys().find(|id| !tried.contains(id)).copied();
+        let Some(node) = chosen.or_else(fallback) else {
             let error = ApiError::new(
                 ErrorCode::Unavailable,
                 "No MovieBook node is reachable right now; please try again in a moment.",
