@@ -15,6 +15,12 @@ test('the system monitor shows the three-node cluster live and starts a Ring ele
     await expect(log.locator('li', { hasText: `${node} · heartbeat` }).first()).toBeVisible({ timeout: 15_000 });
   }
 
+  // Every node's clocks, from its heartbeats: Lamport time, vector clock, offset.
+  const clocks = page.getByTestId('node-clocks');
+  await expect(clocks.locator('tbody tr')).toHaveCount(3);
+  await expect(clocks.locator('tr[data-node="2"]')).toContainText(/node-2: \d+/);
+  await expect(clocks.locator('tr[data-node="2"]')).toContainText(/[+-]\d+\.\d ms/);
+
   await page.getByTestId('ring-election').click();
   await expect(page.getByTestId('leader')).toContainText('algorithm ring');
   await expect(page.getByTestId('last-election')).toContainText('Last election: ring');

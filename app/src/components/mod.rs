@@ -1,6 +1,7 @@
 //! Pieces of UI shared by several pages.
 
 pub mod live;
+pub mod node_clocks;
 pub mod notice;
 pub mod seat_map;
 pub mod session;

@@ -5,6 +5,7 @@
 
 use crate::api::{get_cluster_status, StartElection};
 use crate::components::live::{json_field, on_cluster_event};
+use crate::components::node_clocks::NodeClocksPanel;
 use crate::components::notice::{ErrorNotice, Loading};
 use crate::model::ClusterStatus;
 use leptos::prelude::*;
@@ -52,6 +53,7 @@ pub fn MonitorPage() -> impl IntoView {
                     Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
                 })}
             </Transition>
+            <NodeClocksPanel/>
             <section class="panel">
                 <h2>"Start an election"</h2>
                 <div class="button-row">

@@ -30,10 +30,14 @@ pub struct ClusterEvent {
 )]
 pub enum EventKind {
     /// One in every few heartbeats, so the feed shows liveness without flooding.
+    /// Carries the node's vector clock and physical offset, so the monitor
+    /// can show every node's clocks from the feed alone.
     Heartbeat {
         alive: Vec<NodeId>,
         leader: Option<NodeId>,
         epoch: u64,
+        vector_clock: std::collections::BTreeMap<String, u64>,
+        offset_ms: f64,
     },
     NodeUp {
         peer: NodeId,

@@ -271,10 +271,16 @@ impl Runtime {
         self.membership_changed(changes, now);
         self.ticks += 1;
         if self.ticks.is_multiple_of(HEARTBEAT_EVENT_EVERY) {
+            let (vector_clock, offset_ms) = {
+                let clocks = self.clocks.lock();
+                (clocks.vector().entries().clone(), clocks.offset_ms())
+            };
             self.publish(EventKind::Heartbeat {
                 alive: self.membership.alive(),
                 leader: self.election.leader().map(|(id, _)| id),
                 epoch: self.election.epoch(),
+                vector_clock,
+                offset_ms,
             });
         }
     }

@@ -1,0 +1,147 @@
+//! Every node's clocks, live: its Lamport time, vector clock and physical
+//! offset from true time as its sampled heartbeats on the event feed report
+//! them, with a sparkline of the offset, so an operator watches the skewed
+//! clocks converge after each Berkeley round.
+
+use crate::components::live::on_cluster_event;
+use leptos::prelude::*;
+use std::collections::{BTreeMap, VecDeque};
+
+/// Offsets kept per node for the sparkline: about a minute of heartbeats.
+const HISTORY: usize = 60;
+
+/// One node's clocks as its last heartbeat reported them.
+#[derive(Clone, Debug, PartialEq)]
+struct NodeClocks {
+    lamport: u64,
+    vector: BTreeMap<String, u64>,
+    offsets: VecDeque<f64>,
+}
+
+/// A heartbeat event's node, Lamport time, vector clock and offset.
+fn heartbeat_clocks(json: &str) -> Option<(u32, u64, BTreeMap<String, u64>, f64)> {
+    let event: serde_json::Value = serde_json::from_str(json).ok()?;
+    if event["event"]["kind"] != "heartbeat" {
+        return None;
+    }
+    Some((
+        u32::try_from(event["node"].as_u64()?).ok()?,
+        event["lamport"].as_u64()?,
+        serde_json::from_value(event["event"]["vectorClock"].clone()).ok()?,
+        event["event"]["offsetMs"].as_f64()?,
+    ))
+}
+
+#[component]
+pub fn NodeClocksPanel() -> impl IntoView {
+    let clocks = RwSignal::new(BTreeMap::<u32, NodeClocks>::new());
+    on_cluster_event(move |json| {
+        let Some((node, lamport, vector, offset)) = heartbeat_clocks(&json) else {
+            return;
+        };
+        clocks.update(|all| {
+            let entry = all.entry(node).or_insert_with(|| NodeClocks {
+                lamport,
+                vector: BTreeMap::new(),
+                offsets: VecDeque::new(),
+            });
+            entry.lamport = lamport;
+            entry.vector = vector;
+            entry.offsets.push_back(offset);
+            if entry.offsets.len() > HISTORY {
+                entry.offsets.pop_front();
+            }
+        });
+    });
+    view! {
+        <section class="panel">
+            <h2>"Clocks of every node"</h2>
+            {move || {
+                let all = clocks.get();
+                if all.is_empty() {
+                    return view! { <p>"Waiting for the nodes' heartbeats…"</p> }.into_any();
+                }
+                let scale = all
+                    .values()
+                    .flat_map(|c| c.offsets.iter())
+                    .fold(1.0_f64, |m, o| m.max(o.abs()));
+                view! {
+                    <table class="grid-table" data-testid="node-clocks">
+                        <thead><tr>
+                            <th>"Node"</th><th>"Lamport"</th><th>"Vector clock"</th>
+                            <th>"Offset from true time"</th><th>"Offset, last minute"</th>
+                        </tr></thead>
+                        <tbody>
+                            {all.into_iter().map(|(node, c)| {
+                                let latest = c.offsets.back().copied().unwrap_or_default();
+                                view! {
+                                    <tr data-node=node>
+                                        <td>{format!("node-{node}")}</td>
+                                        <td>{c.lamport}</td>
+                                        <td class="mono">{describe_vector(&c.vector)}</td>
+                                        <td>{format!("{latest:+.1} ms")}</td>
+                                        <td><Sparkline offsets=c.offsets scale/></td>
+                                    </tr>
+                                }
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                    <p class="hint">"Zero is true time; the middle line of each chart. The leader's Berkeley rounds pull every node toward the others."</p>
+                }.into_any()
+            }}
+        </section>
+    }
+}
+
+/// The offsets as a line around a zero axis, scaled to ±`scale`.
+#[component]
+fn Sparkline(offsets: VecDeque<f64>, scale: f64) -> impl IntoView {
+    const WIDTH: f64 = 180.0;
+    const HEIGHT: f64 = 36.0;
+    let step = WIDTH / (HISTORY as f64 - 1.0);
+    let points: Vec<String> = offsets
+        .iter()
+        .enumerate()
+        .map(|(i, offset)| {
+            let y = HEIGHT / 2.0 - offset / scale * (HEIGHT / 2.0 - 2.0);
+            format!("{:.1},{y:.1}", i as f64 * step)
+        })
+        .collect();
+    view! {
+        <svg class="sparkline" width=WIDTH height=HEIGHT viewBox=format!("0 0 {WIDTH} {HEIGHT}") role="img"
+            aria-label=format!("offset history, {} samples", offsets.len())>
+            <line class="axis" x1="0" y1=HEIGHT / 2.0 x2=WIDTH y2=HEIGHT / 2.0></line>
+            <polyline class="trace" points=points.join(" ")></polyline>
+        </svg>
+    }
+}
+
+fn describe_vector(vector: &BTreeMap<String, u64>) -> String {
+    vector
+        .iter()
+        .map(|(node, count)| format!("{node}: {count}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn heartbeats_give_their_nodes_clocks_and_other_events_nothing() {
+        let heartbeat = r#"{"node":2,"lamport":41,"physicalMs":1.0,"event":{"kind":"heartbeat",
+            "alive":[1,2],"leader":2,"epoch":3,"vectorClock":{"node-1":4,"node-2":9},"offsetMs":-12.5}}"#;
+        let (node, lamport, vector, offset) = heartbeat_clocks(heartbeat).unwrap();
+        assert_eq!((node, lamport, offset), (2, 41, -12.5));
+        assert_eq!(vector.get("node-2"), Some(&9));
+        assert!(heartbeat_clocks(r#"{"node":0,"event":{"kind":"routing"}}"#).is_none());
+        assert!(heartbeat_clocks("not json").is_none());
+    }
+
+    #[test]
+    fn vectors_read_as_node_and_count() {
+        let vector = BTreeMap::from([("node-1".to_string(), 3), ("node-2".to_string(), 5)]);
+        assert_eq!(describe_vector(&vector), "node-1: 3, node-2: 5");
+    }
+}
