@@ -26,10 +26,19 @@ impl Drop for TestGateway {
 }
 
 async fn start_gateway(nodes: &[&TestNode]) -> TestGateway {
-    let members: Vec<String> = nodes
+    let addresses: Vec<&str> = nodes
+        .iter()
+        .map(|node| node.base_url.trim_start_matches("http://"))
+        .collect();
+    start_gateway_for(&addresses)
+}
+
+/// A gateway over the given node addresses, numbered 1, 2, ... in order.
+fn start_gateway_for(addresses: &[&str]) -> TestGateway {
+    let members: Vec<String> = addresses
         .iter()
         .enumerate()
-        .map(|(i, node)| format!("{}={}", i + 1, node.base_url.trim_start_matches("http://")))
+        .map(|(i, address)| format!("{}={address}", i + 1))
         .collect();
     let mut process = Command::new(env!("CARGO_BIN_EXE_moviebook"))
         .args(["gateway", "--port", "0", "--nodes", &members.join(",")])
@@ -103,6 +112,14 @@ async fn requests_go_round_every_node_and_survive_a_killed_one() {
     assert_eq!(status["strategy"], "round_robin");
     assert_eq!(status["nodes"][1]["live"], false, "{status}");
 
+    // Back from the dead, the node passes a health check and rejoins.
+    nodes[1] = specs[1].start().await;
+    let rejoined = eventually(PATIENCE, || async {
+        (answered_by(&client, &gateway).await?.as_str() == "node-2").then_some(())
+    })
+    .await;
+    assert!(rejoined.is_some(), "the restarted node gets requests again");
+
     let too_big = vec![b'x'; 2 * 1024 * 1024];
     let response = client
         .post(format!("{}/api/bookings", gateway.base_url))
@@ -163,4 +180,45 @@ async fn the_gateway_feed_merges_every_node_and_its_routing_decisions() {
         heard.is_ok(),
         "heard heartbeats from {nodes_heard:?}, routing event: {routed}"
     );
+
+    nodes[1].kill();
+    let told = tokio::time::timeout(PATIENCE, async {
+        while let Some(Ok(message)) = feed.next().await {
+            let Ok(text) = message.into_text() else {
+                continue;
+            };
+            let event: serde_json::Value = serde_json::from_str(&text).expect("JSON events");
+            if event["node"] == 0
+                && event["event"]["kind"] == "gatewayNodeDown"
+                && event["event"]["peer"] == 2
+            {
+                return;
+            }
+        }
+    })
+    .await;
+    assert!(told.is_ok(), "the feed says the gateway took node 2 out");
+}
+
+#[tokio::test]
+async fn with_no_node_reachable_the_gateway_answers_503_in_the_error_shape() {
+    // Ports that were free a moment ago: nothing listens there.
+    let listeners: Vec<std::net::TcpListener> = (0..2)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("a free port"))
+        .collect();
+    let addresses: Vec<String> = listeners
+        .iter()
+        .map(|l| l.local_addr().expect("a bound address").to_string())
+        .collect();
+    drop(listeners);
+    let gateway = start_gateway_for(&addresses.iter().map(String::as_str).collect::<Vec<_>>());
+
+    let response = reqwest::get(format!("{}/api/movies", gateway.base_url))
+        .await
+        .expect("the gateway answers");
+    assert_eq!(response.status(), 503);
+    let error: serde_json::Value = response.json().await.expect("a JSON error");
+    assert_eq!(error["error"]["code"], "unavailable");
+    let message = error["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("reachable"), "{message}");
 }

@@ -15,6 +15,9 @@ use tokio::sync::broadcast;
 
 /// Wait before reconnecting to a node whose feed dropped.
 const RECONNECT_AFTER: Duration = Duration::from_millis(500);
+/// A node that does not take the feed's connection within this long (a host
+/// that drops packets rather than refusing) is tried again later.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Follows every node's feed until `stop`.
 pub fn follow_nodes(shared: Arc<Shared>, stop: broadcast::Receiver<()>) {
@@ -32,8 +35,11 @@ pub fn follow_nodes(shared: Arc<Shared>, stop: broadcast::Receiver<()>) {
 async fn follow(shared: &Shared, node: NodeId, address: &str) {
     let url = format!("ws://{address}/ws/events");
     loop {
-        match tokio_tungstenite::connect_async(url.as_str()).await {
-            Ok((mut socket, _)) => {
+        let connecting = tokio_tungstenite::connect_async(url.as_str());
+        match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
+            Err(_) => tracing::debug!(node, "node's event feed did not answer"),
+            Ok(Err(e)) => tracing::debug!(node, error = %e, "node's event feed unreachable"),
+            Ok(Ok((mut socket, _))) => {
                 tracing::debug!(node, "following the node's event feed");
                 while let Some(Ok(message)) = socket.next().await {
                     if let tokio_tungstenite::tungstenite::Message::Text(text) = message {
@@ -41,7 +47,6 @@ async fn follow(shared: &Shared, node: NodeId, address: &str) {
                     }
                 }
             }
-            Err(e) => tracing::debug!(node, error = %e, "node's event feed unreachable"),
         }
         tokio::time::sleep(RECONNECT_AFTER).await;
     }

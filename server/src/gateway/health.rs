@@ -6,6 +6,7 @@
 use super::Shared;
 use cluster::NodeId;
 use serde_json::json;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::broadcast;
@@ -17,6 +18,11 @@ const SATURATED_AT: f64 = 50.0;
 
 pub fn start(shared: Arc<Shared>, mut stop: broadcast::Receiver<()>) {
     tokio::spawn(async move {
+        // What the feed was last told about each node. Kept apart from the
+        // balancer's view, which the proxy also changes when a connection is
+        // refused, so that every verdict of the checks is announced once.
+        let mut announced: BTreeMap<NodeId, bool> =
+            shared.nodes.keys().map(|&id| (id, false)).collect();
         let mut every = tokio::time::interval(CHECK_EVERY);
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -24,49 +30,49 @@ pub fn start(shared: Arc<Shared>, mut stop: broadcast::Receiver<()>) {
                 _ = every.tick() => {}
                 _ = stop.recv() => return,
             }
-            let checks = shared.nodes.keys().map(|&id| check(&shared, id));
-            futures::future::join_all(checks).await;
+            let shared = &shared;
+            let checks = shared
+                .nodes
+                .iter()
+                .map(|(&id, address)| async move { (id, reported_load(shared, address).await) });
+            for (node, load) in futures::future::join_all(checks).await {
+                {
+                    let mut balancer = shared.balancer();
+                    balancer.set_live(node, load.is_some());
+                    if let Some(load) = load {
+                        balancer.set_load(node, load / SATURATED_AT);
+                    }
+                }
+                let live = load.is_some();
+                if announced.insert(node, live) == Some(live) {
+                    continue;
+                }
+                if live {
+                    tracing::info!(node, "node is healthy; in rotation");
+                    shared.publish(json!({"kind": "gatewayNodeUp", "peer": node}));
+                } else {
+                    tracing::warn!(node, "node failed its health check; out of rotation");
+                    shared.publish(json!({"kind": "gatewayNodeDown", "peer": node}));
+                }
+            }
         }
     });
 }
 
-async fn check(shared: &Shared, node: NodeId) {
-    let Some(address) = shared.nodes.get(&node) else {
-        return;
-    };
-    let answer = shared
+/// The node's own load from its `/api/health`, or None if it did not answer.
+async fn reported_load(shared: &Shared, address: &str) -> Option<f64> {
+    let response = shared
         .client
         .get(format!("http://{address}/api/health"))
         .timeout(CHECK_TIMEOUT)
         .send()
-        .await;
-    let load = match answer {
-        Ok(response) if response.status().is_success() => response
-            .json::<serde_json::Value>()
-            .await
-            .ok()
-            .map(|health| own_load(&health)),
-        _ => None,
-    };
-    let was_live = shared.balancer().is_live(node);
-    {
-        let mut balancer = shared.balancer();
-        balancer.set_live(node, load.is_some());
-        if let Some(load) = load {
-            balancer.set_load(node, load / SATURATED_AT);
-        }
+        .await
+        .ok()?;
+    if !response.status().is_success() {
+        return None;
     }
-    match (was_live, load.is_some()) {
-        (true, false) => {
-            tracing::warn!(node, "node failed its health check; out of rotation");
-            shared.publish(json!({"kind": "gatewayNodeDown", "peer": node}));
-        }
-        (false, true) => {
-            tracing::info!(node, "node is healthy; back in rotation");
-            shared.publish(json!({"kind": "gatewayNodeUp", "peer": node}));
-        }
-        _ => {}
-    }
+    let health = response.json::<serde_json::Value>().await.ok()?;
+    Some(own_load(&health))
 }
 
 /// The load a node reports for itself in its health answer.

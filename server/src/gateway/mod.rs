@@ -8,7 +8,7 @@ mod feed;
 mod health;
 mod proxy;
 
-use axum::extract::State;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::routing::get;
 use axum::{Json, Router};
 use cluster::balancer::{Balancer, Strategy};
@@ -97,6 +97,12 @@ pub async fn run(
         client,
         feed: broadcast::channel(FEED_CAPACITY).0,
     });
+    let address = SocketAddr::new(gateway.bind, gateway.port);
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {address}: {e}"))?;
+    let address = listener.local_addr().unwrap_or(address);
+
     // Background tasks end when this is sent (or dropped).
     let (stop, _) = broadcast::channel::<()>(1);
     health::start(shared.clone(), stop.subscribe());
@@ -106,12 +112,8 @@ pub async fn run(
         .route("/ws/events", get(feed::serve))
         .route("/gateway/status", get(status))
         .fallback(proxy::forward)
+        .layer(DefaultBodyLimit::max(proxy::MAX_BODY_BYTES))
         .with_state(shared);
-    let address = SocketAddr::new(gateway.bind, gateway.port);
-    let listener = tokio::net::TcpListener::bind(address)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot listen on {address}: {e}"))?;
-    let address = listener.local_addr().unwrap_or(address);
     tracing::info!("gateway listening on http://{address}");
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)

@@ -1,14 +1,16 @@
 //! Forwarding: each request goes to the node the balancer picks. A node that
 //! refuses the connection never saw the request, so the request is tried on
-//! the next live node and the dead one leaves the rotation; a node that took
-//! the request and then failed is not retried (it might have booked).
+//! the next live node and the dead one leaves the rotation. A node that took
+//! the request and then failed is retried elsewhere only for GET, HEAD and
+//! OPTIONS: anything else might already have booked seats there.
 
 use super::Shared;
 use crate::http::HttpError;
 use app::error::{ApiError, ErrorCode};
-use axum::body::{to_bytes, Body};
-use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderName, StatusCode};
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::{BytesRejection, FailedToBufferBody};
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
 use axum::response::{IntoResponse, Response};
 use cluster::NodeId;
 use serde_json::json;
@@ -19,37 +21,46 @@ use std::time::Instant;
 /// Largest request body the gateway forwards.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
-/// Headers that belong to one connection, not to the request (RFC 9110 §7.6.1).
-const HOP_BY_HOP: [&str; 9] = [
+/// Headers that belong to one connection, not to the request (RFC 9110
+/// §7.6.1), and `host`, which must name the node rather than the gateway.
+const HOP_BY_HOP: [&str; 7] = [
     "connection",
     "keep-alive",
     "transfer-encoding",
     "upgrade",
     "te",
     "trailer",
-    "proxy-authorization",
-    "proxy-authenticate",
     "host",
 ];
 
-pub async fn forward(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+pub async fn forward(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
     let started = Instant::now();
-    let (parts, body) = request.into_parts();
-    let Ok(body) = to_bytes(body, MAX_BODY_BYTES).await else {
-        let error = ApiError::new(
-            ErrorCode::PayloadTooLarge,
-            format!("The request body is larger than {MAX_BODY_BYTES} bytes."),
-        );
-        return HttpError(error).into_response();
+    let body = match body {
+        Ok(body) => body,
+        Err(BytesRejection::FailedToBufferBody(FailedToBufferBody::LengthLimitError(_))) => {
+            let error = ApiError::new(
+                ErrorCode::PayloadTooLarge,
+                format!("The request body is larger than {MAX_BODY_BYTES} bytes."),
+            );
+            return HttpError(error).into_response();
+        }
+        Err(rejection) => {
+            let message = format!(
+                "The request body could not be read: {}",
+                rejection.body_text()
+            );
+            return HttpError(ApiError::bad_request(message)).into_response();
+        }
     };
-    let path_and_query = parts
-        .uri
-        .path_and_query()
-        .map_or("/", |p| p.as_str())
-        .to_string();
-    let method = reqwest::Method::from_bytes(parts.method.as_str().as_bytes())
-        .unwrap_or(reqwest::Method::GET);
-    let headers = forwardable(&parts.headers);
+    let path_and_query = uri.path_and_query().map_or("/", |p| p.as_str());
+    let forwarded_headers = forwardable(&headers);
+    let safe_to_repeat = matches!(method, Method::GET | Method::HEAD | Method::OPTIONS);
 
     let mut tried: Vec<NodeId> = Vec::new();
     loop {
@@ -69,29 +80,32 @@ pub async fn forward(State(shared): State<Arc<Shared>>, request: Request) -> Res
         let Some(address) = shared.nodes.get(&node) else {
             continue;
         };
-        shared.balancer().request_started(node);
-        let sent = shared
-            .client
-            .request(method.clone(), format!("http://{address}{path_and_query}"))
-            .headers(headers.clone())
-            .body(body.clone())
-            .send()
-            .await;
-        let answer = match sent {
-            Ok(response) => read_answer(response).await,
-            Err(e) => Err(e),
+        let answer = {
+            // Counted until the answer is read, or until the browser gives up
+            // and this future is dropped.
+            let _in_flight = InFlight::start(&shared, node);
+            let sent = shared
+                .client
+                .request(method.clone(), format!("http://{address}{path_and_query}"))
+                .headers(forwarded_headers.clone())
+                .body(body.clone())
+                .send()
+                .await;
+            match sent {
+                Ok(response) => read_answer(response).await,
+                Err(e) => Err(e),
+            }
         };
-        shared.balancer().request_finished(node);
         match answer {
             Ok(response) => {
                 if let Some(count) = shared.forwarded.get(&node) {
                     count.fetch_add(1, Ordering::Relaxed);
                 }
-                if is_page_or_api(parts.uri.path()) {
+                if is_page_or_api(uri.path()) {
                     shared.publish(json!({
                         "kind": "routing",
-                        "method": parts.method.as_str(),
-                        "path": parts.uri.path(),
+                        "method": method.as_str(),
+                        "path": uri.path(),
                         "target": node,
                         "strategy": shared.strategy_name(),
                         "status": response.status().as_u16(),
@@ -104,30 +118,51 @@ pub async fn forward(State(shared): State<Arc<Shared>>, request: Request) -> Res
                 tracing::warn!(node, error = %e, "node refused the connection; trying another");
                 shared.balancer().set_live(node, false);
             }
+            // A connection that died under the request (the node was killed
+            // after the gateway last used it): harmless to repeat a read.
+            Err(e) if safe_to_repeat && !e.is_timeout() => {
+                tracing::warn!(node, error = %e, "node dropped the request; trying another");
+            }
             Err(e) => {
                 tracing::warn!(node, error = %e, "node failed to answer");
-                let error = ApiError::new(
-                    ErrorCode::Unavailable,
-                    format!("node-{node} did not answer in time; please try again."),
-                );
-                return HttpError(error).into_response();
+                let message = if e.is_timeout() {
+                    format!("node-{node} did not answer in time; please try again.")
+                } else {
+                    format!("node-{node} failed while answering; please try again.")
+                };
+                return HttpError(ApiError::new(ErrorCode::Unavailable, message)).into_response();
             }
         }
     }
 }
 
+/// One request in flight on a node, for least connections; ends when dropped.
+struct InFlight<'a> {
+    shared: &'a Shared,
+    node: NodeId,
+}
+
+impl<'a> InFlight<'a> {
+    fn start(shared: &'a Shared, node: NodeId) -> Self {
+        shared.balancer().request_started(node);
+        InFlight { shared, node }
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.shared.balancer().request_finished(self.node);
+    }
+}
+
 /// The node's answer as a response to the browser.
 async fn read_answer(response: reqwest::Response) -> Result<Response, reqwest::Error> {
-    let status = StatusCode::from_u16(response.status().as_u16())
-        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let status = response.status();
     let mut headers = HeaderMap::new();
+    let connection = connection_options(response.headers());
     for (name, value) in response.headers() {
-        if !HOP_BY_HOP.contains(&name.as_str()) && name != "content-length" {
-            if let Ok(name) = HeaderName::from_bytes(name.as_str().as_bytes()) {
-                if let Ok(value) = axum::http::HeaderValue::from_bytes(value.as_bytes()) {
-                    headers.append(name, value);
-                }
-            }
+        if is_end_to_end(name.as_str(), &connection) {
+            headers.append(name, value.clone());
         }
     }
     let bytes = response.bytes().await?;
@@ -137,20 +172,39 @@ async fn read_answer(response: reqwest::Response) -> Result<Response, reqwest::E
     Ok(answer)
 }
 
-fn forwardable(headers: &HeaderMap) -> reqwest::header::HeaderMap {
-    let mut forwarded = reqwest::header::HeaderMap::new();
+/// The browser's headers that the node should see.
+fn forwardable(headers: &HeaderMap) -> HeaderMap {
+    let connection = connection_options(headers);
+    let mut forwarded = HeaderMap::new();
     for (name, value) in headers {
-        if HOP_BY_HOP.contains(&name.as_str()) || name == "content-length" {
-            continue;
-        }
-        if let (Ok(name), Ok(value)) = (
-            reqwest::header::HeaderName::from_bytes(name.as_str().as_bytes()),
-            reqwest::header::HeaderValue::from_bytes(value.as_bytes()),
-        ) {
-            forwarded.append(name, value);
+        if is_end_to_end(name.as_str(), &connection) {
+            forwarded.append(name, value.clone());
         }
     }
     forwarded
+}
+
+/// The extra hop-by-hop headers a `Connection` header names.
+fn connection_options<'a>(
+    headers: impl IntoIterator<Item = (&'a HeaderName, &'a HeaderValue)>,
+) -> Vec<String> {
+    headers
+        .into_iter()
+        .filter(|(name, _)| *name == "connection")
+        .filter_map(|(_, value)| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(|option| option.trim().to_ascii_lowercase())
+        .filter(|option| !option.is_empty())
+        .collect()
+}
+
+/// Whether a header travels on past this hop. The length is left out too:
+/// the body is re-sent whole, and its length is set afresh.
+fn is_end_to_end(name: &str, connection: &[String]) -> bool {
+    !HOP_BY_HOP.contains(&name)
+        && !name.starts_with("proxy-")
+        && name != "content-length"
+        && !connection.iter().any(|option| option == name)
 }
 
 /// Pages, server functions and API calls are worth a routing event; the
@@ -173,5 +227,26 @@ mod tests {
         assert!(!is_page_or_api("/pkg/moviebook.wasm"));
         assert!(!is_page_or_api("/posters/lighthouse.svg"));
         assert!(!is_page_or_api("/favicon.ico"));
+    }
+
+    #[test]
+    fn hop_by_hop_headers_stay_behind() {
+        let mut headers = HeaderMap::new();
+        for (name, value) in [
+            ("host", "gateway:3000"),
+            ("connection", "keep-alive, X-Trace-Hop"),
+            ("x-trace-hop", "1"),
+            ("proxy-authorization", "Basic eA=="),
+            ("transfer-encoding", "chunked"),
+            ("content-length", "12"),
+            ("cookie", "user=ada"),
+            ("content-type", "application/json"),
+        ] {
+            headers.append(name, HeaderValue::from_static(value));
+        }
+        let forwarded = forwardable(&headers);
+        let mut names: Vec<&str> = forwarded.keys().map(|n| n.as_str()).collect();
+        names.sort_unstable();
+        assert_eq!(names, ["content-type", "cookie"]);
     }
 }
