@@ -66,6 +66,15 @@ impl LocalCluster<'_> {
                 .env("LEPTOS_SITE_ROOT", self.site_root)
                 .env("ELECTION", self.election)
                 .kill_on_drop(true);
+            // SAFETY: prctl(2) is async-signal-safe, and this closure only
+            // calls it. It makes the kernel stop the node should this
+            // launcher die without stopping it (SIGKILL, a crash).
+            unsafe {
+                command.pre_exec(|| {
+                    libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+                    Ok(())
+                });
+            }
             let child = command
                 .spawn()
                 .map_err(|e| anyhow::anyhow!("cannot start node {id}: {e}"))?;
