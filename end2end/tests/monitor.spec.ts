@@ -1,5 +1,5 @@
 import { test, expect } from '@playwright/test';
-import { open, watchForErrors } from './helpers';
+import { open, watchForErrors, futureShowtime } from './helpers';
 
 test.beforeEach(async ({ page }) => watchForErrors(page));
 
@@ -20,6 +20,19 @@ test('the system monitor shows the three-node cluster live and starts a Ring ele
   await expect(clocks.locator('tbody tr')).toHaveCount(3);
   await expect(clocks.locator('tr[data-node="2"]')).toContainText(/node-2: \d+/);
   await expect(clocks.locator('tr[data-node="2"]')).toContainText(/[+-]\d+\.\d ms/);
+
+  // A booking made meanwhile (here through the REST API) reaches the other
+  // nodes as copies pushed by the leader, counted live from the feed.
+  const showtime = await futureShowtime(page, 5);
+  const map = await (await page.request.get(`/api/seats?showtimeId=${showtime}`)).json();
+  const free = map.rows.flatMap((row: any) => row.seats).find((s: any) => s.state === 'available').label;
+  const booked = await page.request.post('/api/bookings', {
+    data: { userId: 'monitor-watcher', showtimeId: Number(showtime), seats: [free] },
+  });
+  expect(booked.status()).toBe(201);
+  const traffic = page.getByTestId('traffic');
+  await expect(traffic.locator('tbody tr').first()).toContainText(/node-\d/);
+  await expect(traffic.locator('tbody td:nth-child(3)').filter({ hasNotText: /^0$/ }).first()).toBeVisible();
 
   await page.getByTestId('ring-election').click();
   await expect(page.getByTestId('leader')).toContainText('algorithm ring');

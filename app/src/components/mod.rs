@@ -5,3 +5,4 @@ pub mod node_clocks;
 pub mod notice;
 pub mod seat_map;
 pub mod session;
+pub mod traffic;
