@@ -1,7 +1,9 @@
 //! Every node's clocks, live: its Lamport time, vector clock and physical
 //! offset from true time as its sampled heartbeats on the event feed report
-//! them, with a sparkline of the offset, so an operator watches the skewed
-//! clocks converge after each Berkeley round.
+//! them, with a sparkline of how far the node is from the others (the mean
+//! of every node's latest offset), so an operator watches the skewed clocks
+//! converge after each Berkeley round. Berkeley agrees on the cluster's
+//! average, not on true time, so the distance to the others is what shrinks.
 
 use crate::components::live::on_cluster_event;
 use leptos::prelude::*;
@@ -15,7 +17,9 @@ const HISTORY: usize = 60;
 struct NodeClocks {
     lamport: u64,
     vector: BTreeMap<String, u64>,
-    offsets: VecDeque<f64>,
+    offset_ms: f64,
+    /// Distance from the cluster's mean offset at each heartbeat, oldest first.
+    spread: VecDeque<f64>,
 }
 
 /// A heartbeat event's node, Lamport time, vector clock and offset.
@@ -39,19 +43,7 @@ pub fn NodeClocksPanel() -> impl IntoView {
         let Some((node, lamport, vector, offset)) = heartbeat_clocks(&json) else {
             return;
         };
-        clocks.update(|all| {
-            let entry = all.entry(node).or_insert_with(|| NodeClocks {
-                lamport,
-                vector: BTreeMap::new(),
-                offsets: VecDeque::new(),
-            });
-            entry.lamport = lamport;
-            entry.vector = vector;
-            entry.offsets.push_back(offset);
-            if entry.offsets.len() > HISTORY {
-                entry.offsets.pop_front();
-            }
-        });
+        clocks.update(|all| record(all, node, lamport, vector, offset));
     });
     view! {
         <section class="panel">
@@ -63,37 +55,64 @@ pub fn NodeClocksPanel() -> impl IntoView {
                 }
                 let scale = all
                     .values()
-                    .flat_map(|c| c.offsets.iter())
+                    .flat_map(|c| c.spread.iter())
                     .fold(1.0_f64, |m, o| m.max(o.abs()));
                 view! {
                     <table class="grid-table" data-testid="node-clocks">
                         <thead><tr>
                             <th>"Node"</th><th>"Lamport"</th><th>"Vector clock"</th>
-                            <th>"Offset from true time"</th><th>"Offset, last minute"</th>
+                            <th>"Offset from true time"</th><th>"Distance from the others, last minute"</th>
                         </tr></thead>
                         <tbody>
                             {all.into_iter().map(|(node, c)| {
-                                let latest = c.offsets.back().copied().unwrap_or_default();
+                                let latest = c.offset_ms;
                                 view! {
                                     <tr data-node=node>
                                         <td>{format!("node-{node}")}</td>
                                         <td>{c.lamport}</td>
                                         <td class="mono">{describe_vector(&c.vector)}</td>
                                         <td>{format!("{latest:+.1} ms")}</td>
-                                        <td><Sparkline offsets=c.offsets scale/></td>
+                                        <td><Sparkline offsets=c.spread scale/></td>
                                     </tr>
                                 }
                             }).collect_view()}
                         </tbody>
                     </table>
-                    <p class="hint">"Zero is true time; the middle line of each chart. The leader's Berkeley rounds pull every node toward the others."</p>
+                    <p class="hint">{format!("The middle line of each chart is the mean of every node's offset; the charts span ±{scale:.0} ms. The leader's Berkeley rounds pull every node to it.")}</p>
                 }.into_any()
             }}
         </section>
     }
 }
 
-/// The offsets as a line around a zero axis, scaled to ±`scale`.
+/// Takes a node's heartbeat: its clocks, and its distance from the mean of
+/// every node's latest offset.
+fn record(
+    all: &mut BTreeMap<u32, NodeClocks>,
+    node: u32,
+    lamport: u64,
+    vector: BTreeMap<String, u64>,
+    offset_ms: f64,
+) {
+    let entry = all.entry(node).or_insert_with(|| NodeClocks {
+        lamport,
+        vector: BTreeMap::new(),
+        offset_ms,
+        spread: VecDeque::new(),
+    });
+    entry.lamport = lamport;
+    entry.vector = vector;
+    entry.offset_ms = offset_ms;
+    let mean = all.values().map(|c| c.offset_ms).sum::<f64>() / all.len() as f64;
+    if let Some(entry) = all.get_mut(&node) {
+        entry.spread.push_back(offset_ms - mean);
+        if entry.spread.len() > HISTORY {
+            entry.spread.pop_front();
+        }
+    }
+}
+
+/// The values as a line around a zero axis, scaled to ±`scale`.
 #[component]
 fn Sparkline(offsets: VecDeque<f64>, scale: f64) -> impl IntoView {
     const WIDTH: f64 = 180.0;
@@ -137,6 +156,20 @@ mod tests {
         assert_eq!(vector.get("node-2"), Some(&9));
         assert!(heartbeat_clocks(r#"{"node":0,"event":{"kind":"routing"}}"#).is_none());
         assert!(heartbeat_clocks("not json").is_none());
+    }
+
+    #[test]
+    fn the_chart_follows_each_nodes_distance_from_the_mean() {
+        let mut all = BTreeMap::new();
+        record(&mut all, 1, 1, BTreeMap::new(), 100.0);
+        record(&mut all, 2, 1, BTreeMap::new(), -100.0);
+        assert_eq!(all[&1].spread, [0.0]);
+        assert_eq!(all[&2].spread, [-100.0]);
+        // After a Berkeley round both sit 600 ms off true time, together.
+        record(&mut all, 1, 2, BTreeMap::new(), 600.0);
+        record(&mut all, 2, 2, BTreeMap::new(), 600.0);
+        assert_eq!(all[&2].spread.back(), Some(&0.0));
+        assert_eq!(all[&1].offset_ms, 600.0);
     }
 
     #[test]
