@@ -37,12 +37,7 @@ pub async fn run(
         physical_clock(&config),
     ));
     let events = EventFeed::default();
-    let local = Arc::new(Cinema::new(
-        store.clone(),
-        config.node_id,
-        clocks.clone(),
-        events.clone(),
-    ));
+    let local = Arc::new(Cinema::new(store.clone(), config.node_id, clocks.clone()));
     tokio::spawn(top_up_catalog(store));
     let cluster: ClusterHandle = crate::runtime::start(cluster_config, clocks, events);
     let cinema = ReplicatedCinema::start(local, cluster.clone());

@@ -65,9 +65,8 @@ impl Shared {
 
     /// Publishes a gateway event, shaped like the nodes' events (node 0).
     fn publish(&self, event: serde_json::Value) {
-        let physical_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0.0, |d| d.as_secs_f64() * 1000.0);
+        // The gateway keeps no skewed clock of its own: it reports real time.
+        let physical_ms = crate::service::real_time_ms() as f64;
         let stamped = json!({"node": 0, "lamport": 0, "physicalMs": physical_ms, "event": event});
         let _ = self.feed.send(stamped.to_string());
     }

@@ -10,7 +10,7 @@ use app::error::{ApiError, ErrorCode};
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::{BytesRejection, FailedToBufferBody};
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
+use axum::http::{HeaderMap, Method, Uri};
 use axum::response::{IntoResponse, Response};
 use cluster::NodeId;
 use serde_json::json;
@@ -59,7 +59,7 @@ pub async fn forward(
         }
     };
     let path_and_query = uri.path_and_query().map_or("/", |p| p.as_str());
-    let forwarded_headers = forwardable(&headers);
+    let forwarded_headers = end_to_end(&headers);
     let safe_to_repeat = matches!(method, Method::GET | Method::HEAD | Method::OPTIONS);
 
     let mut tried: Vec<NodeId> = Vec::new();
@@ -158,13 +158,7 @@ impl Drop for InFlight<'_> {
 /// The node's answer as a response to the browser.
 async fn read_answer(response: reqwest::Response) -> Result<Response, reqwest::Error> {
     let status = response.status();
-    let mut headers = HeaderMap::new();
-    let connection = connection_options(response.headers());
-    for (name, value) in response.headers() {
-        if is_end_to_end(name.as_str(), &connection) {
-            headers.append(name, value.clone());
-        }
-    }
+    let headers = end_to_end(response.headers());
     let bytes = response.bytes().await?;
     let mut answer = Response::new(Body::from(bytes));
     *answer.status_mut() = status;
@@ -172,8 +166,9 @@ async fn read_answer(response: reqwest::Response) -> Result<Response, reqwest::E
     Ok(answer)
 }
 
-/// The browser's headers that the node should see.
-fn forwardable(headers: &HeaderMap) -> HeaderMap {
+/// The headers that travel past this hop: the browser's that the node
+/// should see, and the node's that the browser should.
+fn end_to_end(headers: &HeaderMap) -> HeaderMap {
     let connection = connection_options(headers);
     let mut forwarded = HeaderMap::new();
     for (name, value) in headers {
@@ -185,13 +180,11 @@ fn forwardable(headers: &HeaderMap) -> HeaderMap {
 }
 
 /// The extra hop-by-hop headers a `Connection` header names.
-fn connection_options<'a>(
-    headers: impl IntoIterator<Item = (&'a HeaderName, &'a HeaderValue)>,
-) -> Vec<String> {
+fn connection_options(headers: &HeaderMap) -> Vec<String> {
     headers
-        .into_iter()
-        .filter(|(name, _)| *name == "connection")
-        .filter_map(|(_, value)| value.to_str().ok())
+        .get_all("connection")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(','))
         .map(|option| option.trim().to_ascii_lowercase())
         .filter(|option| !option.is_empty())
@@ -217,6 +210,7 @@ fn is_page_or_api(path: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::http::HeaderValue;
 
     #[test]
     fn static_files_make_no_routing_events() {
@@ -244,7 +238,7 @@ mod tests {
         ] {
             headers.append(name, HeaderValue::from_static(value));
         }
-        let forwarded = forwardable(&headers);
+        let forwarded = end_to_end(&headers);
         let mut names: Vec<&str> = forwarded.keys().map(|n| n.as_str()).collect();
         names.sort_unstable();
         assert_eq!(names, ["content-type", "cookie"]);

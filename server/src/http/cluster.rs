@@ -70,14 +70,12 @@ async fn answer_call(
         .lock()
         .merge_receive(envelope.lamport, &envelope.vclock);
     let reply = replication.handle(envelope.from, envelope.body).await?;
-    let (lamport, vclock) = cluster.clocks.lock().stamp_send();
-    let answer = Envelope {
-        from: cluster.config.node_id,
-        to: envelope.from,
-        lamport,
-        vclock,
-        body: reply,
-    };
+    let answer = Envelope::stamped(
+        &cluster.clocks,
+        cluster.config.node_id,
+        envelope.from,
+        reply,
+    );
     let bytes = serde_json::to_vec(&answer).map_err(|_| ApiError::internal())?;
     let signature = cluster.signer.sign(&bytes);
     Ok((

@@ -28,14 +28,7 @@ pub async fn run(cinema: Arc<ReplicatedCinema>) {
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         every.tick().await;
-        let live: Vec<NodeId> = cinema
-            .cluster
-            .snapshot()
-            .members
-            .iter()
-            .filter(|m| m.alive && !m.is_self)
-            .map(|m| m.node_id)
-            .collect();
+        let live = cinema.cluster.snapshot().live_peers();
         if live.is_empty() {
             continue;
         }

@@ -16,7 +16,7 @@ use crate::runtime::ClusterHandle;
 use crate::service::{parse_booking_id, storage_error, Cinema};
 use crate::store::{BookingReplica, MergeOutcome, Store, StoreError};
 use app::error::{ApiError, ErrorCode};
-use app::model::{Booking, BookingRequest, Movie, MovieDetails, NewMovie, SeatMap};
+use app::model::{Booking, BookingRequest, BookingStatus, Movie, MovieDetails, NewMovie, SeatMap};
 use app::service::CinemaService;
 use cluster::election::Epoch;
 use cluster::replication::{QuorumState, WriteQuorum};
@@ -225,8 +225,13 @@ impl ReplicatedCinema {
             // A retry of a write this node already carried out.
             return self.local.booking(&booking_id.to_string()).await;
         }
-        let booking = self.local.book_as(booking_id, request).await?;
-        if self.replicate_booking(booking_id, epoch).await == QuorumState::Committed {
+        let (booking, record) = self.local.book_as(booking_id, request).await?;
+        let replica = BookingReplica {
+            record,
+            status: BookingStatus::Confirmed,
+            change_seq: 0,
+        };
+        if self.replicate(Change::Booking { replica }, epoch).await == QuorumState::Committed {
             self.announce(&booking);
             return Ok(booking);
         }
@@ -256,24 +261,15 @@ impl ReplicatedCinema {
     /// the cluster holds it, or until that can no longer happen.
     async fn replicate(&self, change: Change, epoch: Epoch) -> QuorumState {
         let snapshot = self.cluster.snapshot();
-        let replicas: Vec<NodeId> = snapshot
-            .members
-            .iter()
-            .filter(|m| m.alive && !m.is_self)
-            .map(|m| m.node_id)
-            .collect();
+        let replicas = snapshot.live_peers();
         let mut quorum = WriteQuorum::new(snapshot.members.len(), self.node_id(), &replicas);
-        if quorum.state() != QuorumState::Waiting {
-            return quorum.state();
-        }
-        let replicas_asked = replicas.len();
         let (answers, mut answered) = mpsc::unbounded_channel();
         for peer in replicas {
             let request = ReplicationRequest::Apply {
                 epoch,
                 change: change.clone(),
             };
-            let call = self.call_task(peer, request);
+            let call = self.call(peer, request);
             let answers = answers.clone();
             // Spawned, so a replica that answers after the quorum still gets it.
             tokio::spawn(async move {
@@ -281,11 +277,11 @@ impl ReplicatedCinema {
                 let _ = answers.send((peer, held));
             });
         }
+        // The channel closes once every replica has answered.
         drop(answers);
         let deadline = tokio::time::sleep(QUORUM_WAIT);
         tokio::pin!(deadline);
-        let mut answers_left = replicas_asked;
-        while answers_left > 0 {
+        while quorum.state() == QuorumState::Waiting {
             tokio::select! {
                 answer = answered.recv() => match answer {
                     Some((peer, true)) => { quorum.on_ack(peer); }
@@ -294,30 +290,16 @@ impl ReplicatedCinema {
                 },
                 _ = &mut deadline => break,
             }
-            answers_left -= 1;
-            if quorum.state() == QuorumState::Committed {
-                // Committed. Give the other replicas a moment too, so that a
-                // seat map refreshed on the announcement finds the booking
-                // on whichever node it asks.
-                let grace = tokio::time::sleep(STRAGGLER_GRACE);
-                tokio::pin!(grace);
-                while answers_left > 0 {
-                    tokio::select! {
-                        answer = answered.recv() => if answer.is_none() { break },
-                        _ = &mut grace => break,
-                    }
-                    answers_left -= 1;
-                }
-                return QuorumState::Committed;
-            }
-            if quorum.state() == QuorumState::Failed {
-                return QuorumState::Failed;
-            }
         }
-        match quorum.state() {
-            QuorumState::Committed => QuorumState::Committed,
-            _ => QuorumState::Failed,
+        if quorum.state() != QuorumState::Committed {
+            return QuorumState::Failed;
         }
+        // Committed. Give the other replicas a moment too, so that a seat map
+        // refreshed on the announcement finds the booking on whichever node
+        // it asks.
+        let stragglers = async { while answered.recv().await.is_some() {} };
+        let _ = tokio::time::timeout(STRAGGLER_GRACE, stragglers).await;
+        QuorumState::Committed
     }
 
     /// Merges a copy from a peer and tells the event feed what changed.
@@ -366,37 +348,30 @@ impl ReplicatedCinema {
         }
     }
 
+    /// Tells the event feed that `booking` changed. Called once the change
+    /// is committed, so a live seat map never shows a seat that a majority
+    /// of nodes does not hold.
     fn announce(&self, booking: &Booking) {
         let stamp = self.cluster.clocks.lock().stamp_local_event();
-        self.local
-            .announce(booking, stamp.lamport, stamp.vector.entries().clone());
-    }
-
-    async fn call(
-        &self,
-        to: NodeId,
-        request: ReplicationRequest,
-    ) -> Result<ReplicationReply, CallError> {
-        self.call_task(to, request).await
+        self.cluster.publish(EventKind::Booking {
+            booking_id: booking.id.clone(),
+            showtime_id: booking.showtime_id,
+            seats: booking.seats.clone(),
+            status: booking.status,
+            vector_clock: stamp.vector.entries().clone(),
+        });
     }
 
     /// A call to a peer as a future that owns what it needs, so it can be
     /// spawned.
-    fn call_task(
+    fn call(
         &self,
         to: NodeId,
         request: ReplicationRequest,
     ) -> impl std::future::Future<Output = Result<ReplicationReply, CallError>> + Send + 'static
     {
         let address = self.cluster.config.peers.get(&to).cloned();
-        let (lamport, vclock) = self.cluster.clocks.lock().stamp_send();
-        let envelope = Envelope {
-            from: self.node_id(),
-            to,
-            lamport,
-            vclock,
-            body: request,
-        };
+        let envelope = Envelope::stamped(&self.cluster.clocks, self.node_id(), to, request);
         let transport = self.transport.clone();
         let clocks = self.cluster.clocks.clone();
         async move {

@@ -79,6 +79,17 @@ pub struct ClusterSnapshot {
     pub last_berkeley_round: Option<BerkeleyResult>,
 }
 
+impl ClusterSnapshot {
+    /// The other members this node currently sees alive.
+    pub fn live_peers(&self) -> Vec<NodeId> {
+        self.members
+            .iter()
+            .filter(|m| m.alive && !m.is_self)
+            .map(|m| m.node_id)
+            .collect()
+    }
+}
+
 /// How HTTP handlers reach the runtime.
 #[derive(Clone)]
 pub struct ClusterHandle {
@@ -359,14 +370,7 @@ impl Runtime {
         let Some(address) = self.config.peers.get(&to).cloned() else {
             return;
         };
-        let (lamport, vclock) = self.clocks.lock().stamp_send();
-        let envelope = Envelope {
-            from: self.config.node_id,
-            to,
-            lamport,
-            vclock,
-            body,
-        };
+        let envelope = Envelope::stamped(&self.clocks, self.config.node_id, to, body);
         let transport = self.transport.clone();
         let inputs = self.inputs.clone();
         tokio::spawn(async move {

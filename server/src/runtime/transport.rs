@@ -4,6 +4,7 @@
 //! rounds) go to a peer's `/internal/rpc`; calls that wait for an answer
 //! (replication) go to `/internal/call`, and the answer is an envelope too.
 
+use crate::service::SharedClocks;
 use app::error::ApiError;
 use cluster::clock::{BerkeleyMessage, VectorClock};
 use cluster::election::ElectionMessage;
@@ -41,6 +42,20 @@ pub struct Envelope<Body = WireMessage> {
     pub lamport: u64,
     pub vclock: VectorClock,
     pub body: Body,
+}
+
+impl<Body> Envelope<Body> {
+    /// An envelope from `from` to `to`: sending it ticks the sender's clocks.
+    pub fn stamped(clocks: &SharedClocks, from: NodeId, to: NodeId, body: Body) -> Self {
+        let (lamport, vclock) = clocks.lock().stamp_send();
+        Envelope {
+            from,
+            to,
+            lamport,
+            vclock,
+            body,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

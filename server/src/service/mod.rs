@@ -7,7 +7,6 @@ mod clocks;
 
 pub use clocks::{real_time_ms, ClockStamp, NodeClocks, SharedClocks};
 
-use crate::runtime::events::{ClusterEvent, EventFeed, EventKind};
 use crate::store::{NewBookingRecord, ShowtimeRecord, Store, StoreError};
 use app::error::{ApiError, ErrorCode};
 use app::model::{
@@ -17,7 +16,7 @@ use app::model::{
 use app::rules;
 use app::service::CinemaService;
 use chrono::Utc;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use uuid::Uuid;
 
@@ -29,9 +28,6 @@ const DEFAULT_POSTER: &str = "/posters/default.svg";
 pub struct Cinema {
     store: Store,
     node_id: String,
-    node_number: u32,
-    /// Where bookings and cancellations are announced, for live seat maps.
-    events: EventFeed,
     clocks: SharedClocks,
     /// The movie list, read from storage once and dropped when it changes.
     movies: RwLock<Option<Arc<Vec<Movie>>>>,
@@ -40,15 +36,12 @@ pub struct Cinema {
 }
 
 impl Cinema {
-    /// A service for node `node_number` that stamps bookings with `clocks`
-    /// and announces them on `events`.
-    pub fn new(store: Store, node_number: u32, clocks: SharedClocks, events: EventFeed) -> Self {
+    /// A service for node `node_number` that stamps bookings with `clocks`.
+    pub fn new(store: Store, node_number: u32, clocks: SharedClocks) -> Self {
         Cinema {
             store,
             clocks,
             node_id: format!("node-{node_number}"),
-            node_number,
-            events,
             movies: RwLock::new(None),
             showtimes: RwLock::new(HashMap::new()),
         }
@@ -81,25 +74,6 @@ impl Cinema {
 
     pub fn store(&self) -> &Store {
         &self.store
-    }
-
-    /// Tells the event feed that `booking` changed, at the given clocks. The
-    /// replication layer calls it once a change is committed, so a live seat
-    /// map never shows a seat that a majority of nodes does not hold.
-    pub fn announce(&self, booking: &Booking, lamport: u64, vector_clock: BTreeMap<String, u64>) {
-        let physical_ms = self.clocks.lock().physical_ms();
-        self.events.publish(ClusterEvent {
-            node: self.node_number,
-            lamport,
-            physical_ms,
-            event: EventKind::Booking {
-                booking_id: booking.id.clone(),
-                showtime_id: booking.showtime_id,
-                seats: booking.seats.clone(),
-                status: booking.status,
-                vector_clock,
-            },
-        });
     }
 
     async fn showtime_record(&self, showtime_id: i64) -> Result<Arc<ShowtimeRecord>, ApiError> {
@@ -208,7 +182,8 @@ impl CinemaService for Cinema {
     }
 
     async fn book(&self, request: BookingRequest) -> Result<Booking, ApiError> {
-        self.book_as(Uuid::new_v4(), request).await
+        let (booking, _) = self.book_as(Uuid::new_v4(), request).await?;
+        Ok(booking)
     }
 
     async fn booking(&self, booking_id: &str) -> Result<Booking, ApiError> {
@@ -268,8 +243,13 @@ impl CinemaService for Cinema {
 
 impl Cinema {
     /// Books under a given id, so a retried request finds the booking it
-    /// already made instead of making another. The caller announces it.
-    pub async fn book_as(&self, id: Uuid, request: BookingRequest) -> Result<Booking, ApiError> {
+    /// already made instead of making another. Returns the booking and the
+    /// record written, which the caller replicates and announces.
+    pub async fn book_as(
+        &self,
+        id: Uuid,
+        request: BookingRequest,
+    ) -> Result<(Booking, NewBookingRecord), ApiError> {
         rules::validate_user_id(&request.user_id)?;
         let user_name = match request.user_name.as_deref() {
             Some(name) => rules::normalize_user_name(name)?,
@@ -295,7 +275,7 @@ impl Cinema {
             timestamp: stamp.physical,
         };
         match self.store.insert_booking(&record).await {
-            Ok(()) => Ok(booking_from_record(record, &show)),
+            Ok(()) => Ok((booking_from_record(record.clone(), &show), record)),
             Err(StoreError::SeatsTaken(seats)) => Err(ApiError::seats_taken(seats)),
             Err(e) => Err(storage_error(e, "")),
         }

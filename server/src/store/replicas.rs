@@ -17,7 +17,8 @@ use uuid::Uuid;
 pub struct BookingReplica {
     pub record: NewBookingRecord,
     pub status: BookingStatus,
-    /// Where the row stands in the sending node's change sequence.
+    /// Where the row stands in the sending node's change sequence, for
+    /// pulls; a push, which needs no position, carries 0.
     pub change_seq: i64,
 }
 
