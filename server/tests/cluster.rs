@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{cluster_specs, eventually, TestNode};
+use common::{agreed_leader, cluster_specs, eventually, start_all, TestNode};
 use moviebook::runtime::transport::{Signer, SIGNATURE_HEADER};
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -16,31 +16,11 @@ const PATIENCE: Duration = Duration::from_secs(20);
 /// them, and timing-sensitive elections should not share two cores.
 static ONE_CLUSTER_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-/// The leader and epoch every given node reports, if they all agree.
-async fn agreed_leader(nodes: &[&TestNode]) -> Option<(u64, u64)> {
-    let mut agreed = None;
-    for node in nodes {
-        let view = node.get_json("/api/election").await;
-        let leader = (
-            view["leader"]["id"].as_u64()?,
-            view["leader"]["epoch"].as_u64()?,
-        );
-        if agreed.is_some_and(|a| a != leader) {
-            return None;
-        }
-        agreed = Some(leader);
-    }
-    agreed
-}
-
 #[tokio::test]
 async fn a_killed_leader_is_replaced_and_steps_down_when_it_returns() {
     let _turn = ONE_CLUSTER_AT_A_TIME.lock().await;
     let specs = cluster_specs("failover", 3);
-    let mut nodes = Vec::new();
-    for spec in &specs {
-        nodes.push(spec.start().await);
-    }
+    let mut nodes = start_all(&specs).await;
     let all: Vec<&TestNode> = nodes.iter().collect();
     let (leader, epoch) = eventually(PATIENCE, || agreed_leader(&all))
         .await
@@ -91,10 +71,7 @@ async fn a_killed_leader_is_replaced_and_steps_down_when_it_returns() {
 async fn an_operator_can_hold_a_ring_election() {
     let _turn = ONE_CLUSTER_AT_A_TIME.lock().await;
     let specs = cluster_specs("ring", 3);
-    let mut nodes = Vec::new();
-    for spec in &specs {
-        nodes.push(spec.start().await);
-    }
+    let nodes = start_all(&specs).await;
     let all: Vec<&TestNode> = nodes.iter().collect();
     let (_, epoch) = eventually(PATIENCE, || agreed_leader(&all))
         .await
@@ -168,10 +145,7 @@ async fn berkeley_rounds_pull_skewed_clocks_together() {
                 .env("BERKELEY_INTERVAL_MS", 300)
         })
         .collect();
-    let mut nodes = Vec::new();
-    for spec in &specs {
-        nodes.push(spec.start().await);
-    }
+    let nodes = start_all(&specs).await;
     let all: Vec<&TestNode> = nodes.iter().collect();
     let spread = |views: &[Value]| {
         let offsets: Vec<f64> = views

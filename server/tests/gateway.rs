@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{cluster_specs, eventually, TestNode};
+use common::{cluster_specs, eventually, start_all, TestNode};
 use futures::StreamExt;
 use std::collections::BTreeSet;
 use std::process::{Child, Command, Stdio};
@@ -76,10 +76,7 @@ async fn answered_by(client: &reqwest::Client, gateway: &TestGateway) -> Option<
 #[tokio::test]
 async fn requests_go_round_every_node_and_survive_a_killed_one() {
     let specs = cluster_specs("gateway_rotation", 3);
-    let mut nodes = Vec::new();
-    for spec in &specs {
-        nodes.push(spec.start().await);
-    }
+    let mut nodes = start_all(&specs).await;
     let gateway = start_gateway(&nodes.iter().collect::<Vec<_>>()).await;
     let client = reqwest::Client::new();
     // Once every node passed a health check, round robin visits them in turn.
@@ -136,10 +133,7 @@ async fn requests_go_round_every_node_and_survive_a_killed_one() {
 #[tokio::test]
 async fn the_gateway_feed_merges_every_node_and_its_routing_decisions() {
     let specs = cluster_specs("gateway_feed", 2);
-    let mut nodes = Vec::new();
-    for spec in &specs {
-        nodes.push(spec.start().await);
-    }
+    let mut nodes = start_all(&specs).await;
     let gateway = start_gateway(&nodes.iter().collect::<Vec<_>>()).await;
     let feed_url = format!("{}/ws/events", gateway.base_url.replace("http://", "ws://"));
     let (mut feed, _) = tokio_tungstenite::connect_async(feed_url.as_str())

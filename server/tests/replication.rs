@@ -6,7 +6,9 @@
 
 mod common;
 
-use common::{cluster_specs, eventually, not_available, seat_states, NodeSpec, TestNode};
+use common::{
+    agreed_leader, cluster_specs, eventually, not_available, seat_states, start_all, TestNode,
+};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -15,30 +17,12 @@ const PATIENCE: Duration = Duration::from_secs(20);
 /// Elections and quorums are timing-sensitive: one cluster at a time.
 static ONE_CLUSTER_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-async fn start_all(specs: &[NodeSpec]) -> Vec<TestNode> {
-    let mut nodes = Vec::new();
-    for spec in specs {
-        nodes.push(spec.start().await);
-    }
-    nodes
-}
-
 /// Waits until every given node names the same leader; returns its id.
-async fn agreed_leader(nodes: &[&TestNode]) -> u64 {
-    eventually(PATIENCE, || async {
-        let mut agreed = None;
-        for node in nodes {
-            let view = node.get_json("/api/election").await;
-            let leader = view["leader"]["id"].as_u64()?;
-            if agreed.is_some_and(|a| a != leader) {
-                return None;
-            }
-            agreed = Some(leader);
-        }
-        agreed
-    })
-    .await
-    .expect("the nodes agree on a leader")
+async fn wait_for_leader(nodes: &[&TestNode]) -> u64 {
+    eventually(PATIENCE, || agreed_leader(nodes))
+        .await
+        .expect("the nodes agree on a leader")
+        .0
 }
 
 /// Waits until `node` shows exactly `seats` as not available.
@@ -63,7 +47,7 @@ async fn a_booking_through_any_node_is_held_by_every_node() {
     let specs = cluster_specs("replicated_booking", 3);
     let nodes = start_all(&specs).await;
     let all: Vec<&TestNode> = nodes.iter().collect();
-    assert_eq!(agreed_leader(&all).await, 3);
+    assert_eq!(wait_for_leader(&all).await, 3);
     let showtime = nodes[0].future_showtime(2).await;
 
     // Node 1 is a follower: it hands the booking to the leader.
@@ -114,7 +98,7 @@ async fn a_node_that_was_down_catches_up_and_a_new_leader_keeps_what_was_committ
     let specs = cluster_specs("catch_up", 3);
     let mut nodes = start_all(&specs).await;
     let all: Vec<&TestNode> = nodes.iter().collect();
-    assert_eq!(agreed_leader(&all).await, 3);
+    assert_eq!(wait_for_leader(&all).await, 3);
     let showtime = nodes[0].future_showtime(3).await;
 
     // Node 1 misses a booking that nodes 2 and 3 commit.
@@ -134,7 +118,7 @@ async fn a_node_that_was_down_catches_up_and_a_new_leader_keeps_what_was_committ
     nodes[2].kill();
     let survivors: Vec<&TestNode> = nodes[..2].iter().collect();
     let new_leader = eventually(PATIENCE, || async {
-        let leader = agreed_leader(&survivors).await;
+        let (leader, _) = agreed_leader(&survivors).await?;
         (leader != 3).then_some(leader)
     })
     .await
@@ -163,7 +147,7 @@ async fn without_a_majority_nothing_is_booked() {
     let specs = cluster_specs("no_majority", 3);
     let mut nodes = start_all(&specs).await;
     let all: Vec<&TestNode> = nodes.iter().collect();
-    agreed_leader(&all).await;
+    wait_for_leader(&all).await;
     let showtime = nodes[0].future_showtime(1).await;
 
     nodes[1].kill();

@@ -240,3 +240,29 @@ pub fn not_available(states: &[(String, String)]) -> Vec<String> {
         .map(|(l, _)| l.clone())
         .collect()
 }
+
+/// Starts every node of a cluster, one after the other.
+pub async fn start_all(specs: &[NodeSpec]) -> Vec<TestNode> {
+    let mut nodes = Vec::new();
+    for spec in specs {
+        nodes.push(spec.start().await);
+    }
+    nodes
+}
+
+/// The leader and epoch every given node reports, if they all agree.
+pub async fn agreed_leader(nodes: &[&TestNode]) -> Option<(u64, u64)> {
+    let mut agreed = None;
+    for node in nodes {
+        let view = node.get_json("/api/election").await;
+        let leader = (
+            view["leader"]["id"].as_u64()?,
+            view["leader"]["epoch"].as_u64()?,
+        );
+        if agreed.is_some_and(|a| a != leader) {
+            return None;
+        }
+        agreed = Some(leader);
+    }
+    agreed
+}
