@@ -25,36 +25,58 @@ impl SeatLayout {
         char::from(b'A' + (row as u8)).to_string()
     }
 
-    /// Every row label, front row first.
-    pub fn row_labels(&self) -> impl Iterator<Item = String> {
-        (0..self.rows).map(Self::row_label)
-    }
-
     pub fn is_premium(&self, row_label: &str) -> bool {
         self.premium_rows.iter().any(|r| r == row_label)
     }
 
-    /// Splits a label such as "C7" into its row and seat number, if the seat
-    /// exists in this layout.
-    pub fn parse_seat<'a>(&self, label: &'a str) -> Option<(&'a str, u16)> {
-        let mut chars = label.chars();
-        let row = chars.next()?;
-        if !row.is_ascii_uppercase() || (row as u16 - 'A' as u16) >= self.rows {
+    /// The label of seat `number` of row `row`: the one spelling of a seat.
+    pub fn seat_label(row: u16, number: u16) -> String {
+        format!("{}{number}", Self::row_label(row))
+    }
+
+    /// Looks a client's text up among this layout's seat labels. A seat has
+    /// exactly one spelling, `seat_label`'s; anything else (a sign, a leading
+    /// zero, lower case, spaces, non-ASCII digits or letters, invisible
+    /// characters) names no seat, so two spellings can never reach storage as
+    /// two different seats.
+    pub fn find_seat(&self, text: &str) -> Option<SeatPosition> {
+        let bytes = text.as_bytes();
+        let (&row_byte, digits) = bytes.split_first()?;
+        if !row_byte.is_ascii_uppercase() || u16::from(row_byte - b'A') >= self.rows {
             return None;
         }
-        let number_text = chars.as_str();
-        if number_text.starts_with('0') {
+        // At most five digits, so the number cannot overflow.
+        let well_formed = (1..=5).contains(&digits.len())
+            && digits[0] != b'0'
+            && digits.iter().all(u8::is_ascii_digit);
+        if !well_formed {
             return None;
         }
-        let number: u16 = number_text.parse().ok()?;
-        (1..=self.seats_per_row)
-            .contains(&number)
-            .then_some((&label[..1], number))
+        let number = digits
+            .iter()
+            .fold(0u32, |n, d| n * 10 + u32::from(d - b'0'));
+        let number = u16::try_from(number).ok()?;
+        if !(1..=self.seats_per_row).contains(&number) {
+            return None;
+        }
+        let seat = SeatPosition {
+            row: u16::from(row_byte - b'A'),
+            number,
+        };
+        debug_assert_eq!(Self::seat_label(seat.row, seat.number), text);
+        Some(seat)
     }
 
     pub fn seat_count(&self) -> i64 {
         i64::from(self.rows) * i64::from(self.seats_per_row)
     }
+}
+
+/// Where a seat is: its row (0 nearest the screen) and its number (from 1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SeatPosition {
+    pub row: u16,
+    pub number: u16,
 }
 
 /// Prices of the two kinds of seat in one showtime, in cents.
@@ -74,9 +96,10 @@ impl SeatPrices {
     }
 }
 
-/// Checks a seat selection against a layout and prices it: each seat with its
-/// price, in the order given. Rejects an empty selection, too many seats,
-/// duplicates and seats the auditorium does not have.
+/// Checks a seat selection against a layout and prices it: each seat's
+/// label, as the layout spells it, with its price, in the order given.
+/// Rejects an empty selection, too many seats, duplicates and anything that
+/// is not one of the auditorium's seat labels.
 pub fn price_seats(
     layout: &SeatLayout,
     prices: SeatPrices,
@@ -91,18 +114,20 @@ pub fn price_seats(
             seats.len()
         )));
     }
-    let mut priced = Vec::with_capacity(seats.len());
-    for (index, label) in seats.iter().enumerate() {
-        if seats[..index].contains(label) {
-            return Err(ApiError::invalid(format!("Seat {label} is listed twice.")));
-        }
-        let Some((row, _)) = layout.parse_seat(label) else {
+    let mut priced: Vec<(String, i64)> = Vec::with_capacity(seats.len());
+    for text in seats {
+        let Some(seat) = layout.find_seat(text) else {
             return Err(ApiError::invalid(format!(
                 "There is no seat {} in this auditorium.",
-                shorten(label)
+                shorten(text)
             )));
         };
-        priced.push((label.clone(), prices.for_row(layout, row)));
+        let label = SeatLayout::seat_label(seat.row, seat.number);
+        if priced.iter().any(|(held, _)| *held == label) {
+            return Err(ApiError::invalid(format!("Seat {label} is listed twice.")));
+        }
+        let price = prices.for_row(layout, &SeatLayout::row_label(seat.row));
+        priced.push((label, price));
     }
     Ok(priced)
 }
@@ -124,8 +149,22 @@ pub fn validate_user_id(user_id: &str) -> Result<(), ApiError> {
     }
 }
 
-/// Trims a display name and checks it is printable and not too long.
+/// A display name in its one canonical form: Unicode NFC, runs of white
+/// space collapsed to one space, no leading or trailing space. Refuses names
+/// that are empty, too long, or hold control or invisible formatting
+/// characters (zero-width spaces, direction overrides), which would let two
+/// names look alike.
 pub fn normalize_user_name(name: &str) -> Result<String, ApiError> {
+    use unicode_normalization::UnicodeNormalization;
+    if name
+        .chars()
+        .any(|c| c.is_control() || is_invisible_format(c))
+    {
+        return Err(ApiError::invalid(
+            "A name cannot contain control or invisible characters.",
+        ));
+    }
+    let name: String = name.nfc().collect();
     let name = name.split_whitespace().collect::<Vec<_>>().join(" ");
     if name.is_empty() {
         return Err(ApiError::invalid("Please enter your name."));
@@ -135,12 +174,24 @@ pub fn normalize_user_name(name: &str) -> Result<String, ApiError> {
             "A name can be at most {MAX_USER_NAME_CHARS} characters long."
         )));
     }
-    if name.chars().any(char::is_control) {
-        return Err(ApiError::invalid(
-            "A name cannot contain control characters.",
-        ));
-    }
     Ok(name)
+}
+
+/// Unicode format characters that render as nothing: soft hyphen, zero-width
+/// spaces and joiners, direction marks, embeddings, overrides and isolates,
+/// invisible operators, the byte-order mark, interlinear annotation marks.
+fn is_invisible_format(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{061C}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{206F}'
+            | '\u{FEFF}'
+            | '\u{FFF9}'..='\u{FFFB}'
+    )
 }
 
 /// Checks a new movie's fields before it reaches storage.
@@ -195,7 +246,7 @@ pub fn format_price(cents: i64) -> String {
 }
 
 /// Echoes user text in an error without letting it flood the message.
-fn shorten(text: &str) -> String {
+pub fn shorten(text: &str) -> String {
     const MAX: usize = 12;
     if text.chars().count() <= MAX {
         format!("\"{text}\"")
@@ -229,14 +280,42 @@ mod tests {
     }
 
     #[test]
-    fn parses_only_seats_that_exist() {
+    fn finds_only_seats_that_exist_under_their_own_label() {
         let layout = hall();
-        assert_eq!(layout.parse_seat("A1"), Some(("A", 1)));
-        assert_eq!(layout.parse_seat("E8"), Some(("E", 8)));
+        assert_eq!(
+            layout.find_seat("A1"),
+            Some(SeatPosition { row: 0, number: 1 })
+        );
+        assert_eq!(
+            layout.find_seat("E8"),
+            Some(SeatPosition { row: 4, number: 8 })
+        );
         for bad in [
-            "", "A", "A0", "A9", "F1", "a1", "A01", "1A", "A-1", "AA1", "É1",
+            "",
+            "A",
+            "A0",
+            "A9",
+            "F1",
+            "a1",
+            "A01",
+            "1A",
+            "A-1",
+            "A+1",
+            "AA1",
+            "É1",
+            " A1",
+            "A1 ",
+            "A 1",
+            "A\u{200B}1",
+            "A\u{FF11}",
+            "\u{FF21}1",
+            "\u{0410}1",
+            "A\u{0661}",
+            "A1\0",
+            "A00001",
+            "A65537",
         ] {
-            assert_eq!(layout.parse_seat(bad), None, "{bad} should not parse");
+            assert_eq!(layout.find_seat(bad), None, "{bad:?} should name no seat");
         }
     }
 
@@ -276,6 +355,17 @@ mod tests {
         assert!(normalize_user_name("   ").is_err());
         assert!(normalize_user_name(&"é".repeat(61)).is_err());
         assert_eq!(normalize_user_name("Zoë").unwrap(), "Zoë");
+        // One spelling: a decomposed ë becomes the composed one.
+        assert_eq!(normalize_user_name("Zoe\u{308}").unwrap(), "Zo\u{eb}");
+        for invisible in [
+            "Ada\u{200B}",
+            "A\u{202E}da",
+            "\u{FEFF}Ada",
+            "Ad\u{AD}a",
+            "Ada\n",
+        ] {
+            assert!(normalize_user_name(invisible).is_err(), "{invisible:?}");
+        }
     }
 
     #[test]
@@ -289,5 +379,104 @@ mod tests {
         let junk = "X".repeat(500);
         let err = price_seats(&hall(), PRICES, &[junk]).unwrap_err();
         assert!(err.message.len() < 80);
+    }
+
+    mod spellings {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// How many ways `respell` knows.
+        const RESPELLINGS: usize = 19;
+
+        /// Way number `way` that a client might spell seat `row``number`
+        /// other than its label.
+        fn respell(way: usize, row: char, number: u16) -> String {
+            let (r, n) = (row, number);
+            match way {
+                0 => format!("{r}+{n}"),
+                1 => format!("{r}0{n}"),
+                2 => format!("{r}00{n}"),
+                3 => format!("{}{n}", r.to_ascii_lowercase()),
+                4 => format!(" {r}{n}"),
+                5 => format!("{r}{n} "),
+                6 => format!("{r} {n}"),
+                7 => format!("{r}\t{n}"),
+                8 => format!("{r}-{n}"),
+                9 => format!("{r}\u{200B}{n}"),
+                10 => format!("{r}{n}\u{200D}"),
+                11 => format!("\u{FEFF}{r}{n}"),
+                // Full-width digits and letters.
+                12 => format!("{r}{}", shift_digits(n, '\u{FF10}')),
+                13 => format!(
+                    "{}{n}",
+                    char::from_u32(r as u32 - 'A' as u32 + 0xFF21).unwrap()
+                ),
+                // Arabic-Indic and Devanagari digits.
+                14 => format!("{r}{}", shift_digits(n, '\u{0660}')),
+                15 => format!("{r}{}", shift_digits(n, '\u{0966}')),
+                // A Cyrillic or Greek capital that looks like the Latin one.
+                16 => format!("{}{n}", look_alike(r)),
+                17 => format!("{r}{n}.0"),
+                _ => format!("{r}{n}{r}{n}"),
+            }
+        }
+
+        fn shift_digits(number: u16, zero: char) -> String {
+            number
+                .to_string()
+                .chars()
+                .map(|d| char::from_u32(zero as u32 + (d as u32 - '0' as u32)).unwrap())
+                .collect()
+        }
+
+        fn look_alike(row: char) -> char {
+            match row {
+                'A' => '\u{0410}',
+                'B' => '\u{0392}',
+                'C' => '\u{0421}',
+                'E' => '\u{0415}',
+                _ => '\u{0406}',
+            }
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2000))]
+
+            /// No other spelling of a seat is accepted as any seat.
+            #[test]
+            fn a_seat_has_exactly_one_spelling(
+                row in 0u16..5, number in 1u16..=8, way in 0..RESPELLINGS
+            ) {
+                let layout = hall();
+                let row_letter = SeatLayout::row_label(row).chars().next().unwrap();
+                let label = SeatLayout::seat_label(row, number);
+                prop_assert_eq!(layout.find_seat(&label), Some(SeatPosition { row, number }));
+                let other = respell(way, row_letter, number);
+                prop_assert_ne!(&other, &label);
+                prop_assert_eq!(layout.find_seat(&other), None, "{:?} was taken for {}", other, label);
+                let priced = price_seats(&layout, PRICES, &[other]);
+                prop_assert!(priced.is_err());
+            }
+
+            /// Whatever text names a seat is that seat's label, character for
+            /// character, so storage only ever sees labels.
+            #[test]
+            fn any_text_that_names_a_seat_is_its_label(text in "\\PC{0,6}") {
+                if let Some(seat) = hall().find_seat(&text) {
+                    prop_assert_eq!(SeatLayout::seat_label(seat.row, seat.number), text);
+                }
+            }
+
+            #[test]
+            fn priced_seats_carry_the_layout_labels(
+                seats in proptest::collection::btree_set((0u16..5, 1u16..=8), 1..=10)
+            ) {
+                let labels: Vec<String> =
+                    seats.iter().map(|&(r, n)| SeatLayout::seat_label(r, n)).collect();
+                let priced = price_seats(&hall(), PRICES, &labels).unwrap();
+                let priced: Vec<String> = priced.into_iter().map(|(label, _)| label).collect();
+                prop_assert_eq!(priced, labels);
+            }
+        }
     }
 }

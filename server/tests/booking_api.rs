@@ -210,7 +210,13 @@ async fn bad_input_gets_a_clear_4xx_and_changes_nothing() {
         ("/api/movies?id=abc", 400),
         ("/api/movies?id=999999", 404),
         ("/api/bookings", 400),
-        ("/api/bookings?id=not-a-uuid", 404),
+        ("/api/bookings?id=not-a-uuid", 422),
+        ("/api/bookings?id=6F0C2A4E-8B1D-4C3E-9F5A-2D7B8E1C0A93", 422),
+        (
+            "/api/bookings?id={6f0c2a4e-8b1d-4c3e-9f5a-2d7b8e1c0a93}",
+            422,
+        ),
+        ("/api/bookings?id=6f0c2a4e8b1d4c3e9f5a2d7b8e1c0a93", 422),
         ("/api/bookings?id=00000000-0000-0000-0000-000000000000", 404),
         ("/api/bookings?userId=bad%20id", 422),
         ("/api/seats?showtimeId=", 400),
@@ -354,4 +360,128 @@ async fn a_restarted_node_resumes_its_clocks() {
         3,
         "bookings survive the restart"
     );
+}
+
+/// Other ways to write seat `row``number`: signs, zeros, case, spaces,
+/// non-ASCII digits and letters, invisible characters. None is its label.
+fn respellings(row: char, number: u32) -> Vec<String> {
+    let digits = number.to_string();
+    let shift = |zero: u32| -> String {
+        digits
+            .chars()
+            .map(|d| char::from_u32(zero + d.to_digit(10).unwrap()).unwrap())
+            .collect()
+    };
+    let lower = row.to_ascii_lowercase();
+    let full_width_row = char::from_u32(row as u32 - 'A' as u32 + 0xFF21).unwrap();
+    let mut spellings = vec![
+        format!("{row}+{number}"),
+        format!("{row}+0{number}"),
+        format!("{row}0{number}"),
+        format!("{row}00{number}"),
+        format!("{lower}{number}"),
+        format!(" {row}{number}"),
+        format!("{row}{number} "),
+        format!("{row} {number}"),
+        format!("{row}\t{number}"),
+        format!("{row}{number}\n"),
+        format!("{row}\u{200B}{number}"),
+        format!("{row}{number}\u{200D}"),
+        format!("\u{FEFF}{row}{number}"),
+        format!("{row}\u{00AD}{number}"),
+        format!("{row}{}", shift(0xFF10)),
+        format!("{full_width_row}{number}"),
+        format!("{row}{}", shift(0x0660)),
+        format!("{row}{}", shift(0x0966)),
+        format!("{row}{}", shift(0x1D7CE)),
+        format!("{row}{number}.0"),
+        format!("{row}{number}e0"),
+        format!("{row}-{number}"),
+        format!("{row}{number}\0"),
+    ];
+    if row == 'C' {
+        spellings.push(format!("\u{0421}{number}"));
+    }
+    spellings
+}
+
+#[tokio::test]
+async fn a_taken_seat_cannot_be_booked_again_under_another_spelling() {
+    let node = start_node("spellings").await;
+    let showtime = node.future_showtime_in_a_hall_of(200).await;
+    let taken = [('C', 2u32), ('A', 1), ('L', 18), ('J', 12)];
+    let labels: Vec<String> = taken.iter().map(|(r, n)| format!("{r}{n}")).collect();
+    let (status, booking) = node
+        .book(json!({"userId": "first", "showtimeId": showtime, "seats": labels}))
+        .await;
+    assert_eq!(status, 201, "{booking}");
+
+    let mut tried = 0;
+    for (row, number) in taken {
+        for spelling in respellings(row, number) {
+            let (status, answer) = node
+                .book(json!({"userId": "second", "showtimeId": showtime, "seats": [spelling]}))
+                .await;
+            assert_eq!(status, 422, "{spelling:?} -> {answer}");
+            assert_eq!(answer["error"]["code"], "invalid_input", "{spelling:?}");
+            tried += 1;
+        }
+    }
+    // And a free seat listed twice under two spellings is one seat listed
+    // once plus something that is no seat.
+    let (status, _) = node
+        .book(json!({"userId": "second", "showtimeId": showtime, "seats": ["D3", "D+3"]}))
+        .await;
+    assert_eq!(status, 422);
+    assert!(tried > 80, "only {tried} spellings tried");
+
+    let mut held = not_available(&seat_states(&node, showtime, "first").await);
+    held.sort();
+    let mut expected = labels.clone();
+    expected.sort();
+    assert_eq!(held, expected, "exactly the first booking's seats are held");
+    let second: Value = node.get_json("/api/bookings?userId=second").await;
+    assert_eq!(
+        second,
+        json!([]),
+        "nothing was booked under another spelling"
+    );
+}
+
+#[tokio::test]
+async fn movies_added_by_two_nodes_unaware_of_each_other_get_different_ids() {
+    // Two nodes' databases, each adding a movie without having heard of the
+    // other's: the ids still differ, so the copies can never be confused.
+    let server = std::env::var("DATABASE_URL").unwrap();
+    let movie = app::model::NewMovie {
+        title: "Parallel Lines".into(),
+        description: "Two of them.".into(),
+        genres: vec!["Drama".into()],
+        rating: 7.0,
+        duration_minutes: 100,
+        release_year: 2026,
+        certificate: "PG".into(),
+        poster_url: None,
+    };
+    let mut ids = Vec::new();
+    for node in [2u32, 3] {
+        let name = format!("it_movie_ids_{node}_{}", std::process::id());
+        moviebook::store::ensure_database(&server, &name)
+            .await
+            .unwrap();
+        let url = moviebook::store::url_with_database(&server, &name);
+        let store = moviebook::store::Store::connect(&url, 2).await.unwrap();
+        store.migrate().await.unwrap();
+        let added = store
+            .insert_movie(node, &movie, "/posters/default.svg")
+            .await
+            .unwrap();
+        assert_eq!(
+            added.id % 1000,
+            i64::from(node),
+            "the id ends in the node's id"
+        );
+        ids.push(added.id);
+    }
+    assert_ne!(ids[0], ids[1]);
 }

@@ -27,7 +27,7 @@ fn server_url() -> String {
 }
 
 /// `n` distinct free ports, found by holding all of them open at once.
-fn free_ports(n: usize) -> Vec<u16> {
+pub fn free_ports(n: usize) -> Vec<u16> {
     let listeners: Vec<std::net::TcpListener> = (0..n)
         .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("a free port"))
         .collect();
@@ -175,6 +175,33 @@ impl TestNode {
         let _ = self.process.wait();
     }
 
+    /// Freezes the process (SIGSTOP), as a long pause would: its sockets stay
+    /// open but it answers nothing.
+    pub fn pause(&self) {
+        self.signal(libc::SIGSTOP);
+    }
+
+    /// Lets a paused process go on (SIGCONT).
+    pub fn resume(&self) {
+        self.signal(libc::SIGCONT);
+    }
+
+    fn signal(&self, signal: libc::c_int) {
+        let pid = libc::pid_t::try_from(self.process.id()).expect("a pid");
+        // SAFETY: sending a signal to our own child process.
+        assert_eq!(unsafe { libc::kill(pid, signal) }, 0, "signal {signal}");
+    }
+
+    /// The load this node reports for itself (HTTP requests in flight).
+    pub async fn own_load(&self) -> u64 {
+        let health = self.get_json("/api/health").await;
+        health["nodes"]
+            .as_array()
+            .and_then(|nodes| nodes.iter().find(|n| n["isSelf"] == true))
+            .and_then(|me| me["load"].as_u64())
+            .expect("the node reports its own load")
+    }
+
     pub async fn get_json(&self, path: &str) -> serde_json::Value {
         self.client
             .get(self.url(path))
@@ -194,6 +221,25 @@ impl TestNode {
             .and_then(|s| s.last())
             .and_then(|s| s["id"].as_i64())
             .expect("an upcoming showtime")
+    }
+
+    /// The id of a showtime that has not started, in an auditorium with at
+    /// least `seats` seats.
+    pub async fn future_showtime_in_a_hall_of(&self, seats: i64) -> i64 {
+        for movie_id in 1..=8 {
+            let details = self.get_json(&format!("/api/movies?id={movie_id}")).await;
+            let found = details["showtimes"].as_array().and_then(|showtimes| {
+                showtimes
+                    .iter()
+                    .rev()
+                    .find(|s| s["seatsTotal"].as_i64() >= Some(seats))
+                    .and_then(|s| s["id"].as_i64())
+            });
+            if let Some(id) = found {
+                return id;
+            }
+        }
+        panic!("no upcoming showtime in a hall of {seats} seats")
     }
 
     pub async fn book(&self, body: serde_json::Value) -> (u16, serde_json::Value) {
@@ -265,4 +311,49 @@ pub async fn agreed_leader(nodes: &[&TestNode]) -> Option<(u64, u64)> {
         agreed = Some(leader);
     }
     agreed
+}
+
+/// A test that speaks to real nodes as member `id` of their cluster would:
+/// envelopes stamped, numbered and signed with the cluster's secret. Only
+/// use it for an id with no real process behind it.
+pub struct FakePeer {
+    stamper: moviebook::runtime::transport::Stamper,
+    transport: moviebook::runtime::transport::Transport,
+}
+
+impl FakePeer {
+    pub fn new(id: u32, secret: &str) -> Self {
+        use moviebook::service::{real_time_ms, NodeClocks, SharedClocks};
+        let clocks = SharedClocks::new(NodeClocks::resume(
+            format!("node-{id}"),
+            0,
+            Default::default(),
+            cluster::clock::PhysicalClock::new(0.0, 0.0, real_time_ms()),
+        ));
+        let signer = moviebook::runtime::transport::Signer::new(secret);
+        FakePeer {
+            stamper: moviebook::runtime::transport::Stamper::new(id, clocks, real_time_ms()),
+            transport: moviebook::runtime::transport::Transport::new(signer),
+        }
+    }
+
+    /// A replication call to `node` (member `to`), as `/internal/call`.
+    pub async fn call(
+        &self,
+        node: &TestNode,
+        to: u32,
+        request: moviebook::replication::wire::ReplicationRequest,
+        timeout: Duration,
+    ) -> Result<moviebook::replication::wire::ReplicationReply, String> {
+        let envelope = self.stamper.envelope(to, request);
+        let address = node.base_url.trim_start_matches("http://");
+        match tokio::time::timeout(timeout, self.transport.call(address, &envelope)).await {
+            Err(_) => Err("gave up waiting".into()),
+            Ok(Err(moviebook::runtime::transport::CallError::Refused(e))) => {
+                Err(format!("{:?}: {}", e.code, e.message))
+            }
+            Ok(Err(moviebook::runtime::transport::CallError::Unreachable(e))) => Err(e),
+            Ok(Ok(reply)) => Ok(reply.body),
+        }
+    }
 }
