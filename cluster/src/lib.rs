@@ -53,3 +53,8 @@ pub mod sim;
 
 /// A node's id: node-1 is 1. The cluster's members are known up front.
 pub type NodeId = u32;
+
+/// The highest node id. Ids a node makes up on its own (a movie added
+/// through it) end in its id as three decimal digits, so that no two nodes
+/// can ever make up the same one.
+pub const MAX_NODE_ID: NodeId = 999;

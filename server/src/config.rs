@@ -69,8 +69,9 @@ pub struct UpConfig {
 
 #[derive(Args, Debug, Clone)]
 pub struct NodeConfig {
-    /// This node's id; the node calls itself node-<id>.
-    #[arg(long, env = "NODE_ID", default_value_t = 1)]
+    /// This node's id, 1 to 999; the node calls itself node-<id>.
+    #[arg(long, env = "NODE_ID", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(cluster::MAX_NODE_ID)))]
     pub node_id: u32,
     /// Port this node listens on.
     #[arg(long, env = "NODE_PORT", default_value_t = 3001)]
@@ -145,7 +146,14 @@ pub fn parse_members(list: &str) -> Result<BTreeMap<u32, String>, String> {
         let id: u32 = id
             .trim()
             .parse()
-            .map_err(|_| format!("member id {id:?} is not a number"))?;
+            .ok()
+            .filter(|id| (1..=cluster::MAX_NODE_ID).contains(id))
+            .ok_or_else(|| {
+                format!(
+                    "member id {id:?} is not a number from 1 to {}",
+                    cluster::MAX_NODE_ID
+                )
+            })?;
         let address = address.trim();
         if address
             .rsplit_once(':')

@@ -4,6 +4,7 @@ use super::{Store, StoreError, StoreResult};
 use app::model::{Movie, NewMovie, Showtime};
 use app::rules::{SeatLayout, SeatPrices};
 use chrono::{DateTime, Utc};
+use cluster::NodeId;
 
 /// Everything about one showtime that a booking needs, read once and cached:
 /// showtimes never change after they are scheduled.
@@ -120,11 +121,20 @@ impl Store {
         row.map(Movie::from).ok_or(StoreError::NotFound)
     }
 
-    pub async fn insert_movie(&self, movie: &NewMovie, poster_url: &str) -> StoreResult<Movie> {
+    /// Adds a movie under an id that ends in `node`'s id (see
+    /// `cluster::MAX_NODE_ID`), so movies that two nodes add can never
+    /// share an id.
+    pub async fn insert_movie(
+        &self,
+        node: NodeId,
+        movie: &NewMovie,
+        poster_url: &str,
+    ) -> StoreResult<Movie> {
         let row: MovieRow = sqlx::query_as(&format!(
-            "INSERT INTO movies (title, description, genres, rating, duration_minutes, \
+            "INSERT INTO movies (id, title, description, genres, rating, duration_minutes, \
                                  release_year, certificate, poster_url) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {MOVIE_COLUMNS}"
+             VALUES (nextval('movie_number') * 1000 + $9, $1, $2, $3, $4, $5, $6, $7, $8) \
+             RETURNING {MOVIE_COLUMNS}"
         ))
         .bind(movie.title.trim())
         .bind(movie.description.trim())
@@ -134,13 +144,14 @@ impl Store {
         .bind(movie.release_year)
         .bind(movie.certificate.trim())
         .bind(poster_url)
+        .bind(i64::from(node))
         .fetch_one(&self.pool)
         .await?;
         Ok(row.into())
     }
 
     /// Movies added after seeding (through the API), for replication. Seeded
-    /// movies have ids below the identity's start, 1000.
+    /// movies have ids below 1000.
     pub async fn added_movies(&self) -> StoreResult<Vec<Movie>> {
         let rows: Vec<MovieRow> = sqlx::query_as(&format!(
             "SELECT {MOVIE_COLUMNS} FROM movies WHERE id >= 1000 ORDER BY id"
@@ -151,12 +162,15 @@ impl Store {
     }
 
     /// Takes a movie another node added, under the same id; returns false if
-    /// this database had it already. The id sequence moves past it, so a
-    /// movie this node adds as leader later never reuses the id.
+    /// this database had it already. This database's movie numbers move past
+    /// it, so that even a node whose database was recreated never makes up
+    /// an id it had used before.
     pub async fn merge_movie(&self, movie: &Movie) -> StoreResult<bool> {
         let mut tx = self.pool.begin().await?;
         let inserted = sqlx::query(
-            "INSERT INTO movies (id, title, description, genres, rating, duration_minutes,                                  release_year, certificate, poster_url)              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO NOTHING",
+            "INSERT INTO movies (id, title, description, genres, rating, duration_minutes, \
+                                 release_year, certificate, poster_url) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO NOTHING",
         )
         .bind(movie.id)
         .bind(&movie.title)
@@ -172,8 +186,10 @@ impl Store {
         .rows_affected()
             > 0;
         sqlx::query(
-            "SELECT setval(pg_get_serial_sequence('movies', 'id'),                            GREATEST((SELECT max(id) FROM movies), 1000))",
+            "SELECT setval('movie_number', $1 / 1000) FROM movie_number \
+             WHERE $1 >= 1000 AND ($1 / 1000 > last_value OR NOT is_called)",
         )
+        .bind(movie.id)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
