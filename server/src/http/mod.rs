@@ -8,6 +8,7 @@ mod rest;
 pub use error::HttpError;
 
 use crate::replication::ReplicatedCinema;
+use crate::runtime::load::Load;
 use crate::runtime::ClusterHandle;
 use app::error::ApiError;
 use app::service::{SharedCinema, SharedCluster};
@@ -18,7 +19,6 @@ use axum::Router;
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
 /// Every response names the node that processed it.
@@ -45,7 +45,7 @@ pub fn router(
         move || app::shell(options.clone())
     };
     let node_header = HeaderValue::from_str(node_id).unwrap_or(HeaderValue::from_static("unknown"));
-    let in_flight = cluster.in_flight.clone();
+    let load = cluster.load.clone();
     let api = rest::router(cinema)
         .merge(cluster::api_router(cluster.clone()))
         .fallback(rest::unknown_endpoint)
@@ -58,7 +58,7 @@ pub fn router(
         .with_state(leptos_options)
         .layer(axum::middleware::map_response(server_fn_error_status))
         .layer(axum::middleware::from_fn(move |request, next| {
-            count_in_flight(in_flight.clone(), request, next)
+            count_in_flight(load.clone(), request, next)
         }))
         .layer(axum::middleware::map_response(
             move |mut response: Response| {
@@ -98,12 +98,10 @@ async fn server_fn_error_status(response: Response) -> Response {
 /// Counts the requests being served, the load this node reports in its
 /// heartbeats (and the weight a load balancer gives it).
 async fn count_in_flight(
-    in_flight: Arc<AtomicU32>,
+    load: Load,
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    in_flight.fetch_add(1, Ordering::Relaxed);
-    let response = next.run(request).await;
-    in_flight.fetch_sub(1, Ordering::Relaxed);
-    response
+    let _request = load.start_request();
+    next.run(request).await
 }
