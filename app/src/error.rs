@@ -15,6 +15,8 @@ pub enum ErrorCode {
     SignInRequired,
     /// A node-to-node message without a valid cluster signature.
     BadSignature,
+    /// A node-to-node message seen before, or too old to tell from a replay.
+    StaleMessage,
     /// The caller may not touch this resource.
     Forbidden,
     NotFound,
@@ -39,7 +41,7 @@ impl ErrorCode {
             ErrorCode::Forbidden => 403,
             ErrorCode::NotFound => 404,
             ErrorCode::PayloadTooLarge => 413,
-            ErrorCode::SeatsTaken | ErrorCode::Conflict => 409,
+            ErrorCode::SeatsTaken | ErrorCode::Conflict | ErrorCode::StaleMessage => 409,
             ErrorCode::InvalidInput => 422,
             ErrorCode::Internal => 500,
             ErrorCode::Unavailable => 503,

@@ -211,7 +211,8 @@ async fn forged_or_malformed_node_messages_are_refused() {
     };
     let envelope = |from: u32, to: u32| {
         serde_json::to_vec(&json!({
-            "from": from, "to": to, "lamport": 1, "vclock": {},
+            "from": from, "to": to, "incarnation": 1, "seq": 1, "sentAtMs": 1,
+            "lamport": 1, "vclock": {},
             "body": {"kind": "election", "message": {"type": "coordinator", "epoch": 999}}
         }))
         .unwrap()

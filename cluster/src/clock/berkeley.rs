@@ -186,6 +186,36 @@ impl BerkeleyResult {
     }
 }
 
+/// A node's side of the leader's rounds. It answers only the leader it
+/// follows, and takes an adjustment only from that leader, for the round it
+/// answered, once: a stray or replayed `Adjust` cannot move its clock.
+#[derive(Clone, Debug, Default)]
+pub struct BerkeleyFollower {
+    answered: Option<(NodeId, u64)>,
+}
+
+impl BerkeleyFollower {
+    /// A time request of `round` from `from`, while this node follows
+    /// `leader`: true if it should be answered.
+    pub fn on_time_request(&mut self, from: NodeId, round: u64, leader: Option<NodeId>) -> bool {
+        if leader != Some(from) {
+            return false;
+        }
+        self.answered = Some((from, round));
+        true
+    }
+
+    /// An adjustment for `round` from `from`, while this node follows
+    /// `leader`: true if it should be applied.
+    pub fn accept_adjustment(&mut self, from: NodeId, round: u64, leader: Option<NodeId>) -> bool {
+        if leader == Some(from) && self.answered == Some((from, round)) {
+            self.answered = None;
+            return true;
+        }
+        false
+    }
+}
+
 /// The median of the finite values, or None if there are none.
 pub fn median(values: &[f64]) -> Option<f64> {
     let mut sorted: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
@@ -354,5 +384,23 @@ mod tests {
         })
         .unwrap();
         assert_eq!(json, r#"{"type":"timeReply","round":3,"clockMs":1.5}"#);
+    }
+
+    #[test]
+    fn a_follower_takes_one_adjustment_from_its_leader_for_the_round_it_answered() {
+        let mut follower = BerkeleyFollower::default();
+        // Nothing answered yet: no adjustment is taken.
+        assert!(!follower.accept_adjustment(3, 1, Some(3)));
+        // A node that does not lead is not answered.
+        assert!(!follower.on_time_request(2, 1, Some(3)));
+        assert!(follower.on_time_request(3, 4, Some(3)));
+        assert!(!follower.accept_adjustment(2, 4, Some(3)), "not the leader");
+        assert!(!follower.accept_adjustment(3, 3, Some(3)), "another round");
+        assert!(
+            !follower.accept_adjustment(3, 4, Some(2)),
+            "no longer the leader"
+        );
+        assert!(follower.accept_adjustment(3, 4, Some(3)));
+        assert!(!follower.accept_adjustment(3, 4, Some(3)), "taken once");
     }
 }

@@ -7,7 +7,9 @@ pub mod lamport;
 pub mod physical;
 pub mod vector;
 
-pub use berkeley::{average_without_outliers, BerkeleyMessage, BerkeleyResult, BerkeleyRound};
+pub use berkeley::{
+    average_without_outliers, BerkeleyFollower, BerkeleyMessage, BerkeleyResult, BerkeleyRound,
+};
 pub use lamport::LamportClock;
 pub use physical::PhysicalClock;
 pub use vector::{CausalOrder, VectorClock};

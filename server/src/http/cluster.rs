@@ -7,6 +7,7 @@ use crate::replication::wire::ReplicationRequest;
 use crate::replication::ReplicatedCinema;
 use crate::runtime::transport::{Envelope, SIGNATURE_HEADER};
 use crate::runtime::{ClusterHandle, ClusterSnapshot};
+use crate::service::real_time_ms;
 use app::error::{ApiError, ErrorCode};
 use axum::body::Bytes;
 use axum::extract::rejection::JsonRejection;
@@ -69,13 +70,9 @@ async fn answer_call(
         .clocks
         .lock()
         .merge_receive(envelope.lamport, &envelope.vclock);
-    let reply = replication.handle(envelope.from, envelope.body).await?;
-    let answer = Envelope::stamped(
-        &cluster.clocks,
-        cluster.config.node_id,
-        envelope.from,
-        reply,
-    );
+    let (caller, call_seq) = (envelope.from, envelope.seq);
+    let reply = replication.handle(caller, envelope.body).await?;
+    let answer = cluster.stamper.reply(caller, call_seq, reply);
     let bytes = serde_json::to_vec(&answer).map_err(|_| ApiError::internal())?;
     let signature = cluster.signer.sign(&bytes);
     Ok((
@@ -88,6 +85,9 @@ async fn answer_call(
         .into_response())
 }
 
+/// Checks an incoming request envelope: signed with the cluster secret,
+/// well formed, addressed to this node, from a member, and never taken
+/// before (`runtime::replay`). Anything else is refused and has no effect.
 fn verified_envelope<Body: DeserializeOwned>(
     cluster: &ClusterHandle,
     headers: &HeaderMap,
@@ -112,6 +112,23 @@ fn verified_envelope<Body: DeserializeOwned>(
     if !cluster.config.peers.contains_key(&envelope.from) {
         return Err(ApiError::new(ErrorCode::Forbidden, "The sender is not a member.").into());
     }
+    if envelope.in_reply_to.is_some() {
+        return Err(ApiError::invalid("An answer to a call cannot be sent as a request.").into());
+    }
+    let admitted = cluster
+        .replays
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .admit(
+            envelope.from,
+            envelope.incarnation,
+            envelope.seq,
+            envelope.sent_at_ms,
+            real_time_ms(),
+        );
+    if let Err(refusal) = admitted {
+        return Err(ApiError::new(ErrorCode::StaleMessage, refusal.explain()).into());
+    }
     Ok(envelope)
 }
 
@@ -119,21 +136,29 @@ async fn event_feed(State(cluster): State<ClusterHandle>, upgrade: WebSocketUpgr
     upgrade.on_upgrade(move |socket| stream_events(socket, cluster))
 }
 
+/// Sends every event to the socket. It reads the socket too: that is what
+/// answers the gateway's pings, and notices a client that went away.
 async fn stream_events(mut socket: WebSocket, cluster: ClusterHandle) {
     let mut events = cluster.feed.subscribe();
     loop {
-        match events.recv().await {
-            Ok(event) => {
-                let Ok(text) = serde_json::to_string(&event) else {
-                    continue;
-                };
-                if socket.send(Message::Text(text.into())).await.is_err() {
-                    return;
+        tokio::select! {
+            event = events.recv() => match event {
+                Ok(event) => {
+                    let Ok(text) = serde_json::to_string(&event) else {
+                        continue;
+                    };
+                    if socket.send(Message::Text(text.into())).await.is_err() {
+                        return;
+                    }
                 }
-            }
-            // A slow reader missed some events; it keeps the newer ones.
-            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
-            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                // A slow reader missed some events; it keeps the newer ones.
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            },
+            incoming = socket.recv() => match incoming {
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                Some(Ok(_)) => {}
+            },
         }
     }
 }

@@ -5,24 +5,27 @@
 //! snapshot it publishes after every input.
 
 pub mod events;
+pub mod load;
+pub mod replay;
 mod status;
 pub mod transport;
 
-use crate::service::SharedClocks;
-use cluster::clock::{BerkeleyMessage, BerkeleyResult, BerkeleyRound};
+use crate::service::{real_time_ms, SharedClocks};
+use cluster::clock::{BerkeleyFollower, BerkeleyMessage, BerkeleyResult, BerkeleyRound};
 use cluster::election::{
     Algorithm, Election, ElectionConfig, ElectionLog, ElectionMessage, Epoch, Output, TimerKind,
 };
 use cluster::membership::{Heartbeat, Membership, MembershipEvent};
 use cluster::NodeId;
 use events::{ClusterEvent, EventFeed, EventKind};
+use load::Load;
+use replay::ReplayGuard;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
-use transport::{Envelope, Signer, Transport, WireMessage};
+use transport::{Envelope, Signer, Stamper, Transport, WireMessage};
 
 /// How long the leader waits for every node's time before finishing a round.
 const BERKELEY_REPLY_WAIT: Duration = Duration::from_millis(500);
@@ -97,10 +100,13 @@ pub struct ClusterHandle {
     snapshot: watch::Receiver<Arc<ClusterSnapshot>>,
     pub feed: EventFeed,
     pub signer: Signer,
+    pub stamper: Stamper,
+    /// What this node has taken from each peer, to refuse replays.
+    pub replays: Arc<std::sync::Mutex<ReplayGuard>>,
     pub clocks: SharedClocks,
     pub config: Arc<ClusterConfig>,
     /// HTTP requests this node is serving right now: its reported load.
-    pub in_flight: Arc<AtomicU32>,
+    pub load: Load,
 }
 
 impl ClusterHandle {
@@ -143,11 +149,14 @@ pub fn start(config: ClusterConfig, clocks: SharedClocks, feed: EventFeed) -> Cl
     all.push(config.node_id);
     let membership = Membership::new(config.node_id, &all, config.failure_timeout_ms);
     let signer = Signer::new(&config.secret);
+    let started_ms = real_time_ms();
+    let stamper = Stamper::new(config.node_id, clocks.clone(), started_ms);
     let config = Arc::new(config);
-    let in_flight = Arc::new(AtomicU32::new(0));
+    let load = Load::default();
     let runtime = Runtime {
-        in_flight: in_flight.clone(),
+        load: load.clone(),
         transport: Transport::new(signer.clone()),
+        stamper: stamper.clone(),
         config: config.clone(),
         clocks: clocks.clone(),
         feed: feed.clone(),
@@ -156,6 +165,7 @@ pub fn start(config: ClusterConfig, clocks: SharedClocks, feed: EventFeed) -> Cl
         membership,
         election,
         berkeley: None,
+        berkeley_follower: BerkeleyFollower::default(),
         berkeley_rounds: 0,
         last_berkeley: None,
         ticks: 0,
@@ -171,9 +181,11 @@ pub fn start(config: ClusterConfig, clocks: SharedClocks, feed: EventFeed) -> Cl
         snapshot,
         feed,
         signer,
+        stamper,
+        replays: Arc::new(std::sync::Mutex::new(ReplayGuard::new(started_ms))),
         clocks,
         config,
-        in_flight,
+        load,
     }
 }
 
@@ -206,7 +218,8 @@ fn every(inputs: mpsc::UnboundedSender<Input>, period_ms: u64, input: fn() -> In
 
 struct Runtime {
     config: Arc<ClusterConfig>,
-    in_flight: Arc<AtomicU32>,
+    stamper: Stamper,
+    load: Load,
     clocks: SharedClocks,
     transport: Transport,
     feed: EventFeed,
@@ -215,6 +228,7 @@ struct Runtime {
     membership: Membership,
     election: Election,
     berkeley: Option<BerkeleyRound>,
+    berkeley_follower: BerkeleyFollower,
     berkeley_rounds: u64,
     last_berkeley: Option<BerkeleyResult>,
     ticks: u64,
@@ -267,7 +281,7 @@ impl Runtime {
     }
 
     fn heartbeat(&mut self, now: u64) {
-        let load = self.in_flight.load(Ordering::Relaxed);
+        let load = self.load.current();
         self.membership.set_own_load(load);
         let heartbeat = Heartbeat {
             load,
@@ -370,7 +384,7 @@ impl Runtime {
         let Some(address) = self.config.peers.get(&to).cloned() else {
             return;
         };
-        let envelope = Envelope::stamped(&self.clocks, self.config.node_id, to, body);
+        let envelope = self.stamper.envelope(to, body);
         let transport = self.transport.clone();
         let inputs = self.inputs.clone();
         tokio::spawn(async move {
@@ -409,6 +423,10 @@ impl Runtime {
     fn berkeley_message(&mut self, from: NodeId, message: BerkeleyMessage) {
         match message {
             BerkeleyMessage::TimeRequest { round } => {
+                let leader = self.election.leader().map(|(id, _)| id);
+                if !self.berkeley_follower.on_time_request(from, round, leader) {
+                    return;
+                }
                 let clock_ms = self.clocks.lock().physical_ms();
                 let reply = BerkeleyMessage::TimeReply { round, clock_ms };
                 self.send(from, WireMessage::Berkeley(reply), false);
@@ -425,7 +443,21 @@ impl Runtime {
                     self.finish_berkeley_round();
                 }
             }
-            BerkeleyMessage::Adjust { delta_ms, .. } => self.adjust_clock(delta_ms),
+            BerkeleyMessage::Adjust { round, delta_ms } => {
+                let leader = self.election.leader().map(|(id, _)| id);
+                if self
+                    .berkeley_follower
+                    .accept_adjustment(from, round, leader)
+                {
+                    self.adjust_clock(delta_ms);
+                } else {
+                    tracing::debug!(
+                        from,
+                        round,
+                        "ignored a clock adjustment not for this node's round"
+                    );
+                }
+            }
         }
     }
 
