@@ -1,7 +1,7 @@
 //! The rules of replication, without I/O: when a write counts as committed
 //! (a majority of the cluster holds it), and how two replicas that disagree
-//! settle it (last-write-wins on the write's stamp, and a booking's status
-//! only ever moves forward). The node runtime sends the writes and applies
+//! settle it (the booking with the later stamp keeps a contested seat, and a
+//! booking's status takes the latest leader's decision). The node runtime sends the writes and applies
 //! the rows; these functions decide.
 
 use crate::NodeId;
@@ -78,11 +78,20 @@ impl WriteQuorum {
     }
 }
 
-/// The stamp a write carries: its Lamport time, then the node that made it
-/// and the write's own id to break ties, so every replica orders any two
-/// writes the same way.
+/// The stamp a confirmed booking carries when it competes for a seat: the
+/// epoch of the leader that last confirmed it (0 where no leader orders
+/// writes), its Lamport time, then the node that made it and its own id to
+/// break ties, so every replica orders any two bookings the same way.
+///
+/// Why the epoch comes first: a booking a majority acknowledged in epoch e
+/// is known to every leader after e (each collects what a majority holds
+/// before it serves), so no later leader confirms a rival for its seats. A
+/// rival can only have been confirmed in an earlier epoch, or in the same
+/// one before the acknowledged booking took the seat (a lower Lamport time,
+/// from the same leader's clock). Either way the acknowledged booking wins.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct WriteStamp {
+    pub epoch: u64,
     pub lamport: u64,
     pub node: String,
     pub id: String,
@@ -97,27 +106,33 @@ pub fn last_write_wins<'a>(a: &'a WriteStamp, b: &'a WriteStamp) -> &'a WriteSta
     }
 }
 
-/// A booking's life: confirmed, then cancelled by its owner or lost to a
-/// conflicting write. The two ends are final.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// A booking's life: confirmed, then cancelled by its owner or lost (to a
+/// conflicting booking, or for want of a quorum). In this order, which is
+/// the order of precedence of decisions made in one epoch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Lifecycle {
     Confirmed,
     Cancelled,
     Lost,
 }
 
-/// What a replica holding `local` does with a copy in state `incoming`:
-/// true if it should take the incoming state. Status only moves forward, so
-/// replicas agree whatever order the copies arrive in; when both copies are
-/// final but different (cancelled on one side, lost on the other), "lost"
-/// wins, because a seat lost to another booking was never the owner's to
-/// cancel.
-pub fn takes_incoming(local: Lifecycle, incoming: Lifecycle) -> bool {
-    matches!(
-        (local, incoming),
-        (Lifecycle::Confirmed, Lifecycle::Cancelled | Lifecycle::Lost)
-            | (Lifecycle::Cancelled, Lifecycle::Lost)
-    )
+/// A booking's status and the epoch of the leader that decided it (0 where
+/// no leader orders writes). Each replica keeps the highest version it has
+/// seen: a decision of a later epoch overrides any of an earlier one (a new
+/// leader that confirms a booking overrides the "lost" a deposed leader
+/// wrote for it), and within one epoch status only moves forward. The
+/// highest of a set does not depend on the order its members arrive in, so
+/// replicas converge.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct StatusVersion {
+    pub epoch: u64,
+    pub lifecycle: Lifecycle,
+}
+
+/// What a replica holding `local` does with a copy at `incoming`: true if
+/// it should take the incoming status.
+pub fn takes_incoming(local: StatusVersion, incoming: StatusVersion) -> bool {
+    incoming > local
 }
 
 /// How far a node has pulled one peer's changes (anti-entropy). A change
@@ -177,10 +192,15 @@ mod tests {
 
     fn stamp(lamport: u64, node: &str, id: &str) -> WriteStamp {
         WriteStamp {
+            epoch: 0,
             lamport,
             node: node.into(),
             id: id.into(),
         }
+    }
+
+    fn version(epoch: u64, lifecycle: Lifecycle) -> StatusVersion {
+        StatusVersion { epoch, lifecycle }
     }
 
     #[test]
@@ -244,28 +264,55 @@ mod tests {
     }
 
     #[test]
-    fn status_only_moves_forward_so_replicas_converge_in_any_order() {
+    fn the_epoch_of_the_last_confirmation_outranks_lamport_time() {
+        let acknowledged = WriteStamp {
+            epoch: 5,
+            ..stamp(3, "node-2", "a")
+        };
+        let older_rival = WriteStamp {
+            epoch: 4,
+            ..stamp(90, "node-3", "b")
+        };
+        assert_eq!(last_write_wins(&acknowledged, &older_rival), &acknowledged);
+        assert_eq!(last_write_wins(&older_rival, &acknowledged), &acknowledged);
+    }
+
+    #[test]
+    fn versions_only_move_up_so_replicas_converge_in_any_order() {
         use Lifecycle::*;
-        let all = [Confirmed, Cancelled, Lost];
+        let all: Vec<StatusVersion> = (0..3)
+            .flat_map(|epoch| [Confirmed, Cancelled, Lost].map(|l| version(epoch, l)))
+            .collect();
+        let merge = |local: StatusVersion, incoming: StatusVersion| {
+            if takes_incoming(local, incoming) {
+                incoming
+            } else {
+                local
+            }
+        };
         // Apply every pair of copies in both orders: the result is the same.
-        for a in all {
-            for b in all {
-                let merge = |local: Lifecycle, incoming: Lifecycle| {
-                    if takes_incoming(local, incoming) {
-                        incoming
-                    } else {
-                        local
-                    }
-                };
+        for &a in &all {
+            for &b in &all {
+                let start = version(0, Confirmed);
                 assert_eq!(
-                    merge(merge(Confirmed, a), b),
-                    merge(merge(Confirmed, b), a),
+                    merge(merge(start, a), b),
+                    merge(merge(start, b), a),
                     "{a:?} then {b:?}"
                 );
             }
         }
-        assert!(!takes_incoming(Lost, Confirmed));
-        assert!(!takes_incoming(Cancelled, Confirmed));
+        // Within an epoch, status only moves forward, and lost beats
+        // cancelled: a seat lost to another booking was never the owner's
+        // to cancel.
+        assert!(!takes_incoming(version(1, Lost), version(1, Confirmed)));
+        assert!(!takes_incoming(
+            version(1, Cancelled),
+            version(1, Confirmed)
+        ));
+        assert!(takes_incoming(version(1, Cancelled), version(1, Lost)));
+        // A later leader's decision overrides an earlier one's.
+        assert!(takes_incoming(version(1, Lost), version(2, Confirmed)));
+        assert!(!takes_incoming(version(2, Confirmed), version(1, Lost)));
     }
 
     #[test]

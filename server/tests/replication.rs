@@ -7,10 +7,13 @@
 mod common;
 
 use common::{
-    agreed_leader, cluster_specs, eventually, not_available, seat_states, start_all, TestNode,
+    agreed_leader, cluster_specs, eventually, not_available, seat_states, start_all, FakePeer,
+    TestNode,
 };
+use moviebook::replication::wire::{ReplicationRequest, Write};
 use serde_json::{json, Value};
 use std::time::Duration;
+use uuid::Uuid;
 
 const PATIENCE: Duration = Duration::from_secs(20);
 
@@ -166,7 +169,7 @@ async fn replication_calls_must_be_signed() {
     let specs = cluster_specs("forged_call", 2);
     let nodes = start_all(&specs).await;
     let forged = json!({
-        "from": 2, "to": 1, "lamport": 1, "vclock": {},
+        "from": 2, "to": 1, "incarnation": 1, "seq": 1, "sentAtMs": 1, "lamport": 1, "vclock": {},
         "body": {"kind": "pull", "since": 0, "limit": 10}
     });
     let response = nodes[0]
@@ -177,4 +180,116 @@ async fn replication_calls_must_be_signed() {
         .await
         .unwrap();
     assert_eq!(response.status(), 401);
+}
+
+/// A booking of `seats` as a forwarded write, the way a follower hands one
+/// to the leader.
+fn forwarded_booking(id: Uuid, showtime: i64, seats: &[&str]) -> ReplicationRequest {
+    ReplicationRequest::Forward(Write::Book {
+        booking_id: id,
+        request: app::model::BookingRequest {
+            user_id: "gil".into(),
+            user_name: None,
+            showtime_id: showtime,
+            seats: seats.iter().map(|s| s.to_string()).collect(),
+        },
+    })
+}
+
+#[tokio::test]
+async fn a_write_whose_caller_hangs_up_is_still_decided_and_a_retry_gets_that_decision() {
+    let _turn = ONE_CLUSTER_AT_A_TIME.lock().await;
+    // Nodes 2 and 3 are real; this test is node 1, forwarding writes.
+    let specs = cluster_specs("decided", 3);
+    let nodes = start_all(&specs[1..]).await;
+    let (node2, node3) = (&nodes[0], &nodes[1]);
+    assert_eq!(wait_for_leader(&[node2, node3]).await, 3);
+    let follower = FakePeer::new(1, "secret-of-decided");
+    let showtime = node3.future_showtime(1).await;
+
+    // Node 2 freezes, so no majority can hold the write; the caller gives up
+    // long before the leader could decide.
+    let id = Uuid::new_v4();
+    node2.pause();
+    let gave_up = follower
+        .call(
+            node3,
+            3,
+            forwarded_booking(id, showtime, &["B2"]),
+            Duration::from_millis(300),
+        )
+        .await;
+    assert!(gave_up.is_err(), "{gave_up:?}");
+
+    // The leader still decides: lost, since no majority took it. Never a
+    // confirmed booking that no majority holds.
+    let status = eventually(PATIENCE, || async {
+        let status = booking_status(node3, &id.to_string()).await?;
+        (status != "confirmed").then_some(status)
+    })
+    .await;
+    assert_eq!(status.as_deref(), Some("lost"));
+    // The abandoned request stopped counting as load.
+    let idle = eventually(PATIENCE, || async {
+        (node3.own_load().await == 0).then_some(())
+    })
+    .await;
+    assert!(idle.is_some(), "the leader's load never went back to 0");
+
+    // The retry of that write, under the same id, gets the failure again:
+    // never the lost booking passed off as a success.
+    node2.resume();
+    let leader = wait_for_leader(&[node2, node3]).await;
+    let leader_node = if leader == 2 { node2 } else { node3 };
+    let retried = follower
+        .call(
+            leader_node,
+            u32::try_from(leader).unwrap(),
+            forwarded_booking(id, showtime, &["B2"]),
+            PATIENCE,
+        )
+        .await;
+    match retried {
+        Err(refusal) => assert!(refusal.contains("nothing was booked"), "{refusal}"),
+        Ok(reply) => panic!("a failed booking was answered {reply:?}"),
+    }
+    for node in [node2, node3] {
+        assert!(sees_taken(node, showtime, &[]).await, "B2 is free");
+    }
+}
+
+#[tokio::test]
+async fn a_cancellation_is_acknowledged_only_once_a_majority_holds_it() {
+    let _turn = ONE_CLUSTER_AT_A_TIME.lock().await;
+    let specs = cluster_specs("cancel_quorum", 3);
+    let nodes = start_all(&specs).await;
+    let all: Vec<&TestNode> = nodes.iter().collect();
+    assert_eq!(wait_for_leader(&all).await, 3);
+    let showtime = nodes[2].future_showtime(1).await;
+    let (status, booking) = nodes[2]
+        .book(json!({"userId": "hal", "showtimeId": showtime, "seats": ["C3"]}))
+        .await;
+    assert_eq!(status, 201, "{booking}");
+    let id = booking["id"].as_str().unwrap();
+
+    nodes[0].pause();
+    nodes[1].pause();
+    let response = nodes[2]
+        .client
+        .delete(nodes[2].url(&format!("/api/bookings?id={id}&userId=hal")))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.unwrap();
+    nodes[0].resume();
+    nodes[1].resume();
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("cancellation"),
+        "{body}"
+    );
 }

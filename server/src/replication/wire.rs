@@ -24,7 +24,7 @@ pub enum Write {
         request: BookingRequest,
     },
     Cancel {
-        booking_id: String,
+        booking_id: Uuid,
         user_id: String,
     },
     AddMovie {
@@ -70,6 +70,9 @@ pub enum ReplicationRequest {
     deny_unknown_fields
 )]
 pub enum ReplicationReply {
+    /// To a forwarded write: this node does not lead (any more); ask the
+    /// leader again.
+    NotLeader,
     Booking(Booking),
     Movie(Movie),
     Applied,

@@ -13,9 +13,9 @@ use app::model::{
     Booking, BookingRequest, BookingStatus, Movie, MovieDetails, NewMovie, Seat, SeatMap, SeatRow,
     SeatState,
 };
-use app::rules;
-use app::service::CinemaService;
+use app::rules::{self, SeatLayout};
 use chrono::Utc;
+use cluster::NodeId;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use uuid::Uuid;
@@ -27,6 +27,7 @@ const DEFAULT_POSTER: &str = "/posters/default.svg";
 
 pub struct Cinema {
     store: Store,
+    node: NodeId,
     node_id: String,
     clocks: SharedClocks,
     /// The movie list, read from storage once and dropped when it changes.
@@ -37,10 +38,11 @@ pub struct Cinema {
 
 impl Cinema {
     /// A service for node `node_number` that stamps bookings with `clocks`.
-    pub fn new(store: Store, node_number: u32, clocks: SharedClocks) -> Self {
+    pub fn new(store: Store, node_number: NodeId, clocks: SharedClocks) -> Self {
         Cinema {
             store,
             clocks,
+            node: node_number,
             node_id: format!("node-{node_number}"),
             movies: RwLock::new(None),
             showtimes: RwLock::new(HashMap::new()),
@@ -91,9 +93,10 @@ impl Cinema {
     }
 }
 
-#[async_trait::async_trait]
-impl CinemaService for Cinema {
-    async fn movies(&self) -> Result<Arc<Vec<Movie>>, ApiError> {
+/// The rules on this node's own storage. `ReplicatedCinema` is the service
+/// callers see; it reads through these and has the leader write through them.
+impl Cinema {
+    pub async fn movies(&self) -> Result<Arc<Vec<Movie>>, ApiError> {
         if let Some(movies) = read(&self.movies).as_ref() {
             return Ok(movies.clone());
         }
@@ -107,7 +110,7 @@ impl CinemaService for Cinema {
         Ok(movies)
     }
 
-    async fn movie(&self, movie_id: i64) -> Result<MovieDetails, ApiError> {
+    pub async fn movie(&self, movie_id: i64) -> Result<MovieDetails, ApiError> {
         let movie = self
             .store
             .movie(movie_id)
@@ -121,19 +124,23 @@ impl CinemaService for Cinema {
         Ok(MovieDetails { movie, showtimes })
     }
 
-    async fn add_movie(&self, movie: NewMovie) -> Result<Movie, ApiError> {
+    pub async fn add_movie(&self, movie: NewMovie) -> Result<Movie, ApiError> {
         rules::validate_new_movie(&movie)?;
         let poster = movie.poster_url.as_deref().unwrap_or(DEFAULT_POSTER);
         let created = self
             .store
-            .insert_movie(&movie, poster)
+            .insert_movie(self.node, &movie, poster)
             .await
             .map_err(|e| storage_error(e, ""))?;
         *write(&self.movies) = None;
         Ok(created)
     }
 
-    async fn seat_map(&self, showtime_id: i64, viewer: Option<&str>) -> Result<SeatMap, ApiError> {
+    pub async fn seat_map(
+        &self,
+        showtime_id: i64,
+        viewer: Option<&str>,
+    ) -> Result<SeatMap, ApiError> {
         let record = self.showtime_record(showtime_id).await?;
         let showtime = self
             .store
@@ -149,14 +156,14 @@ impl CinemaService for Cinema {
             .map(|t| (t.seat_label, t.user_id))
             .collect();
         let layout = &record.layout;
-        let rows = layout
-            .row_labels()
-            .map(|row| SeatRow {
+        let rows = (0..layout.rows)
+            .map(|row_index| (row_index, SeatLayout::row_label(row_index)))
+            .map(|(row_index, row)| SeatRow {
                 premium: layout.is_premium(&row),
                 price_cents: record.prices.for_row(layout, &row),
                 seats: (1..=layout.seats_per_row)
                     .map(|number| {
-                        let label = format!("{row}{number}");
+                        let label = SeatLayout::seat_label(row_index, number);
                         let state = match taken.get(&label) {
                             None => SeatState::Available,
                             Some(holder) if Some(holder.as_str()) == viewer => SeatState::Yours,
@@ -181,12 +188,7 @@ impl CinemaService for Cinema {
         })
     }
 
-    async fn book(&self, request: BookingRequest) -> Result<Booking, ApiError> {
-        let (booking, _) = self.book_as(Uuid::new_v4(), request).await?;
-        Ok(booking)
-    }
-
-    async fn booking(&self, booking_id: &str) -> Result<Booking, ApiError> {
+    pub async fn booking(&self, booking_id: &str) -> Result<Booking, ApiError> {
         let id = parse_booking_id(booking_id)?;
         self.store
             .booking(id)
@@ -194,7 +196,7 @@ impl CinemaService for Cinema {
             .map_err(|e| storage_error(e, "There is no such booking."))
     }
 
-    async fn bookings_of(&self, user_id: &str) -> Result<Vec<Booking>, ApiError> {
+    pub async fn bookings_of(&self, user_id: &str) -> Result<Vec<Booking>, ApiError> {
         rules::validate_user_id(user_id)?;
         self.store
             .bookings_of(user_id)
@@ -202,9 +204,15 @@ impl CinemaService for Cinema {
             .map_err(|e| storage_error(e, ""))
     }
 
-    /// Cancels the booking in this node's database; the caller announces it.
-    async fn cancel(&self, booking_id: &str, user_id: &str) -> Result<Booking, ApiError> {
-        let booking = self.booking(booking_id).await?;
+    /// Cancels `user_id`'s booking in this node's database, as decided in
+    /// `epoch`; the caller replicates and announces it.
+    pub async fn cancel(
+        &self,
+        booking_id: Uuid,
+        user_id: &str,
+        epoch: u64,
+    ) -> Result<Booking, ApiError> {
+        let booking = self.booking(&booking_id.to_string()).await?;
         if booking.user_id != user_id {
             return Err(ApiError::new(
                 ErrorCode::Forbidden,
@@ -222,10 +230,9 @@ impl CinemaService for Cinema {
                 "This showtime has already started; the booking can no longer be cancelled.",
             ));
         }
-        let id = parse_booking_id(booking_id)?;
         let cancelled = self
             .store
-            .cancel_booking(id)
+            .cancel_booking(booking_id, epoch)
             .await
             .map_err(|e| storage_error(e, ""))?;
         if !cancelled {
@@ -239,16 +246,16 @@ impl CinemaService for Cinema {
             ..booking
         })
     }
-}
 
-impl Cinema {
     /// Books under a given id, so a retried request finds the booking it
-    /// already made instead of making another. Returns the booking and the
-    /// record written, which the caller replicates and announces.
+    /// already made instead of making another, as confirmed in `epoch`.
+    /// Returns the booking and the record written, which the caller
+    /// replicates and announces.
     pub async fn book_as(
         &self,
         id: Uuid,
         request: BookingRequest,
+        epoch: u64,
     ) -> Result<(Booking, NewBookingRecord), ApiError> {
         rules::validate_user_id(&request.user_id)?;
         let user_name = match request.user_name.as_deref() {
@@ -274,7 +281,7 @@ impl Cinema {
             processed_by: self.node_id.clone(),
             timestamp: stamp.physical,
         };
-        match self.store.insert_booking(&record).await {
+        match self.store.insert_booking(&record, epoch).await {
             Ok(()) => Ok((booking_from_record(record.clone(), &show), record)),
             Err(StoreError::SeatsTaken(seats)) => Err(ApiError::seats_taken(seats)),
             Err(e) => Err(storage_error(e, "")),
@@ -303,8 +310,17 @@ fn booking_from_record(record: NewBookingRecord, show: &ShowtimeRecord) -> Booki
     }
 }
 
+/// A booking id in its one spelling, the one the API gives out: a UUID in
+/// lower-case hex with hyphens. Braces, upper case, a `urn:uuid:` prefix or
+/// no hyphens are refused rather than read as the same booking.
 pub fn parse_booking_id(text: &str) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(text).map_err(|_| ApiError::not_found("There is no such booking."))
+    match Uuid::try_parse(text) {
+        Ok(id) if id.hyphenated().to_string() == text => Ok(id),
+        _ => Err(ApiError::invalid(format!(
+            "{} is not a booking id; booking ids look like 6f0c2a4e-8b1d-4c3e-9f5a-2d7b8e1c0a93.",
+            rules::shorten(text)
+        ))),
+    }
 }
 
 /// Maps a storage failure to what the caller may see: "not found" keeps its

@@ -1,7 +1,7 @@
 //! Bookings and the seats they hold.
 
 use super::{Store, StoreError, StoreResult};
-use app::model::Booking;
+use app::model::{Booking, BookingStatus};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::types::Json;
@@ -89,10 +89,10 @@ const BOOKING_SELECT: &str = "SELECT b.id, b.user_id, b.user_name, b.showtime_id
      JOIN auditoriums a ON a.id = s.auditorium_id";
 
 impl Store {
-    /// Writes a confirmed booking and its seats in one transaction. If any
-    /// seat is already held by an active booking, nothing is written and the
-    /// error names the seats that were taken.
-    pub async fn insert_booking(&self, booking: &NewBookingRecord) -> StoreResult<()> {
+    /// Writes a booking confirmed in `epoch`, and its seats, in one
+    /// transaction. If any seat is already held by an active booking,
+    /// nothing is written and the error names the seats that were taken.
+    pub async fn insert_booking(&self, booking: &NewBookingRecord, epoch: u64) -> StoreResult<()> {
         let labels: Vec<&str> = booking.seats.iter().map(|(l, _)| l.as_str()).collect();
         let prices: Vec<i64> = booking.seats.iter().map(|(_, p)| *p).collect();
         let logical_clock = i64::try_from(booking.logical_clock).unwrap_or(i64::MAX);
@@ -102,8 +102,9 @@ impl Store {
         let held: Vec<String> = sqlx::query_scalar(
             "WITH booking AS ( \
                 INSERT INTO bookings (id, user_id, user_name, showtime_id, total_cents, status, \
-                                      logical_clock, vector_clock, processed_by, \"timestamp\") \
-                VALUES ($1, $2, $3, $4, $5, 'confirmed', $6, $7, $8, $9) RETURNING id) \
+                                      logical_clock, vector_clock, processed_by, \"timestamp\", \
+                                      status_epoch) \
+                VALUES ($1, $2, $3, $4, $5, 'confirmed', $6, $7, $8, $9, $12) RETURNING id) \
              INSERT INTO booking_seats (booking_id, showtime_id, seat_label, price_cents) \
              SELECT booking.id, $4, seat.label, seat.price \
              FROM booking, unnest($10::TEXT[], $11::BIGINT[]) AS seat(label, price) \
@@ -121,6 +122,7 @@ impl Store {
         .bind(booking.timestamp)
         .bind(&labels)
         .bind(&prices)
+        .bind(i64::try_from(epoch).unwrap_or(i64::MAX))
         .fetch_all(&mut *tx)
         .await?;
 
@@ -156,26 +158,23 @@ impl Store {
         Ok(rows.into_iter().map(Booking::from).collect())
     }
 
-    /// Marks a confirmed booking cancelled and frees its seats. Returns false
-    /// if the booking was not confirmed (already cancelled or lost).
-    pub async fn cancel_booking(&self, booking_id: Uuid) -> StoreResult<bool> {
+    /// Marks a confirmed booking cancelled in `epoch` and frees its seats.
+    /// Returns false if the booking was not confirmed (already cancelled or
+    /// lost), or a later leader has decided it since.
+    pub async fn cancel_booking(&self, booking_id: Uuid, epoch: u64) -> StoreResult<bool> {
         let mut tx = self.pool.begin().await?;
-        let changed = sqlx::query(
-            "UPDATE bookings SET status = 'cancelled', updated_at = now() \
-             WHERE id = $1 AND status = 'confirmed'",
+        let confirmed: Option<String> = sqlx::query_scalar(
+            "SELECT status FROM bookings WHERE id = $1 AND status = 'confirmed' \
+             AND status_epoch <= $2 FOR UPDATE",
         )
         .bind(booking_id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if changed == 0 {
-            tx.rollback().await?;
+        .bind(i64::try_from(epoch).unwrap_or(i64::MAX))
+        .fetch_optional(&mut *tx)
+        .await?;
+        if confirmed.is_none() {
             return Ok(false);
         }
-        sqlx::query("UPDATE booking_seats SET active = FALSE WHERE booking_id = $1")
-            .bind(booking_id)
-            .execute(&mut *tx)
-            .await?;
+        super::replicas::set_status(&mut tx, booking_id, BookingStatus::Cancelled, epoch).await?;
         tx.commit().await?;
         Ok(true)
     }

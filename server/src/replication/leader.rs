@@ -1,0 +1,312 @@
+//! The leader's side of a write: carry it out in this node's database, push
+//! the result to the replicas, and answer once a majority of the cluster
+//! holds it. Each write runs to its decision in a task of its own, whatever
+//! becomes of the request that asked for it (a client that hangs up, a
+//! forwarding node that times out), so a booking is never left confirmed
+//! here without a quorum or a verdict. A retry of a booking, under the same
+//! id, waits for the first attempt's decision or reads it back; it is
+//! answered with a booking only if the booking is confirmed by a majority.
+
+use super::wire::{Change, ReplicationReply, ReplicationRequest, Write};
+use super::ReplicatedCinema;
+use crate::runtime::events::EventKind;
+use crate::service::storage_error;
+use crate::store::BookingReplica;
+use app::error::{ApiError, ErrorCode};
+use app::model::{Booking, BookingRequest, BookingStatus, NewMovie};
+use cluster::election::Epoch;
+use cluster::replication::{QuorumState, WriteQuorum};
+use futures::future::{BoxFuture, FutureExt, Shared};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+/// How long the leader waits for a majority to hold a write.
+const QUORUM_WAIT: Duration = Duration::from_millis(1500);
+/// How long the leader waits for the remaining replicas once a majority
+/// holds a write.
+const STRAGGLER_GRACE: Duration = Duration::from_millis(250);
+
+type Outcome = Result<ReplicationReply, ApiError>;
+
+/// The bookings this node is deciding right now, by id: a retry of one waits
+/// for the same decision instead of starting a second.
+#[derive(Clone, Default)]
+pub(super) struct Decisions(Arc<Mutex<HashMap<Uuid, Shared<BoxFuture<'static, Outcome>>>>>);
+
+impl Decisions {
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<Uuid, Shared<BoxFuture<'static, Outcome>>>> {
+        // The map holds no invariant a panic could break half-way.
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl ReplicatedCinema {
+    /// Carries out `write` as the leader of `epoch`, to its decision.
+    pub(super) async fn lead(&self, write: Write, epoch: Epoch) -> Outcome {
+        let this = self.clone();
+        let decision = match write {
+            Write::Book {
+                booking_id,
+                request,
+            } => self.booking_decision(booking_id, request, epoch),
+            Write::Cancel {
+                booking_id,
+                user_id,
+            } => detach(async move { this.decide_cancel(booking_id, user_id, epoch).await }),
+            Write::AddMovie { movie } => {
+                detach(async move { this.decide_new_movie(movie, epoch).await })
+            }
+        };
+        decision.await
+    }
+
+    /// The decision on booking `id`: the one under way, or a new one.
+    fn booking_decision(
+        &self,
+        id: Uuid,
+        request: BookingRequest,
+        epoch: Epoch,
+    ) -> Shared<BoxFuture<'static, Outcome>> {
+        let mut pending = self.decisions.lock();
+        if let Some(decision) = pending.get(&id) {
+            return decision.clone();
+        }
+        let this = self.clone();
+        // Spawned while the map is locked, so the task's own removal comes
+        // after this insert.
+        let decision = detach(async move {
+            let outcome = this
+                .decide_booking(id, request, epoch)
+                .await
+                .map(ReplicationReply::Booking);
+            this.decisions.lock().remove(&id);
+            outcome
+        });
+        pending.insert(id, decision.clone());
+        decision
+    }
+
+    async fn decide_new_movie(&self, movie: NewMovie, epoch: Epoch) -> Outcome {
+        let movie = self.local.add_movie(movie).await?;
+        let change = Change::Movie {
+            movie: movie.clone(),
+        };
+        if self.replicate(change, epoch).await != QuorumState::Committed {
+            self.local.withdraw_movie(movie.id).await;
+            return Err(too_few_nodes("nothing was added"));
+        }
+        Ok(ReplicationReply::Movie(movie))
+    }
+
+    /// A cancellation is final here at once; it is acknowledged once a
+    /// majority holds it too.
+    async fn decide_cancel(&self, booking_id: Uuid, user_id: String, epoch: Epoch) -> Outcome {
+        let cancelled = self.local.cancel(booking_id, &user_id, epoch).await?;
+        if self.replicate_booking(booking_id, epoch).await != QuorumState::Committed {
+            return Err(ApiError::new(
+                ErrorCode::Unavailable,
+                "Too few nodes of the cluster are reachable to confirm the cancellation. \
+                 It may still go through once they are back: check My bookings in a moment.",
+            ));
+        }
+        self.announce(&cancelled);
+        Ok(ReplicationReply::Booking(cancelled))
+    }
+
+    async fn decide_booking(
+        &self,
+        id: Uuid,
+        request: BookingRequest,
+        epoch: Epoch,
+    ) -> Result<Booking, ApiError> {
+        let held = self
+            .store
+            .replica(id)
+            .await
+            .map_err(|e| storage_error(e, ""))?;
+        match held {
+            None => self.book_and_commit(id, request, epoch).await,
+            // A retry of a write that failed: its answer stands.
+            Some(held) if held.status == BookingStatus::Lost => {
+                Err(too_few_nodes("nothing was booked"))
+            }
+            Some(held) if held.status == BookingStatus::Cancelled => Err(ApiError::new(
+                ErrorCode::Conflict,
+                "This booking was made and has been cancelled since.",
+            )),
+            // Confirmed here, but this node does not know that a majority
+            // holds it (an earlier leader made it, or this node did before it
+            // restarted): confirm it again, in this epoch.
+            Some(held) => self.reconfirm(held, epoch).await,
+        }
+    }
+
+    /// A new booking: written here, then confirmed once a majority holds it.
+    /// If a majority cannot be reached it is withdrawn (marked lost in this
+    /// epoch, and the replicas that took it are told), and nothing was
+    /// booked: no one acknowledged it.
+    async fn book_and_commit(
+        &self,
+        id: Uuid,
+        request: BookingRequest,
+        epoch: Epoch,
+    ) -> Result<Booking, ApiError> {
+        let (_, record) = self.local.book_as(id, request, epoch).await?;
+        let replica = BookingReplica {
+            record,
+            status: BookingStatus::Confirmed,
+            status_epoch: epoch,
+            change_seq: 0,
+        };
+        if self.replicate(Change::Booking { replica }, epoch).await == QuorumState::Committed {
+            return self.committed(id).await;
+        }
+        if let Err(e) = self.store.mark_lost(id, epoch).await {
+            tracing::error!(error = %e, booking_id = %id, "could not withdraw an uncommitted booking");
+        }
+        let _ = self.replicate_booking(id, epoch).await;
+        Err(too_few_nodes("nothing was booked"))
+    }
+
+    /// A booking held here whose outcome this node does not know. It may
+    /// have been acknowledged already, so it is never withdrawn: it is
+    /// confirmed again in this epoch, and if a majority cannot be reached the
+    /// caller is told the outcome is not known yet.
+    async fn reconfirm(&self, held: BookingReplica, epoch: Epoch) -> Result<Booking, ApiError> {
+        let id = held.record.id;
+        let reconfirmed = self
+            .store
+            .reconfirm(id, epoch)
+            .await
+            .map_err(|e| storage_error(e, ""))?;
+        // Not reconfirmed: a later leader or a rival decided it meanwhile.
+        if reconfirmed {
+            let replica = BookingReplica {
+                status_epoch: epoch,
+                ..held
+            };
+            if self.replicate(Change::Booking { replica }, epoch).await == QuorumState::Committed {
+                return self.committed(id).await;
+            }
+        }
+        Err(ApiError::new(
+            ErrorCode::Unavailable,
+            "Too few nodes of the cluster are reachable to confirm this booking yet. \
+             Check My bookings in a moment to see whether it went through.",
+        ))
+    }
+
+    /// The answer for a booking a majority holds: the booking as it stands
+    /// here, if it is still confirmed.
+    async fn committed(&self, id: Uuid) -> Result<Booking, ApiError> {
+        let booking = self.local.booking(&id.to_string()).await?;
+        if booking.status != BookingStatus::Confirmed {
+            // Displaced meanwhile by a rival copy that won its seats.
+            return Err(ApiError::seats_taken(booking.seats));
+        }
+        self.announce(&booking);
+        Ok(booking)
+    }
+
+    /// Pushes this node's copy of a booking to the replicas.
+    async fn replicate_booking(&self, booking_id: Uuid, epoch: Epoch) -> QuorumState {
+        match self.store.replica(booking_id).await {
+            Ok(Some(replica)) => self.replicate(Change::Booking { replica }, epoch).await,
+            Ok(None) => QuorumState::Failed,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read a booking to replicate");
+                QuorumState::Failed
+            }
+        }
+    }
+
+    /// Pushes a change to every live replica and waits until a majority of
+    /// the cluster holds it, or until that can no longer happen.
+    async fn replicate(&self, change: Change, epoch: Epoch) -> QuorumState {
+        let snapshot = self.cluster.snapshot();
+        let replicas = snapshot.live_peers();
+        let mut quorum = WriteQuorum::new(snapshot.members.len(), self.node_id(), &replicas);
+        let (answers, mut answered) = mpsc::unbounded_channel();
+        for peer in replicas {
+            let request = ReplicationRequest::Apply {
+                epoch,
+                change: change.clone(),
+            };
+            let call = self.call(peer, request);
+            let answers = answers.clone();
+            // Spawned, so a replica that answers after the quorum still gets it.
+            tokio::spawn(async move {
+                let held = matches!(call.await, Ok(ReplicationReply::Applied));
+                let _ = answers.send((peer, held));
+            });
+        }
+        // The channel closes once every replica has answered.
+        drop(answers);
+        let deadline = tokio::time::sleep(QUORUM_WAIT);
+        tokio::pin!(deadline);
+        while quorum.state() == QuorumState::Waiting {
+            tokio::select! {
+                answer = answered.recv() => match answer {
+                    Some((peer, true)) => { quorum.on_ack(peer); }
+                    Some((peer, false)) => { quorum.on_failure(peer); }
+                    None => break,
+                },
+                _ = &mut deadline => break,
+            }
+        }
+        if quorum.state() != QuorumState::Committed {
+            return QuorumState::Failed;
+        }
+        // Committed. Give the other replicas a moment too, so that a seat map
+        // refreshed on the announcement finds the booking on whichever node
+        // it asks.
+        let stragglers = async { while answered.recv().await.is_some() {} };
+        let _ = tokio::time::timeout(STRAGGLER_GRACE, stragglers).await;
+        QuorumState::Committed
+    }
+
+    /// Tells the event feed that `booking` changed. Called once the change
+    /// is committed, so a live seat map never shows a seat that a majority
+    /// of nodes does not hold.
+    fn announce(&self, booking: &Booking) {
+        let stamp = self.cluster.clocks.lock().stamp_local_event();
+        self.cluster.publish(EventKind::Booking {
+            booking_id: booking.id.clone(),
+            showtime_id: booking.showtime_id,
+            seats: booking.seats.clone(),
+            status: booking.status,
+            vector_clock: stamp.vector.entries().clone(),
+        });
+    }
+}
+
+/// Runs `work` in a task of its own, so it reaches its end even if everyone
+/// waiting for it goes away; the result can be awaited any number of times.
+fn detach(
+    work: impl std::future::Future<Output = Outcome> + Send + 'static,
+) -> Shared<BoxFuture<'static, Outcome>> {
+    let task = tokio::spawn(work);
+    async move {
+        task.await.unwrap_or_else(|e| {
+            tracing::error!(error = %e, "a write's task failed");
+            Err(ApiError::internal())
+        })
+    }
+    .boxed()
+    .shared()
+}
+
+fn too_few_nodes(outcome: &str) -> ApiError {
+    ApiError::new(
+        ErrorCode::Unavailable,
+        format!(
+            "Too few nodes of the cluster are reachable to write safely, so {outcome}. \
+             Please try again in a moment."
+        ),
+    )
+}
