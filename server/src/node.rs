@@ -40,7 +40,7 @@ pub async fn run(
     let local = Arc::new(Cinema::new(store.clone(), config.node_id, clocks.clone()));
     tokio::spawn(top_up_catalog(store));
     let cluster: ClusterHandle = crate::runtime::start(cluster_config, clocks, events);
-    let cinema = ReplicatedCinema::start(local, cluster.clone());
+    let cinema = ReplicatedCinema::start(local, cluster.clone()).await?;
 
     let app = crate::http::router(
         cinema,

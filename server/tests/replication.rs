@@ -293,3 +293,68 @@ async fn a_cancellation_is_acknowledged_only_once_a_majority_holds_it() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn a_leader_back_from_a_pause_catches_up_before_it_sells_anything() {
+    let _turn = ONE_CLUSTER_AT_A_TIME.lock().await;
+    let specs = cluster_specs("paused_leader", 3);
+    let nodes = start_all(&specs).await;
+    let all: Vec<&TestNode> = nodes.iter().collect();
+    assert_eq!(wait_for_leader(&all).await, 3);
+    let showtime = nodes[0].future_showtime_in_a_hall_of(200).await;
+
+    // The leader freezes; the other two elect node 2 and sell seats.
+    nodes[2].pause();
+    let survivors: Vec<&TestNode> = nodes[..2].iter().collect();
+    let stand_in = eventually(PATIENCE, || async {
+        let (leader, _) = agreed_leader(&survivors).await?;
+        (leader != 3).then_some(leader)
+    })
+    .await;
+    assert_eq!(stand_in, Some(2));
+    let seats: Vec<String> = (1..=18)
+        .flat_map(|n| [format!("A{n}"), format!("B{n}")])
+        .collect();
+    let mut sold = Vec::new();
+    for seat in &seats {
+        let answer = eventually(PATIENCE, || async {
+            let (status, booking) = nodes[0]
+                .book(json!({"userId": "jo", "showtimeId": showtime, "seats": [seat]}))
+                .await;
+            (status != 503).then_some((status, booking))
+        })
+        .await
+        .expect("an answer other than 503");
+        assert_eq!(answer.0, 201, "{seat}: {}", answer.1);
+        sold.push(answer.1["id"].as_str().unwrap().to_string());
+    }
+
+    // Node 3 comes back; Bully hands it the leadership at once. Asked for
+    // the same seats, it must know they are sold.
+    nodes[2].resume();
+    let back = eventually(PATIENCE, || async {
+        let (leader, _) = agreed_leader(&all).await?;
+        (leader == 3).then_some(())
+    })
+    .await;
+    assert!(back.is_some(), "node 3 leads again");
+    for seat in &seats {
+        let answer = eventually(PATIENCE, || async {
+            let (status, body) = nodes[2]
+                .book(json!({"userId": "kim", "showtimeId": showtime, "seats": [seat]}))
+                .await;
+            (status != 503).then_some((status, body))
+        })
+        .await
+        .expect("an answer other than 503");
+        assert_eq!(answer.0, 409, "{seat} was sold twice: {}", answer.1);
+    }
+    for node in &nodes {
+        let mut expected: Vec<&str> = seats.iter().map(String::as_str).collect();
+        expected.sort();
+        assert!(sees_taken(node, showtime, &expected).await);
+        for id in &sold {
+            assert_eq!(booking_status(node, id).await.as_deref(), Some("confirmed"));
+        }
+    }
+}

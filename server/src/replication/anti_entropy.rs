@@ -1,9 +1,9 @@
 //! Anti-entropy: every second a node pulls the recent changes of one live
 //! peer (bookings, and the movies added through the API), taking the peers
 //! in turn, and merges them. A node that was down or cut off catches up this
-//! way, and so does a new leader that missed a write a majority acknowledged.
+//! way. A leader catching up (`recovery.rs`) pulls through the same cursors.
 
-use super::wire::ReplicationRequest;
+use super::wire::{ReplicationReply, ReplicationRequest};
 use super::ReplicatedCinema;
 use crate::runtime::transport::CallError;
 use cluster::replication::PullCursor;
@@ -11,6 +11,7 @@ use cluster::NodeId;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::sync::Mutex;
 
 /// Time between two pulls.
 const PULL_EVERY: Duration = Duration::from_secs(1);
@@ -20,9 +21,25 @@ const OVERLAP_MS: u64 = 3000;
 /// Most changes one answer carries.
 pub const PAGE_SIZE: i64 = 500;
 
+/// How far this node has read each peer; one pull per peer at a time.
+pub struct PeerCursors {
+    started: Instant,
+    cursors: BTreeMap<NodeId, Mutex<PullCursor>>,
+}
+
+impl PeerCursors {
+    pub fn new(peers: impl IntoIterator<Item = NodeId>) -> Self {
+        PeerCursors {
+            started: Instant::now(),
+            cursors: peers
+                .into_iter()
+                .map(|peer| (peer, Mutex::new(PullCursor::new(OVERLAP_MS))))
+                .collect(),
+        }
+    }
+}
+
 pub async fn run(cinema: Arc<ReplicatedCinema>) {
-    let started = Instant::now();
-    let mut cursors: BTreeMap<NodeId, PullCursor> = BTreeMap::new();
     let mut turn = 0usize;
     let mut every = tokio::time::interval(PULL_EVERY);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -34,23 +51,22 @@ pub async fn run(cinema: Arc<ReplicatedCinema>) {
         }
         let peer = live[turn % live.len()];
         turn = turn.wrapping_add(1);
-        let cursor = cursors
-            .entry(peer)
-            .or_insert_with(|| PullCursor::new(OVERLAP_MS));
-        let now_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        if let Err(reason) = pull(&cinema, peer, cursor, now_ms).await {
+        if let Err(reason) = pull_from(&cinema, peer).await {
             tracing::debug!(peer, %reason, "anti-entropy pull failed");
         }
     }
 }
 
-/// Reads every change of `peer` after the cursor, page by page, and merges it.
-async fn pull(
-    cinema: &ReplicatedCinema,
-    peer: NodeId,
-    cursor: &mut PullCursor,
-    now_ms: u64,
-) -> Result<(), String> {
+/// Reads every change of `peer` this node has not read yet, page by page,
+/// and merges it.
+pub(super) async fn pull_from(cinema: &ReplicatedCinema, peer: NodeId) -> Result<(), String> {
+    let cursors = &cinema.cursors;
+    let cursor = cursors
+        .cursors
+        .get(&peer)
+        .ok_or_else(|| format!("node-{peer} is not a member"))?;
+    let mut cursor = cursor.lock().await;
+    let now_ms = u64::try_from(cursors.started.elapsed().as_millis()).unwrap_or(u64::MAX);
     let mut since = cursor.since();
     let mut highest_read = since;
     loop {
@@ -62,7 +78,7 @@ async fn pull(
             CallError::Unreachable(reason) => reason,
             CallError::Refused(error) => error.message,
         })?;
-        let super::wire::ReplicationReply::Changes {
+        let ReplicationReply::Changes {
             rows,
             highest,
             movies,

@@ -46,8 +46,10 @@ impl Decisions {
 }
 
 impl ReplicatedCinema {
-    /// Carries out `write` as the leader of `epoch`, to its decision.
+    /// Carries out `write` as the leader of `epoch`, to its decision, once
+    /// this node has caught up in that epoch.
     pub(super) async fn lead(&self, write: Write, epoch: Epoch) -> Outcome {
+        self.caught_up_in(epoch).await?;
         let this = self.clone();
         let decision = match write {
             Write::Book {
@@ -63,6 +65,19 @@ impl ReplicatedCinema {
             }
         };
         decision.await
+    }
+
+    /// Waits, a little, until this node serves as leader of `epoch`.
+    async fn caught_up_in(&self, epoch: Epoch) -> Result<(), ApiError> {
+        let mut serving = self.serving.subscribe();
+        let caught_up = serving.wait_for(|serving| *serving == Some(epoch));
+        let waited = tokio::time::timeout(super::LEADER_WAIT, caught_up)
+            .await
+            .map(|seen| seen.is_ok());
+        match waited {
+            Ok(true) => Ok(()),
+            _ => Err(super::no_leader()),
+        }
     }
 
     /// The decision on booking `id`: the one under way, or a new one.

@@ -10,6 +10,7 @@
 
 mod anti_entropy;
 mod leader;
+mod recovery;
 mod replica;
 pub mod wire;
 
@@ -22,13 +23,16 @@ use app::model::{Booking, BookingRequest, BookingStatus, Movie, MovieDetails, Ne
 use app::rules;
 use app::service::CinemaService;
 use cluster::election::Epoch;
+use cluster::replication::Fence;
 use cluster::NodeId;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::watch;
 use uuid::Uuid;
 use wire::{ReplicationReply, ReplicationRequest, Write};
 
-/// How long a write waits for the cluster to have a leader.
+/// How long a write waits for the cluster to have a leader that has caught
+/// up.
 const LEADER_WAIT: Duration = Duration::from_secs(3);
 /// How often a write is tried again when the leader changes under it.
 const WRITE_ATTEMPTS: usize = 3;
@@ -42,20 +46,36 @@ pub struct ReplicatedCinema {
     cluster: ClusterHandle,
     transport: Transport,
     decisions: leader::Decisions,
+    /// The epoch this node promised to a leader catching up; writes of
+    /// earlier epochs are refused.
+    fence: Arc<tokio::sync::RwLock<Fence>>,
+    /// The epoch in which this node, as leader, has caught up and takes
+    /// writes (`recovery.rs`).
+    serving: Arc<watch::Sender<Option<Epoch>>>,
+    cursors: Arc<anti_entropy::PeerCursors>,
 }
 
 impl ReplicatedCinema {
-    /// Starts the anti-entropy task too; it runs until the process ends.
-    pub fn start(local: Arc<Cinema>, cluster: ClusterHandle) -> Arc<Self> {
+    /// Starts the anti-entropy and catching-up tasks too; they run until the
+    /// process ends.
+    pub async fn start(local: Arc<Cinema>, cluster: ClusterHandle) -> anyhow::Result<Arc<Self>> {
+        let store = local.store().clone();
+        let promised = store.promised_epoch().await?;
         let replicated = Arc::new(ReplicatedCinema {
-            store: local.store().clone(),
             transport: Transport::new(cluster.signer.clone()),
+            fence: Arc::new(tokio::sync::RwLock::new(Fence::new(promised))),
+            serving: Arc::new(watch::channel(None).0),
+            cursors: Arc::new(anti_entropy::PeerCursors::new(
+                cluster.config.peers.keys().copied(),
+            )),
+            decisions: leader::Decisions::default(),
+            store,
             local,
             cluster,
-            decisions: leader::Decisions::default(),
         });
         tokio::spawn(anti_entropy::run(replicated.clone()));
-        replicated
+        tokio::spawn(recovery::run(replicated.clone()));
+        Ok(replicated)
     }
 
     fn node_id(&self) -> NodeId {
@@ -75,6 +95,7 @@ impl ReplicatedCinema {
             },
             ReplicationRequest::Apply { epoch, change } => self.apply(from, epoch, change).await,
             ReplicationRequest::Pull { since, limit } => self.changes_since(since, limit).await,
+            ReplicationRequest::Promise { epoch } => self.promise(epoch).await,
         }
     }
 

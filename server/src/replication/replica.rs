@@ -1,7 +1,8 @@
 //! A replica's side: taking the changes the leader pushes (unless they come
-//! from an older epoch than this node knows, so a deposed leader can never
-//! commit), answering anti-entropy pulls, and merging copies from peers by
-//! the rules of `cluster::replication`.
+//! from an older epoch than this node knows or promised, so a deposed leader
+//! can never commit), promising an epoch to a leader catching up, answering
+//! anti-entropy pulls, and merging copies from peers by the rules of
+//! `cluster::replication`.
 
 use super::anti_entropy::PAGE_SIZE;
 use super::wire::{Change, ReplicationReply};
@@ -15,14 +16,18 @@ use cluster::NodeId;
 use uuid::Uuid;
 
 impl ReplicatedCinema {
-    /// Holds a change the leader of `epoch` pushed.
+    /// Holds a change the leader of `epoch` pushed, unless this node knows
+    /// of a later epoch. The fence stays read-locked until the change is
+    /// written, so a promise (which write-locks it) comes after every write
+    /// it lets in.
     pub(super) async fn apply(
         &self,
         from: NodeId,
         epoch: Epoch,
         change: Change,
     ) -> Result<ReplicationReply, ApiError> {
-        let known = self.cluster.snapshot().epoch;
+        let fence = self.fence.read().await;
+        let known = self.cluster.snapshot().epoch.max(fence.promised());
         if epoch < known {
             return Err(ApiError::new(
                 ErrorCode::Conflict,
@@ -35,7 +40,31 @@ impl ReplicatedCinema {
                 self.local.merge_movie(&movie).await?;
             }
         }
+        drop(fence);
         Ok(ReplicationReply::Applied)
+    }
+
+    /// Promises `epoch` to its leader, who is catching up: from now on this
+    /// node refuses writes of earlier epochs. The promise is written to the
+    /// database first, so that it survives a restart.
+    pub(super) async fn promise(&self, epoch: Epoch) -> Result<ReplicationReply, ApiError> {
+        let mut fence = self.fence.write().await;
+        let mut promised = *fence;
+        if !promised.promise(epoch) {
+            return Err(ApiError::new(
+                ErrorCode::Conflict,
+                format!(
+                    "Epoch {epoch} is over: this node promised epoch {}.",
+                    fence.promised()
+                ),
+            ));
+        }
+        self.store
+            .promise_epoch(epoch)
+            .await
+            .map_err(|e| storage_error(e, ""))?;
+        *fence = promised;
+        Ok(ReplicationReply::Promised)
     }
 
     /// This node's changes after `since` in its change sequence, for a

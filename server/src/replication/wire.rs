@@ -60,6 +60,9 @@ pub enum ReplicationRequest {
     Apply { epoch: Epoch, change: Change },
     /// Send the bookings changed after `since` in your change sequence.
     Pull { since: i64, limit: i64 },
+    /// From a leader catching up in `epoch`: refuse writes of any earlier
+    /// epoch from now on (see `cluster::replication::recovery`).
+    Promise { epoch: Epoch },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -76,6 +79,7 @@ pub enum ReplicationReply {
     Booking(Booking),
     Movie(Movie),
     Applied,
+    Promised,
     /// `highest` is the sender's newest change number, so a puller can tell
     /// that a peer's database was recreated (its numbers went back). The
     /// movies added through the API are few, so every answer has them all.

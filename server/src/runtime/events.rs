@@ -60,6 +60,13 @@ pub enum EventKind {
         status: BookingStatus,
         vector_clock: std::collections::BTreeMap<String, u64>,
     },
+    /// This node, leader of `epoch`, has read what a majority holds
+    /// (itself and `read_from`) and takes writes from now on.
+    CaughtUp {
+        epoch: u64,
+        read_from: Vec<NodeId>,
+        duration_ms: u64,
+    },
     /// This node took a copy of a booking from `from`, pushed by the leader
     /// or pulled by anti-entropy; `displaced` lost their seats to it.
     Replicated {

@@ -189,6 +189,23 @@ impl Store {
         Ok(MergeOutcome::Changed { status, displaced })
     }
 
+    /// The epoch this node last promised (see `cluster::replication::Fence`).
+    pub async fn promised_epoch(&self) -> StoreResult<u64> {
+        let epoch: i64 = sqlx::query_scalar("SELECT promised_epoch FROM replication_fence")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(u64::try_from(epoch).unwrap_or(0))
+    }
+
+    /// Records a promise of `epoch`, unless a later one was made.
+    pub async fn promise_epoch(&self, epoch: u64) -> StoreResult<()> {
+        sqlx::query("UPDATE replication_fence SET promised_epoch = GREATEST(promised_epoch, $1)")
+            .bind(i64::try_from(epoch).unwrap_or(i64::MAX))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// Confirms a confirmed booking again in `epoch` (a new leader taking it
     /// on). Returns false if it is not confirmed here, or was decided in a
     /// later epoch.
