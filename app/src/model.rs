@@ -131,6 +131,11 @@ pub struct Booking {
     pub logical_clock: u64,
     pub vector_clock: BTreeMap<String, u64>,
     pub timestamp: DateTime<Utc>,
+    /// The replication mode it was made under, "strategy/consistency".
+    pub mode: String,
+    /// For a booking that lost its seats to a concurrent one: that one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lost_to: Option<String>,
 }
 
 /// The body of `POST /api/bookings`. A price sent by the client is ignored:

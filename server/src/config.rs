@@ -59,6 +59,8 @@ pub struct UpConfig {
     /// The election algorithm: bully or ring.
     #[arg(long, env = "ELECTION", default_value = "bully", value_parser = ["bully", "ring"])]
     pub election: String,
+    #[command(flatten)]
+    pub replication: ReplicationFlags,
     /// How the gateway spreads requests over the nodes: round-robin,
     /// least-connections or weighted-round-robin.
     #[arg(long, env = "BALANCE", default_value = "round-robin")]
@@ -122,6 +124,47 @@ pub struct ClusterFlags {
     /// random within ±200).
     #[arg(long, env = "CLOCK_DRIFT_PPM", allow_hyphen_values = true)]
     pub clock_drift_ppm: Option<f64>,
+    #[command(flatten)]
+    pub replication: ReplicationFlags,
+}
+
+/// How the cluster replicates bookings (see `cluster::replication::mode`).
+#[derive(Args, Debug, Clone, Copy)]
+pub struct ReplicationFlags {
+    /// Who coordinates a write: master-slave, multi-master or gossip.
+    #[arg(
+        long = "replication",
+        env = "REPLICATION",
+        default_value = "master-slave"
+    )]
+    pub strategy: cluster::replication::Strategy,
+    /// When a write is acknowledged: strong, causal or eventual.
+    #[arg(long, env = "CONSISTENCY", default_value = "strong")]
+    pub consistency: cluster::replication::Consistency,
+    /// Gossip: how many peers each node syncs with every round.
+    #[arg(long, env = "GOSSIP_FANOUT", default_value_t = 2)]
+    pub gossip_fanout: usize,
+    /// Gossip: milliseconds between a node's rounds.
+    #[arg(long, env = "GOSSIP_PERIOD_MS", default_value_t = 200)]
+    pub gossip_period_ms: u64,
+}
+
+impl ReplicationFlags {
+    /// The mode the flags name, or why it makes no sense.
+    pub fn mode(&self) -> anyhow::Result<cluster::replication::Mode> {
+        cluster::replication::Mode::new(self.strategy, self.consistency)
+            .map_err(|why| anyhow::anyhow!("--replication with --consistency: {why}"))
+    }
+
+    /// The variables a node process reads these flags from.
+    pub fn environment(&self) -> [(&'static str, String); 4] {
+        [
+            ("REPLICATION", self.strategy.name().to_string()),
+            ("CONSISTENCY", self.consistency.name().to_string()),
+            ("GOSSIP_FANOUT", self.gossip_fanout.to_string()),
+            ("GOSSIP_PERIOD_MS", self.gossip_period_ms.to_string()),
+        ]
+    }
 }
 
 impl ClusterFlags {

@@ -2,7 +2,7 @@
 //! server, running until asked to stop.
 
 use crate::config::{NodeConfig, SiteConfig};
-use crate::replication::ReplicatedCinema;
+use crate::replication::{GossipConfig, ReplicatedCinema, ReplicationSettings};
 use crate::runtime::events::EventFeed;
 use crate::runtime::{ClusterConfig, ClusterHandle};
 use crate::service::{real_time_ms, Cinema, NodeClocks, SharedClocks};
@@ -40,7 +40,15 @@ pub async fn run(
     let local = Arc::new(Cinema::new(store.clone(), config.node_id, clocks.clone()));
     tokio::spawn(top_up_catalog(store));
     let cluster: ClusterHandle = crate::runtime::start(cluster_config, clocks, events);
-    let cinema = ReplicatedCinema::start(local, cluster.clone()).await?;
+    let flags = &config.cluster.replication;
+    let settings = ReplicationSettings {
+        mode: flags.mode()?,
+        gossip: GossipConfig {
+            fanout: flags.gossip_fanout.max(1),
+            period: Duration::from_millis(flags.gossip_period_ms.max(10)),
+        },
+    };
+    let cinema = ReplicatedCinema::start(local, cluster.clone(), settings).await?;
 
     let app = crate::http::router(
         cinema,

@@ -1,7 +1,7 @@
 //! Node messages cannot be replayed. Three real nodes run with a recording
 //! proxy in front of node 1, so every envelope the others send it (heartbeats,
 //! election messages, Berkeley polls and adjustments, replication pushes and
-//! pulls) is captured as it crossed the wire. Sent again, each one is refused
+//! syncs) is captured as it crossed the wire. Sent again, each one is refused
 //! with a 409 and changes nothing on node 1.
 
 mod common;
@@ -146,7 +146,7 @@ async fn every_kind_of_captured_envelope_is_refused_when_replayed() {
 
     // Traffic of every kind towards node 1: a booking (pushed to it), an
     // election (its coordinator message), and time passing (heartbeats,
-    // Berkeley rounds, anti-entropy pulls).
+    // Berkeley rounds, anti-entropy syncs).
     let showtime = nodes[1].future_showtime(1).await;
     let (status, booking) = nodes[1]
         .book(json!({"userId": "ida", "showtimeId": showtime, "seats": ["A4"]}))
@@ -166,7 +166,7 @@ async fn every_kind_of_captured_envelope_is_refused_when_replayed() {
         "rpc berkeley timeRequest",
         "rpc berkeley adjust",
         "call apply",
-        "call pull",
+        "call sync",
     ]
     .into();
     let kinds_captured = || -> BTreeSet<String> {

@@ -30,6 +30,7 @@ async fn serve(config: &UpConfig, admin_url: &str) -> anyhow::Result<()> {
     if config.nodes == 0 {
         anyhow::bail!("--nodes must be at least 1");
     }
+    config.replication.mode()?;
     let first_port = match config.node_port {
         Some(port) => port,
         None => config
@@ -44,6 +45,7 @@ async fn serve(config: &UpConfig, admin_url: &str) -> anyhow::Result<()> {
         admin_url,
         site_root: &config.site.site_root,
         election: &config.election,
+        replication: config.replication,
     };
     let addresses = cluster.addresses()?;
     // Every process started here signs its messages with a secret made up

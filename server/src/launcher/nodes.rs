@@ -2,6 +2,7 @@
 //! running `moviebook node`, configured through its environment like any
 //! other deployment, so nothing here is a shortcut a real cluster lacks.
 
+use crate::config::ReplicationFlags;
 use crate::store;
 use cluster::NodeId;
 use std::collections::BTreeMap;
@@ -22,6 +23,7 @@ pub struct LocalCluster<'a> {
     pub site_root: &'a str,
     /// The election algorithm: bully or ring.
     pub election: &'a str,
+    pub replication: ReplicationFlags,
 }
 
 impl LocalCluster<'_> {
@@ -65,6 +67,7 @@ impl LocalCluster<'_> {
                 .env("CLUSTER_SECRET", secret)
                 .env("LEPTOS_SITE_ROOT", self.site_root)
                 .env("ELECTION", self.election)
+                .envs(self.replication.environment())
                 .kill_on_drop(true);
             // SAFETY: prctl(2) is async-signal-safe, and this closure only
             // calls it. It makes the kernel stop the node should this

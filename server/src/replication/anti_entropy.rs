@@ -1,47 +1,40 @@
-//! Anti-entropy: every second a node pulls the recent changes of one live
-//! peer (bookings, and the movies added through the API), taking the peers
-//! in turn, and merges them. A node that was down or cut off catches up this
-//! way. A leader catching up (`recovery.rs`) pulls through the same cursors.
+//! Anti-entropy and gossip: a node sends a peer the digest of what it has
+//! applied (`cluster::replication::Applied`); the peer answers with the
+//! bookings holding ops the node lacks, and its own digest, so the node can
+//! send back what the peer lacks. However far behind either side is, a
+//! round sends only what is missing.
+//!
+//! Every second each node syncs with one live peer, taking them in turn, so
+//! a node that was down or cut off catches up in every mode. In gossip mode
+//! this is how changes spread at all: every gossip period each node syncs
+//! both ways with a few peers chosen at random. A leader catching up
+//! (`recovery.rs`) syncs with each promiser the same way.
 
-use super::wire::{ReplicationReply, ReplicationRequest};
+use super::wire::{Change, ReplicationReply, ReplicationRequest};
 use super::ReplicatedCinema;
 use crate::runtime::transport::CallError;
-use cluster::replication::PullCursor;
+use cluster::replication::Strategy;
+use cluster::rng::SplitMix64;
 use cluster::NodeId;
-use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-use tokio::sync::Mutex;
+use std::time::Duration;
 
-/// Time between two pulls.
-const PULL_EVERY: Duration = Duration::from_secs(1);
-/// Changes re-read on every pull, to catch transactions that committed out
-/// of sequence order (see `PullCursor`).
-const OVERLAP_MS: u64 = 3000;
-/// Most changes one answer carries.
+/// Time between two anti-entropy rounds.
+const SYNC_EVERY: Duration = Duration::from_secs(1);
+/// Most ops one answer carries, per origin.
 pub const PAGE_SIZE: i64 = 500;
 
-/// How far this node has read each peer; one pull per peer at a time.
-pub struct PeerCursors {
-    started: Instant,
-    cursors: BTreeMap<NodeId, Mutex<PullCursor>>,
-}
-
-impl PeerCursors {
-    pub fn new(peers: impl IntoIterator<Item = NodeId>) -> Self {
-        PeerCursors {
-            started: Instant::now(),
-            cursors: peers
-                .into_iter()
-                .map(|peer| (peer, Mutex::new(PullCursor::new(OVERLAP_MS))))
-                .collect(),
-        }
-    }
+/// How gossip spreads changes.
+#[derive(Clone, Copy, Debug)]
+pub struct GossipConfig {
+    /// Peers each round syncs with.
+    pub fanout: usize,
+    pub period: Duration,
 }
 
 pub async fn run(cinema: Arc<ReplicatedCinema>) {
     let mut turn = 0usize;
-    let mut every = tokio::time::interval(PULL_EVERY);
+    let mut every = tokio::time::interval(SYNC_EVERY);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         every.tick().await;
@@ -51,27 +44,49 @@ pub async fn run(cinema: Arc<ReplicatedCinema>) {
         }
         let peer = live[turn % live.len()];
         turn = turn.wrapping_add(1);
-        if let Err(reason) = pull_from(&cinema, peer).await {
-            tracing::debug!(peer, %reason, "anti-entropy pull failed");
+        if let Err(reason) = sync_with(&cinema, peer, false).await {
+            tracing::debug!(peer, %reason, "anti-entropy sync failed");
         }
     }
 }
 
-/// Reads every change of `peer` this node has not read yet, page by page,
-/// and merges it.
-pub(super) async fn pull_from(cinema: &ReplicatedCinema, peer: NodeId) -> Result<(), String> {
-    let cursors = &cinema.cursors;
-    let cursor = cursors
-        .cursors
-        .get(&peer)
-        .ok_or_else(|| format!("node-{peer} is not a member"))?;
-    let mut cursor = cursor.lock().await;
-    let now_ms = u64::try_from(cursors.started.elapsed().as_millis()).unwrap_or(u64::MAX);
-    let mut since = cursor.since();
-    let mut highest_read = since;
+/// Gossip rounds, while the cluster is in gossip mode.
+pub async fn gossip(cinema: Arc<ReplicatedCinema>, config: GossipConfig) {
+    let mut rng = SplitMix64::new(u64::from(cinema.node_id()) ^ crate::service::real_time_ms());
+    let mut every = tokio::time::interval(config.period.max(Duration::from_millis(10)));
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        let request = ReplicationRequest::Pull {
-            since,
+        every.tick().await;
+        if cinema.mode().strategy() != Strategy::Gossip {
+            continue;
+        }
+        let mut live = cinema.cluster.snapshot().live_peers();
+        let partners: Vec<NodeId> = (0..config.fanout.min(live.len()))
+            .map(|_| live.swap_remove(rng.index(live.len())))
+            .collect();
+        for peer in partners {
+            let cinema = cinema.clone();
+            tokio::spawn(async move {
+                if let Err(reason) = sync_with(&cinema, peer, true).await {
+                    tracing::debug!(peer, %reason, "gossip round failed");
+                }
+            });
+        }
+    }
+}
+
+/// Takes every booking `peer` holds with an op this node lacks, page by
+/// page; with `push_back`, sends it what it lacks too. Returns how many
+/// bookings changed here.
+pub(super) async fn sync_with(
+    cinema: &ReplicatedCinema,
+    peer: NodeId,
+    push_back: bool,
+) -> Result<usize, String> {
+    let mut taken = 0;
+    loop {
+        let request = ReplicationRequest::Sync {
+            applied: cinema.applied(),
             limit: PAGE_SIZE,
         };
         let reply = cinema.call(peer, request).await.map_err(|e| match e {
@@ -80,8 +95,9 @@ pub(super) async fn pull_from(cinema: &ReplicatedCinema, peer: NodeId) -> Result
         })?;
         let ReplicationReply::Changes {
             rows,
-            highest,
+            more,
             movies,
+            applied: theirs,
         } = reply
         else {
             return Err("the peer answered something other than changes".into());
@@ -93,30 +109,44 @@ pub(super) async fn pull_from(cinema: &ReplicatedCinema, peer: NodeId) -> Result
                 .await
                 .map_err(|e| e.message)?;
         }
-        if highest < since {
-            // The peer's database is younger than what we read of it.
-            cursor.reset();
-            return Ok(());
-        }
-        let page_full = i64::try_from(rows.len()).unwrap_or(i64::MAX) >= PAGE_SIZE;
-        if let Some(last) = rows.iter().map(|row| row.change_seq).max() {
-            highest_read = highest_read.max(last);
-        }
-        let news = cinema
-            .store
-            .not_yet_held(rows)
+        let offered = rows.len();
+        let took = cinema
+            .merge_all(peer, rows, if push_back { "gossip" } else { "pull" })
             .await
-            .map_err(|e| e.to_string())?;
-        for row in &news {
-            cinema
-                .merge(peer, row, "pull")
-                .await
-                .map_err(|e| e.message)?;
+            .map_err(|e| e.message)?;
+        taken += took;
+        if push_back {
+            push_what_it_lacks(cinema, peer, &theirs).await?;
         }
-        if !page_full {
-            cursor.advance(now_ms, highest_read);
-            return Ok(());
+        // A page none of which could be applied yet (causal consistency,
+        // waiting for what it depends on) would come again unchanged.
+        if !more || (offered > 0 && took == 0) {
+            return Ok(taken);
         }
-        since = highest_read;
     }
+}
+
+/// Sends `peer`, which has applied `theirs`, the bookings it lacks.
+async fn push_what_it_lacks(
+    cinema: &ReplicatedCinema,
+    peer: NodeId,
+    theirs: &cluster::replication::Applied,
+) -> Result<(), String> {
+    let (rows, _) = cinema
+        .store
+        .lacking(theirs, &cinema.members(), PAGE_SIZE)
+        .await
+        .map_err(|e| e.to_string())?;
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let changes = rows
+        .into_iter()
+        .map(|replica| Change::Booking { replica })
+        .collect();
+    cinema
+        .call(peer, ReplicationRequest::Share { changes })
+        .await
+        .map(|_| ())
+        .map_err(|e| format!("{e:?}"))
 }

@@ -15,7 +15,7 @@ use crate::store::BookingReplica;
 use app::error::{ApiError, ErrorCode};
 use app::model::{Booking, BookingRequest, BookingStatus, NewMovie};
 use cluster::election::Epoch;
-use cluster::replication::{QuorumState, WriteQuorum};
+use cluster::replication::{QuorumState, Strategy, WriteQuorum};
 use futures::future::{BoxFuture, FutureExt, Shared};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -118,11 +118,16 @@ impl ReplicatedCinema {
         Ok(ReplicationReply::Movie(movie))
     }
 
-    /// A cancellation is final here at once; it is acknowledged once a
-    /// majority holds it too.
+    /// A cancellation is final here at once; in strong consistency it is
+    /// acknowledged once a majority holds it too.
     async fn decide_cancel(&self, booking_id: Uuid, user_id: String, epoch: Epoch) -> Outcome {
-        let cancelled = self.local.cancel(booking_id, &user_id, epoch).await?;
-        if self.replicate_booking(booking_id, epoch).await != QuorumState::Committed {
+        let deps = self.frontier();
+        let by = self.decider(epoch, &deps);
+        let (cancelled, op) = self.local.cancel(booking_id, &user_id, &by).await?;
+        self.applied_now([op]);
+        if !self.mode().is_strong() {
+            self.spread_in_background(booking_id);
+        } else if self.replicate_booking(booking_id, epoch).await != QuorumState::Committed {
             return Err(ApiError::new(
                 ErrorCode::Unavailable,
                 "Too few nodes of the cluster are reachable to confirm the cancellation. \
@@ -145,7 +150,8 @@ impl ReplicatedCinema {
             .await
             .map_err(|e| storage_error(e, ""))?;
         match held {
-            None => self.book_and_commit(id, request, epoch).await,
+            None if self.mode().is_strong() => self.book_and_commit(id, request, epoch).await,
+            None => self.book_and_spread(id, request, epoch).await,
             // A retry of a write that failed: its answer stands.
             Some(held) if held.status == BookingStatus::Lost => {
                 Err(too_few_nodes("nothing was booked"))
@@ -157,8 +163,45 @@ impl ReplicatedCinema {
             // Confirmed here, but this node does not know that a majority
             // holds it (an earlier leader made it, or this node did before it
             // restarted): confirm it again, in this epoch.
-            Some(held) => self.reconfirm(held, epoch).await,
+            Some(held) if self.mode().is_strong() => self.reconfirm(held, epoch).await,
+            // Acknowledged once committed here: it was.
+            Some(_) => self.committed(id).await,
         }
+    }
+
+    /// Writes a new booking here under the mode in force, as an op of this
+    /// node in `epoch`. Returns it as a replica, ready to push.
+    async fn book_here(
+        &self,
+        id: Uuid,
+        request: BookingRequest,
+        epoch: Epoch,
+    ) -> Result<BookingReplica, ApiError> {
+        let deps = self.frontier();
+        let by = self.decider(epoch, &deps);
+        let (_, record, op) = self.local.book_as(id, request, self.mode(), &by).await?;
+        self.applied_now([op]);
+        Ok(BookingReplica {
+            record,
+            status: BookingStatus::Confirmed,
+            status_epoch: epoch,
+            ops: vec![op],
+            deps,
+            lost_to: None,
+        })
+    }
+
+    /// Eventual and causal consistency: a new booking is acknowledged once
+    /// committed here, and spreads in the background.
+    pub(super) async fn book_and_spread(
+        &self,
+        id: Uuid,
+        request: BookingRequest,
+        epoch: Epoch,
+    ) -> Result<Booking, ApiError> {
+        self.book_here(id, request, epoch).await?;
+        self.spread_in_background(id);
+        self.committed(id).await
     }
 
     /// A new booking: written here, then confirmed once a majority holds it.
@@ -171,18 +214,16 @@ impl ReplicatedCinema {
         request: BookingRequest,
         epoch: Epoch,
     ) -> Result<Booking, ApiError> {
-        let (_, record) = self.local.book_as(id, request, epoch).await?;
-        let replica = BookingReplica {
-            record,
-            status: BookingStatus::Confirmed,
-            status_epoch: epoch,
-            change_seq: 0,
-        };
+        let replica = self.book_here(id, request, epoch).await?;
         if self.replicate(Change::Booking { replica }, epoch).await == QuorumState::Committed {
             return self.committed(id).await;
         }
-        if let Err(e) = self.store.mark_lost(id, epoch).await {
-            tracing::error!(error = %e, booking_id = %id, "could not withdraw an uncommitted booking");
+        let deps = self.frontier();
+        match self.store.mark_lost(id, &self.decider(epoch, &deps)).await {
+            Ok(op) => self.applied_now(op),
+            Err(e) => {
+                tracing::error!(error = %e, booking_id = %id, "could not withdraw an uncommitted booking")
+            }
         }
         let _ = self.replicate_booking(id, epoch).await;
         Err(too_few_nodes("nothing was booked"))
@@ -194,18 +235,16 @@ impl ReplicatedCinema {
     /// caller is told the outcome is not known yet.
     async fn reconfirm(&self, held: BookingReplica, epoch: Epoch) -> Result<Booking, ApiError> {
         let id = held.record.id;
+        let deps = self.frontier();
         let reconfirmed = self
             .store
-            .reconfirm(id, epoch)
+            .reconfirm(id, &self.decider(epoch, &deps))
             .await
             .map_err(|e| storage_error(e, ""))?;
         // Not reconfirmed: a later leader or a rival decided it meanwhile.
-        if reconfirmed {
-            let replica = BookingReplica {
-                status_epoch: epoch,
-                ..held
-            };
-            if self.replicate(Change::Booking { replica }, epoch).await == QuorumState::Committed {
+        if let Some(op) = reconfirmed {
+            self.applied_now([op]);
+            if self.replicate_booking(id, epoch).await == QuorumState::Committed {
                 return self.committed(id).await;
             }
         }
@@ -226,6 +265,40 @@ impl ReplicatedCinema {
         }
         self.announce(&booking);
         Ok(booking)
+    }
+
+    /// Pushes this node's copy of a booking to the live replicas without
+    /// waiting for them (eventual and causal consistency); gossip leaves it
+    /// to the gossip rounds. Anti-entropy brings it to any replica that
+    /// misses it.
+    pub(super) fn spread_in_background(&self, booking_id: Uuid) {
+        if self.mode().strategy() == Strategy::Gossip {
+            return;
+        }
+        let this = self.clone();
+        tokio::spawn(async move {
+            let replica = match this.store.replica(booking_id).await {
+                Ok(Some(replica)) => replica,
+                Ok(None) => return,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot read a booking to spread");
+                    return;
+                }
+            };
+            for peer in this.cluster.snapshot().live_peers() {
+                let share = ReplicationRequest::Share {
+                    changes: vec![Change::Booking {
+                        replica: replica.clone(),
+                    }],
+                };
+                let call = this.call(peer, share);
+                tokio::spawn(async move {
+                    if let Err(e) = call.await {
+                        tracing::debug!(peer, error = ?e, "a replica did not take a change yet");
+                    }
+                });
+            }
+        });
     }
 
     /// Pushes this node's copy of a booking to the replicas.

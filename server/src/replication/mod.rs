@@ -9,6 +9,7 @@
 //! `cluster::replication`: last-write-wins, status only moves forward.
 
 mod anti_entropy;
+pub use anti_entropy::GossipConfig;
 mod leader;
 mod recovery;
 mod replica;
@@ -17,15 +18,15 @@ pub mod wire;
 use crate::runtime::transport::{CallError, Envelope, Transport};
 use crate::runtime::ClusterHandle;
 use crate::service::{parse_booking_id, Cinema};
-use crate::store::Store;
+use crate::store::{Decider, Store};
 use app::error::{ApiError, ErrorCode};
 use app::model::{Booking, BookingRequest, BookingStatus, Movie, MovieDetails, NewMovie, SeatMap};
 use app::rules;
 use app::service::CinemaService;
 use cluster::election::Epoch;
-use cluster::replication::Fence;
+use cluster::replication::{Applied, Fence, Frontier, Mode, OpId};
 use cluster::NodeId;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::watch;
 use uuid::Uuid;
@@ -52,30 +53,92 @@ pub struct ReplicatedCinema {
     /// The epoch in which this node, as leader, has caught up and takes
     /// writes (`recovery.rs`).
     serving: Arc<watch::Sender<Option<Epoch>>>,
-    cursors: Arc<anti_entropy::PeerCursors>,
+    /// Every op this node has applied (`cluster::replication::ops`).
+    applied: Arc<Mutex<Applied>>,
+    /// The replication mode in force.
+    mode: Arc<watch::Sender<Mode>>,
+}
+
+/// How a node replicates, from its flags.
+#[derive(Clone, Copy, Debug)]
+pub struct ReplicationSettings {
+    pub mode: Mode,
+    pub gossip: GossipConfig,
 }
 
 impl ReplicatedCinema {
     /// Starts the anti-entropy and catching-up tasks too; they run until the
     /// process ends.
-    pub async fn start(local: Arc<Cinema>, cluster: ClusterHandle) -> anyhow::Result<Arc<Self>> {
+    pub async fn start(
+        local: Arc<Cinema>,
+        cluster: ClusterHandle,
+        settings: ReplicationSettings,
+    ) -> anyhow::Result<Arc<Self>> {
         let store = local.store().clone();
         let promised = store.promised_epoch().await?;
+        let applied = store.applied_ops().await?;
         let replicated = Arc::new(ReplicatedCinema {
             transport: Transport::new(cluster.signer.clone()),
             fence: Arc::new(tokio::sync::RwLock::new(Fence::new(promised))),
             serving: Arc::new(watch::channel(None).0),
-            cursors: Arc::new(anti_entropy::PeerCursors::new(
-                cluster.config.peers.keys().copied(),
-            )),
+            applied: Arc::new(Mutex::new(applied)),
+            mode: Arc::new(watch::channel(settings.mode).0),
             decisions: leader::Decisions::default(),
             store,
             local,
             cluster,
         });
         tokio::spawn(anti_entropy::run(replicated.clone()));
+        tokio::spawn(anti_entropy::gossip(replicated.clone(), settings.gossip));
         tokio::spawn(recovery::run(replicated.clone()));
         Ok(replicated)
+    }
+
+    /// The replication mode in force.
+    pub fn mode(&self) -> Mode {
+        *self.mode.borrow()
+    }
+
+    /// What this node has applied.
+    fn applied(&self) -> Applied {
+        self.applied
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// What this node has applied without gaps: the dependencies of its
+    /// next op.
+    fn frontier(&self) -> Frontier {
+        self.applied
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .frontier()
+    }
+
+    /// Records ops as applied, once the transaction that wrote them has
+    /// committed.
+    fn applied_now(&self, ops: impl IntoIterator<Item = OpId>) {
+        let mut applied = self.applied.lock().unwrap_or_else(|e| e.into_inner());
+        for op in ops {
+            applied.insert(op);
+        }
+    }
+
+    /// This node deciding in `epoch`, with `deps` applied.
+    fn decider<'a>(&self, epoch: Epoch, deps: &'a Frontier) -> Decider<'a> {
+        Decider {
+            node: self.node_id(),
+            epoch,
+            deps,
+        }
+    }
+
+    /// Every member of the cluster, this node included.
+    fn members(&self) -> Vec<NodeId> {
+        let mut members: Vec<NodeId> = self.cluster.config.peers.keys().copied().collect();
+        members.push(self.node_id());
+        members
     }
 
     fn node_id(&self) -> NodeId {
@@ -94,7 +157,8 @@ impl ReplicatedCinema {
                 None => Ok(ReplicationReply::NotLeader),
             },
             ReplicationRequest::Apply { epoch, change } => self.apply(from, epoch, change).await,
-            ReplicationRequest::Pull { since, limit } => self.changes_since(since, limit).await,
+            ReplicationRequest::Share { changes } => self.share(from, changes).await,
+            ReplicationRequest::Sync { applied, limit } => self.changes_for(applied, limit).await,
             ReplicationRequest::Promise { epoch } => self.promise(epoch).await,
         }
     }

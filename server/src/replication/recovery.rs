@@ -95,7 +95,9 @@ async fn catch_up_with(
         .call(peer, ReplicationRequest::Promise { epoch })
         .await
     {
-        Ok(ReplicationReply::Promised) => anti_entropy::pull_from(cinema, peer).await,
+        Ok(ReplicationReply::Promised) => anti_entropy::sync_with(cinema, peer, false)
+            .await
+            .map(|_| ()),
         Ok(_) => Err("the peer answered something other than a promise".into()),
         Err(e) => Err(format!("{e:?}")),
     }

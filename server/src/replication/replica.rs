@@ -1,7 +1,8 @@
 //! A replica's side: taking the changes the leader pushes (unless they come
 //! from an older epoch than this node knows or promised, so a deposed leader
 //! can never commit), promising an epoch to a leader catching up, answering
-//! anti-entropy pulls, and merging copies from peers by the rules of
+//! syncs, taking shared changes (in causal consistency, once what they
+//! depend on is here), and merging copies from peers by the rules of
 //! `cluster::replication`.
 
 use super::anti_entropy::PAGE_SIZE;
@@ -12,6 +13,7 @@ use crate::service::storage_error;
 use crate::store::{BookingReplica, MergeOutcome, StoreError};
 use app::error::{ApiError, ErrorCode};
 use cluster::election::Epoch;
+use cluster::replication::{Applied, Consistency};
 use cluster::NodeId;
 use uuid::Uuid;
 
@@ -67,27 +69,90 @@ impl ReplicatedCinema {
         Ok(ReplicationReply::Promised)
     }
 
-    /// This node's changes after `since` in its change sequence, for a
-    /// peer's anti-entropy pull.
-    pub(super) async fn changes_since(
+    /// What a peer that has applied `digest` lacks, for its sync, with this
+    /// node's own digest.
+    pub(super) async fn changes_for(
         &self,
-        since: i64,
+        digest: Applied,
         limit: i64,
     ) -> Result<ReplicationReply, ApiError> {
         let limit = limit.clamp(1, PAGE_SIZE);
         let storage = |e| storage_error(e, "");
-        let rows = self
+        // Read before the rows, so it never claims more than they show.
+        let applied = self.applied();
+        let (rows, more) = self
             .store
-            .changes_since(since, limit)
+            .lacking(&digest, &self.members(), limit)
             .await
             .map_err(storage)?;
-        let highest = self.store.highest_change().await.map_err(storage)?;
         let movies = self.store.added_movies().await.map_err(storage)?;
         Ok(ReplicationReply::Changes {
             rows,
-            highest,
+            more,
             movies,
+            applied,
         })
+    }
+
+    /// Takes changes a peer shares, as far as their dependencies allow.
+    pub(super) async fn share(
+        &self,
+        from: NodeId,
+        changes: Vec<Change>,
+    ) -> Result<ReplicationReply, ApiError> {
+        let mut rows = Vec::new();
+        for change in changes {
+            match change {
+                Change::Booking { replica } => rows.push(replica),
+                Change::Movie { movie } => {
+                    self.local.merge_movie(&movie).await?;
+                }
+            }
+        }
+        let taken = self.merge_all(from, rows, "push").await?;
+        Ok(ReplicationReply::Shared { taken })
+    }
+
+    /// Merges copies from a peer in the order given. In causal consistency
+    /// a copy is merged only once everything its latest op depended on is
+    /// here; the others are left for a later round. Returns how many were
+    /// merged.
+    pub(super) async fn merge_all(
+        &self,
+        from: NodeId,
+        rows: Vec<BookingReplica>,
+        via: &'static str,
+    ) -> Result<usize, ApiError> {
+        let causal = self.mode().consistency() == Consistency::Causal;
+        let mut pending = rows;
+        let mut taken = 0;
+        loop {
+            let waiting = pending.len();
+            let mut deferred = Vec::new();
+            for row in pending {
+                if causal && !self.dependencies_met(&row) {
+                    deferred.push(row);
+                    continue;
+                }
+                self.merge(from, &row, via).await?;
+                taken += 1;
+            }
+            // Stop once everything is in, or a pass took nothing more.
+            if deferred.is_empty() || deferred.len() == waiting {
+                return Ok(taken);
+            }
+            pending = deferred;
+        }
+    }
+
+    /// Whether this node holds everything `row`'s latest op depended on,
+    /// the row's own earlier ops aside (merging the row brings those).
+    fn dependencies_met(&self, row: &BookingReplica) -> bool {
+        let mut applied = self.applied();
+        for op in &row.ops {
+            applied.insert(*op);
+        }
+        applied.covers(&row.deps)
     }
 
     /// Merges a copy from a peer and tells the event feed what changed.
@@ -98,7 +163,8 @@ impl ReplicatedCinema {
         via: &'static str,
     ) -> Result<(), ApiError> {
         let outcome = self.merge_retrying(replica).await?;
-        let MergeOutcome::Changed { status, displaced } = outcome else {
+        self.applied_now(outcome.new_ops);
+        let Some((status, displaced)) = outcome.changed else {
             return Ok(());
         };
         self.cluster.publish(EventKind::Replicated {

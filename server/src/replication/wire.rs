@@ -1,10 +1,12 @@
 //! What nodes say to each other about bookings and movies, carried in signed
 //! envelopes to `/internal/call`: a write forwarded to the leader, a change
-//! pushed to a replica, and a pull of recent changes (anti-entropy).
+//! pushed to a replica, a promise asked by a leader catching up, and a sync
+//! of what one node lacks (anti-entropy, gossip).
 
 use crate::store::BookingReplica;
 use app::model::{Booking, BookingRequest, Movie, NewMovie};
 use cluster::election::Epoch;
+use cluster::replication::Applied;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -58,8 +60,12 @@ pub enum ReplicationRequest {
     /// From the leader of `epoch`: hold this booking. A replica that knows a
     /// newer epoch refuses, so a deposed leader cannot commit anything.
     Apply { epoch: Epoch, change: Change },
-    /// Send the bookings changed after `since` in your change sequence.
-    Pull { since: i64, limit: i64 },
+    /// Changes to merge, as anti-entropy would (in causal consistency, each
+    /// once what it depends on is here): a change spreading in the
+    /// background, or what a gossip partner lacks.
+    Share { changes: Vec<Change> },
+    /// Send the bookings with ops this digest lacks (anti-entropy, gossip).
+    Sync { applied: Applied, limit: i64 },
     /// From a leader catching up in `epoch`: refuse writes of any earlier
     /// epoch from now on (see `cluster::replication::recovery`).
     Promise { epoch: Epoch },
@@ -80,13 +86,19 @@ pub enum ReplicationReply {
     Movie(Movie),
     Applied,
     Promised,
-    /// `highest` is the sender's newest change number, so a puller can tell
-    /// that a peer's database was recreated (its numbers went back). The
+    /// To a share: how many of the changes were taken (in causal
+    /// consistency, the others wait for what they depend on).
+    Shared {
+        taken: usize,
+    },
+    /// What a sync asked for; `more` if the page is full, and what the
+    /// answering node has applied, so the asker can send what it lacks. The
     /// movies added through the API are few, so every answer has them all.
     Changes {
         rows: Vec<BookingReplica>,
-        highest: i64,
+        more: bool,
         movies: Vec<Movie>,
+        applied: Applied,
     },
 }
 
@@ -110,15 +122,14 @@ mod tests {
             serde_json::from_str::<ReplicationRequest>(&json).unwrap(),
             request
         );
-        let pull: ReplicationRequest =
-            serde_json::from_str(r#"{"kind":"pull","since":3,"limit":10}"#).unwrap();
-        assert_eq!(
-            pull,
-            ReplicationRequest::Pull {
-                since: 3,
-                limit: 10
-            }
-        );
+        let sync: ReplicationRequest = serde_json::from_str(
+            r#"{"kind":"sync","applied":[{"origin":1,"through":3}],"limit":10}"#,
+        )
+        .unwrap();
+        let ReplicationRequest::Sync { applied, limit } = sync else {
+            panic!("{sync:?}")
+        };
+        assert_eq!((applied.frontier().get(1), limit), (3, 10));
         assert!(serde_json::from_str::<ReplicationRequest>(r#"{"kind":"drop"}"#).is_err());
     }
 }

@@ -7,7 +7,7 @@ mod clocks;
 
 pub use clocks::{real_time_ms, ClockStamp, NodeClocks, SharedClocks};
 
-use crate::store::{NewBookingRecord, ShowtimeRecord, Store, StoreError};
+use crate::store::{Decider, NewBookingRecord, ShowtimeRecord, Store, StoreError};
 use app::error::{ApiError, ErrorCode};
 use app::model::{
     Booking, BookingRequest, BookingStatus, Movie, MovieDetails, NewMovie, Seat, SeatMap, SeatRow,
@@ -15,6 +15,7 @@ use app::model::{
 };
 use app::rules::{self, SeatLayout};
 use chrono::Utc;
+use cluster::replication::{Mode, OpId};
 use cluster::NodeId;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -204,14 +205,14 @@ impl Cinema {
             .map_err(|e| storage_error(e, ""))
     }
 
-    /// Cancels `user_id`'s booking in this node's database, as decided in
-    /// `epoch`; the caller replicates and announces it.
+    /// Cancels `user_id`'s booking in this node's database, as `by`
+    /// decides; the caller replicates and announces it.
     pub async fn cancel(
         &self,
         booking_id: Uuid,
         user_id: &str,
-        epoch: u64,
-    ) -> Result<Booking, ApiError> {
+        by: &Decider<'_>,
+    ) -> Result<(Booking, OpId), ApiError> {
         let booking = self.booking(&booking_id.to_string()).await?;
         if booking.user_id != user_id {
             return Err(ApiError::new(
@@ -232,31 +233,33 @@ impl Cinema {
         }
         let cancelled = self
             .store
-            .cancel_booking(booking_id, epoch)
+            .cancel_booking(booking_id, by)
             .await
             .map_err(|e| storage_error(e, ""))?;
-        if !cancelled {
+        let Some(op) = cancelled else {
             return Err(ApiError::new(
                 ErrorCode::Conflict,
                 "This booking was cancelled a moment ago.",
             ));
-        }
-        Ok(Booking {
+        };
+        let cancelled = Booking {
             status: BookingStatus::Cancelled,
             ..booking
-        })
+        };
+        Ok((cancelled, op))
     }
 
     /// Books under a given id, so a retried request finds the booking it
-    /// already made instead of making another, as confirmed in `epoch`.
-    /// Returns the booking and the record written, which the caller
-    /// replicates and announces.
+    /// already made instead of making another, under `mode`, as `by`
+    /// decides. Returns the booking, the record written and its op, which
+    /// the caller replicates and announces.
     pub async fn book_as(
         &self,
         id: Uuid,
         request: BookingRequest,
-        epoch: u64,
-    ) -> Result<(Booking, NewBookingRecord), ApiError> {
+        mode: Mode,
+        by: &Decider<'_>,
+    ) -> Result<(Booking, NewBookingRecord, OpId), ApiError> {
         rules::validate_user_id(&request.user_id)?;
         let user_name = match request.user_name.as_deref() {
             Some(name) => rules::normalize_user_name(name)?,
@@ -280,9 +283,10 @@ impl Cinema {
             vector_clock: stamp.vector.entries().clone(),
             processed_by: self.node_id.clone(),
             timestamp: stamp.physical,
+            mode,
         };
-        match self.store.insert_booking(&record, epoch).await {
-            Ok(()) => Ok((booking_from_record(record.clone(), &show), record)),
+        match self.store.insert_booking(&record, by).await {
+            Ok(op) => Ok((booking_from_record(record.clone(), &show), record, op)),
             Err(StoreError::SeatsTaken(seats)) => Err(ApiError::seats_taken(seats)),
             Err(e) => Err(storage_error(e, "")),
         }
@@ -307,6 +311,8 @@ fn booking_from_record(record: NewBookingRecord, show: &ShowtimeRecord) -> Booki
         logical_clock: record.logical_clock,
         vector_clock: record.vector_clock,
         timestamp: record.timestamp,
+        mode: record.mode.to_string(),
+        lost_to: None,
     }
 }
 

@@ -1,8 +1,10 @@
 //! Bookings and the seats they hold.
 
-use super::{Store, StoreError, StoreResult};
-use app::model::{Booking, BookingStatus};
+use super::ops::record_op;
+use super::{Decider, Store, StoreError, StoreResult};
+use app::model::Booking;
 use chrono::{DateTime, Utc};
+use cluster::replication::{Mode, OpId};
 use serde::{Deserialize, Serialize};
 use sqlx::types::Json;
 use std::collections::BTreeMap;
@@ -22,6 +24,8 @@ pub struct NewBookingRecord {
     pub vector_clock: BTreeMap<String, u64>,
     pub processed_by: String,
     pub timestamp: DateTime<Utc>,
+    /// The replication mode it was made under.
+    pub mode: Mode,
 }
 
 impl NewBookingRecord {
@@ -54,6 +58,8 @@ struct BookingRow {
     vector_clock: Json<BTreeMap<String, u64>>,
     processed_by: String,
     timestamp: DateTime<Utc>,
+    mode: String,
+    lost_to: Option<Uuid>,
 }
 
 impl From<BookingRow> for Booking {
@@ -74,6 +80,8 @@ impl From<BookingRow> for Booking {
             logical_clock: u64::try_from(r.logical_clock).unwrap_or(0),
             vector_clock: r.vector_clock.0,
             timestamp: r.timestamp,
+            mode: r.mode,
+            lost_to: r.lost_to.map(|id| id.to_string()),
         }
     }
 }
@@ -82,17 +90,22 @@ const BOOKING_SELECT: &str = "SELECT b.id, b.user_id, b.user_name, b.showtime_id
         m.title AS movie_title, a.name AS auditorium_name, s.starts_at, \
         ARRAY(SELECT bs.seat_label FROM booking_seats bs WHERE bs.booking_id = b.id \
               ORDER BY left(bs.seat_label, 1), substr(bs.seat_label, 2)::INT) AS seats, \
-        b.total_cents, b.status, b.logical_clock, b.vector_clock, b.processed_by, b.\"timestamp\" \
+        b.total_cents, b.status, b.logical_clock, b.vector_clock, b.processed_by, b.\"timestamp\", \
+        b.mode, b.lost_to \
      FROM bookings b \
      JOIN showtimes s ON s.id = b.showtime_id \
      JOIN movies m ON m.id = s.movie_id \
      JOIN auditoriums a ON a.id = s.auditorium_id";
 
 impl Store {
-    /// Writes a booking confirmed in `epoch`, and its seats, in one
-    /// transaction. If any seat is already held by an active booking,
-    /// nothing is written and the error names the seats that were taken.
-    pub async fn insert_booking(&self, booking: &NewBookingRecord, epoch: u64) -> StoreResult<()> {
+    /// Writes a new booking, and its seats, in one transaction, as `by`'s
+    /// op. If any seat is already held by an active booking, nothing is
+    /// written and the error names the seats that were taken.
+    pub async fn insert_booking(
+        &self,
+        booking: &NewBookingRecord,
+        by: &Decider<'_>,
+    ) -> StoreResult<OpId> {
         let labels: Vec<&str> = booking.seats.iter().map(|(l, _)| l.as_str()).collect();
         let prices: Vec<i64> = booking.seats.iter().map(|(_, p)| *p).collect();
         let logical_clock = i64::try_from(booking.logical_clock).unwrap_or(i64::MAX);
@@ -103,8 +116,8 @@ impl Store {
             "WITH booking AS ( \
                 INSERT INTO bookings (id, user_id, user_name, showtime_id, total_cents, status, \
                                       logical_clock, vector_clock, processed_by, \"timestamp\", \
-                                      status_epoch) \
-                VALUES ($1, $2, $3, $4, $5, 'confirmed', $6, $7, $8, $9, $12) RETURNING id) \
+                                      status_epoch, mode) \
+                VALUES ($1, $2, $3, $4, $5, 'confirmed', $6, $7, $8, $9, $12, $13) RETURNING id) \
              INSERT INTO booking_seats (booking_id, showtime_id, seat_label, price_cents) \
              SELECT booking.id, $4, seat.label, seat.price \
              FROM booking, unnest($10::TEXT[], $11::BIGINT[]) AS seat(label, price) \
@@ -122,7 +135,8 @@ impl Store {
         .bind(booking.timestamp)
         .bind(&labels)
         .bind(&prices)
-        .bind(i64::try_from(epoch).unwrap_or(i64::MAX))
+        .bind(i64::try_from(by.epoch).unwrap_or(i64::MAX))
+        .bind(booking.mode.to_string())
         .fetch_all(&mut *tx)
         .await?;
 
@@ -135,8 +149,9 @@ impl Store {
                 .collect();
             return Err(StoreError::SeatsTaken(taken));
         }
+        let op = record_op(&mut tx, booking.id, by.node, by.deps).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(op)
     }
 
     pub async fn booking(&self, booking_id: Uuid) -> StoreResult<Booking> {
@@ -156,27 +171,6 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         Ok(rows.into_iter().map(Booking::from).collect())
-    }
-
-    /// Marks a confirmed booking cancelled in `epoch` and frees its seats.
-    /// Returns false if the booking was not confirmed (already cancelled or
-    /// lost), or a later leader has decided it since.
-    pub async fn cancel_booking(&self, booking_id: Uuid, epoch: u64) -> StoreResult<bool> {
-        let mut tx = self.pool.begin().await?;
-        let confirmed: Option<String> = sqlx::query_scalar(
-            "SELECT status FROM bookings WHERE id = $1 AND status = 'confirmed' \
-             AND status_epoch <= $2 FOR UPDATE",
-        )
-        .bind(booking_id)
-        .bind(i64::try_from(epoch).unwrap_or(i64::MAX))
-        .fetch_optional(&mut *tx)
-        .await?;
-        if confirmed.is_none() {
-            return Ok(false);
-        }
-        super::replicas::set_status(&mut tx, booking_id, BookingStatus::Cancelled, epoch).await?;
-        tx.commit().await?;
-        Ok(true)
     }
 
     /// Every seat of a showtime held by an active booking.

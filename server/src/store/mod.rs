@@ -3,11 +3,14 @@
 
 mod bookings;
 mod catalog;
+mod decisions;
+mod ops;
 mod replicas;
 pub mod seed;
 
 pub use bookings::{NewBookingRecord, TakenSeat};
 pub use catalog::ShowtimeRecord;
+pub use decisions::Decider;
 pub use replicas::{BookingReplica, MergeOutcome};
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};

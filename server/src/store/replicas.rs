@@ -1,14 +1,20 @@
 //! Bookings as replicas exchange them: a whole booking with its seats, its
-//! stamp and its status, read by id or by change sequence, and merged into
-//! this database by the rules of `cluster::replication`.
+//! stamp, its status and the ops that made it, read by id or by what a peer
+//! lacks, and merged into this database by the rules of
+//! `cluster::replication`.
 
+use super::ops::{absorb_ops, op_id, origin_column};
 use super::{NewBookingRecord, Store, StoreResult};
 use app::model::BookingStatus;
 use chrono::{DateTime, Utc};
-use cluster::replication::{takes_incoming, Lifecycle, StatusVersion, WriteStamp};
+use cluster::replication::{
+    takes_incoming, Applied, Frontier, Lifecycle, OpId, StatusVersion, WriteStamp,
+};
+use cluster::NodeId;
 use serde::{Deserialize, Serialize};
 use sqlx::types::Json;
-use std::collections::BTreeMap;
+use sqlx::{Postgres, Transaction};
+use std::collections::{BTreeMap, BTreeSet};
 use uuid::Uuid;
 
 /// One booking as it travels between nodes.
@@ -19,9 +25,13 @@ pub struct BookingReplica {
     pub status: BookingStatus,
     /// The epoch of the leader that decided `status` (0 where none did).
     pub status_epoch: u64,
-    /// Where the row stands in the sending node's change sequence, for
-    /// pulls; a push, which needs no position, carries 0.
-    pub change_seq: i64,
+    /// Every op that changed the booking.
+    pub ops: Vec<OpId>,
+    /// What its latest op depended on.
+    pub deps: Frontier,
+    /// If it lost its seats to a concurrent booking: that booking.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lost_to: Option<Uuid>,
 }
 
 impl BookingReplica {
@@ -41,16 +51,13 @@ impl BookingReplica {
 }
 
 /// What merging a replica changed here.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum MergeOutcome {
-    /// This database already held the booking at that version or a later one.
-    Unchanged,
-    /// The booking is new here, or took a later status; `displaced` are
-    /// bookings that held one of its seats here and lost them to it.
-    Changed {
-        status: BookingStatus,
-        displaced: Vec<Uuid>,
-    },
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MergeOutcome {
+    /// The booking is new here, or took a later status: that status, and
+    /// the bookings that held one of its seats here and lost them to it.
+    pub changed: Option<(BookingStatus, Vec<Uuid>)>,
+    /// Its ops this database did not hold before.
+    pub new_ops: Vec<OpId>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -67,7 +74,11 @@ struct ReplicaRow {
     vector_clock: Json<BTreeMap<String, u64>>,
     processed_by: String,
     timestamp: DateTime<Utc>,
-    change_seq: i64,
+    mode: String,
+    deps: Json<Frontier>,
+    lost_to: Option<Uuid>,
+    op_origins: Vec<i32>,
+    op_numbers: Vec<i64>,
 }
 
 impl From<ReplicaRow> for BookingReplica {
@@ -83,10 +94,18 @@ impl From<ReplicaRow> for BookingReplica {
                 vector_clock: r.vector_clock.0,
                 processed_by: r.processed_by,
                 timestamp: r.timestamp,
+                mode: r.mode.parse().unwrap_or_default(),
             },
             status: status_from_text(&r.status),
             status_epoch: u64::try_from(r.status_epoch).unwrap_or(0),
-            change_seq: r.change_seq,
+            ops: r
+                .op_origins
+                .into_iter()
+                .zip(r.op_numbers)
+                .map(|(o, n)| op_id(o, n))
+                .collect(),
+            deps: r.deps.0,
+            lost_to: r.lost_to,
         }
     }
 }
@@ -97,7 +116,11 @@ const REPLICA_SELECT: &str = "SELECT b.id, b.user_id, b.user_name, b.showtime_id
         ARRAY(SELECT bs.price_cents FROM booking_seats bs WHERE bs.booking_id = b.id \
               ORDER BY bs.seat_label) AS seat_prices, \
         b.status, b.status_epoch, b.logical_clock, b.vector_clock, b.processed_by, \
-        b.\"timestamp\", b.change_seq \
+        b.\"timestamp\", b.mode, b.deps, b.lost_to, \
+        ARRAY(SELECT o.origin FROM booking_ops o WHERE o.booking_id = b.id \
+              ORDER BY o.origin, o.number) AS op_origins, \
+        ARRAY(SELECT o.number FROM booking_ops o WHERE o.booking_id = b.id \
+              ORDER BY o.origin, o.number) AS op_numbers \
      FROM bookings b";
 
 impl Store {
@@ -110,51 +133,60 @@ impl Store {
         Ok(row.map(BookingReplica::from))
     }
 
-    /// Bookings changed after `since` in this database's change sequence,
-    /// oldest change first, at most `limit` of them.
-    pub async fn changes_since(&self, since: i64, limit: i64) -> StoreResult<Vec<BookingReplica>> {
-        let rows: Vec<ReplicaRow> = sqlx::query_as(&format!(
-            "{REPLICA_SELECT} WHERE b.change_seq > $1 ORDER BY b.change_seq LIMIT $2"
-        ))
-        .bind(since)
+    /// The bookings with an op that a peer which has applied `digest`
+    /// lacks, in the order this database took them (so a causal order), at
+    /// most about `limit` ops' worth; and whether there are more. Origins
+    /// the digest does not name (of `members`) count as not applied at all.
+    pub async fn lacking(
+        &self,
+        digest: &Applied,
+        members: &[NodeId],
+        limit: i64,
+    ) -> StoreResult<(Vec<BookingReplica>, bool)> {
+        let origins: BTreeSet<NodeId> = digest
+            .ranges()
+            .keys()
+            .copied()
+            .chain(members.iter().copied())
+            .collect();
+        let throughs: Vec<i64> = origins
+            .iter()
+            .map(|o| {
+                let through = digest.ranges().get(o).map_or(0, |r| r.through);
+                i64::try_from(through).unwrap_or(i64::MAX)
+            })
+            .collect();
+        let origins: Vec<i32> = origins.into_iter().map(origin_column).collect();
+        let candidates: Vec<(Uuid, i32, i64)> = sqlx::query_as(
+            "SELECT o.booking_id, a.origin, o.number \
+             FROM unnest($1::INTEGER[], $2::BIGINT[]) AS a(origin, through) \
+             CROSS JOIN LATERAL (SELECT booking_id, number FROM booking_ops \
+                                 WHERE origin = a.origin AND number > a.through \
+                                 ORDER BY number LIMIT $3) o",
+        )
+        .bind(&origins)
+        .bind(&throughs)
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows.into_iter().map(BookingReplica::from).collect())
-    }
-
-    /// The newest number of this database's change sequence (0 if none).
-    pub async fn highest_change(&self) -> StoreResult<i64> {
-        let highest: Option<i64> = sqlx::query_scalar("SELECT max(change_seq) FROM bookings")
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(highest.unwrap_or(0))
-    }
-
-    /// Of the given replicas, those that would change this database: the
-    /// ones it lacks, and the ones whose status would move forward. One
-    /// query, so a pull that re-reads what is already here costs little.
-    pub async fn not_yet_held(
-        &self,
-        replicas: Vec<BookingReplica>,
-    ) -> StoreResult<Vec<BookingReplica>> {
-        let ids: Vec<Uuid> = replicas.iter().map(|r| r.record.id).collect();
-        let held: Vec<(Uuid, String, i64)> =
-            sqlx::query_as("SELECT id, status, status_epoch FROM bookings WHERE id = ANY($1)")
-                .bind(&ids)
-                .fetch_all(&self.pool)
-                .await?;
-        let held: std::collections::HashMap<Uuid, StatusVersion> = held
+        let mut per_origin: BTreeMap<i32, i64> = BTreeMap::new();
+        for (_, origin, _) in &candidates {
+            *per_origin.entry(*origin).or_default() += 1;
+        }
+        let more = per_origin.values().any(|count| *count >= limit);
+        let wanted: BTreeSet<Uuid> = candidates
             .into_iter()
-            .map(|(id, status, epoch)| (id, stored_version(&status, epoch)))
+            .filter(|(_, origin, number)| !digest.contains(op_id(*origin, *number)))
+            .map(|(id, _, _)| id)
             .collect();
-        Ok(replicas
-            .into_iter()
-            .filter(|r| match held.get(&r.record.id) {
-                None => true,
-                Some(local) => takes_incoming(*local, r.version()),
-            })
-            .collect())
+        let wanted: Vec<Uuid> = wanted.into_iter().collect();
+        let rows: Vec<ReplicaRow> = sqlx::query_as(&format!(
+            "{REPLICA_SELECT} WHERE b.id = ANY($1) ORDER BY b.change_seq"
+        ))
+        .bind(&wanted)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok((rows.into_iter().map(BookingReplica::from).collect(), more))
     }
 
     /// Merges a replica from another node in one transaction. A booking
@@ -162,7 +194,8 @@ impl Store {
     /// later (`cluster::replication::StatusVersion`). A booking that arrives
     /// confirmed (new here, or confirmed again by a later leader) competes
     /// for its seats with the bookings holding them here: the later stamp
-    /// keeps them and the others are marked lost, never deleted.
+    /// keeps them and the others are marked lost, never deleted. Either way
+    /// the booking's ops are recorded as applied.
     pub async fn merge_replica(&self, replica: &BookingReplica) -> StoreResult<MergeOutcome> {
         let record = &replica.record;
         let mut tx = self.pool.begin().await?;
@@ -171,91 +204,63 @@ impl Store {
                 .bind(record.id)
                 .fetch_optional(&mut *tx)
                 .await?;
-        if let Some((local, epoch)) = &existing {
-            if !takes_incoming(stored_version(local, *epoch), replica.version()) {
-                return Ok(MergeOutcome::Unchanged);
+        let takes = match &existing {
+            None => true,
+            Some((local, epoch)) => {
+                takes_incoming(stored_version(local, *epoch), replica.version())
             }
-        }
-        let (status, displaced) = match replica.status {
-            BookingStatus::Confirmed => settle_seats(&mut tx, replica).await?,
-            other => (other, Vec::new()),
         };
-        if existing.is_some() {
-            set_status(&mut tx, record.id, status, replica.status_epoch).await?;
-        } else {
-            insert_replica(&mut tx, replica, status).await?;
+        let mut changed = None;
+        if takes {
+            let settled = match replica.status {
+                BookingStatus::Confirmed => settle_seats(&mut tx, replica).await?,
+                other => Settled {
+                    status: other,
+                    displaced: Vec::new(),
+                    lost_to: replica.lost_to,
+                },
+            };
+            if existing.is_some() {
+                let status = (settled.status, settled.lost_to);
+                set_status(&mut tx, record.id, status, replica.status_epoch).await?;
+                sqlx::query("UPDATE bookings SET deps = $2 WHERE id = $1")
+                    .bind(record.id)
+                    .bind(Json(&replica.deps))
+                    .execute(&mut *tx)
+                    .await?;
+            } else {
+                insert_replica(&mut tx, replica, &settled).await?;
+            }
+            changed = Some((settled.status, settled.displaced));
+        }
+        let new_ops = absorb_ops(&mut tx, record.id, &replica.ops).await?;
+        if changed.is_none() && new_ops.is_empty() {
+            return Ok(MergeOutcome::default());
         }
         tx.commit().await?;
-        Ok(MergeOutcome::Changed { status, displaced })
+        Ok(MergeOutcome { changed, new_ops })
     }
+}
 
-    /// The epoch this node last promised (see `cluster::replication::Fence`).
-    pub async fn promised_epoch(&self) -> StoreResult<u64> {
-        let epoch: i64 = sqlx::query_scalar("SELECT promised_epoch FROM replication_fence")
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(u64::try_from(epoch).unwrap_or(0))
-    }
-
-    /// Records a promise of `epoch`, unless a later one was made.
-    pub async fn promise_epoch(&self, epoch: u64) -> StoreResult<()> {
-        sqlx::query("UPDATE replication_fence SET promised_epoch = GREATEST(promised_epoch, $1)")
-            .bind(i64::try_from(epoch).unwrap_or(i64::MAX))
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    /// Confirms a confirmed booking again in `epoch` (a new leader taking it
-    /// on). Returns false if it is not confirmed here, or was decided in a
-    /// later epoch.
-    pub async fn reconfirm(&self, booking_id: Uuid, epoch: u64) -> StoreResult<bool> {
-        let changed = sqlx::query(
-            "UPDATE bookings SET status_epoch = $2, updated_at = now() \
-             WHERE id = $1 AND status = 'confirmed' AND status_epoch <= $2",
-        )
-        .bind(booking_id)
-        .bind(i64::try_from(epoch).unwrap_or(i64::MAX))
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        Ok(changed > 0)
-    }
-
-    /// Marks a confirmed booking lost in `epoch` (when the write could not
-    /// reach a majority), so its seats are free again. Returns false if it
-    /// was not confirmed, or a later leader has decided it since.
-    pub async fn mark_lost(&self, booking_id: Uuid, epoch: u64) -> StoreResult<bool> {
-        let mut tx = self.pool.begin().await?;
-        let confirmed: Option<String> = sqlx::query_scalar(
-            "SELECT status FROM bookings WHERE id = $1 AND status = 'confirmed' \
-             AND status_epoch <= $2 FOR UPDATE",
-        )
-        .bind(booking_id)
-        .bind(i64::try_from(epoch).unwrap_or(i64::MAX))
-        .fetch_optional(&mut *tx)
-        .await?;
-        if confirmed.is_none() {
-            return Ok(false);
-        }
-        set_status(&mut tx, booking_id, BookingStatus::Lost, epoch).await?;
-        tx.commit().await?;
-        Ok(true)
-    }
+/// How a confirmed replica fared against the bookings holding its seats.
+struct Settled {
+    status: BookingStatus,
+    displaced: Vec<Uuid>,
+    lost_to: Option<Uuid>,
 }
 
 /// Settles the seats of a confirmed replica against the active bookings
 /// holding any of them here (its own old copy aside): if its stamp is later
-/// than all of theirs, they are marked lost (each at its own epoch, so the
-/// loss outranks its confirmation) and the replica stays confirmed;
-/// otherwise the replica is lost.
+/// than all of theirs, they are marked lost to it (each at its own epoch,
+/// so the loss outranks its confirmation) and the replica stays confirmed;
+/// otherwise the replica is lost, to the latest of them.
 async fn settle_seats(
-    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    tx: &mut Transaction<'_, Postgres>,
     replica: &BookingReplica,
-) -> StoreResult<(BookingStatus, Vec<Uuid>)> {
+) -> StoreResult<Settled> {
     let record = &replica.record;
     let labels: Vec<&str> = record.seats.iter().map(|(l, _)| l.as_str()).collect();
-    let rivals: Vec<(Uuid, i64, i64, String)> = sqlx::query_as(
+    let mut rivals: Vec<(Uuid, i64, i64, String)> = sqlx::query_as(
         "SELECT b.id, b.status_epoch, b.logical_clock, b.processed_by \
          FROM booking_seats bs JOIN bookings b ON b.id = bs.booking_id \
          WHERE bs.showtime_id = $1 AND bs.seat_label = ANY($2) AND bs.active AND b.id <> $3 \
@@ -267,38 +272,44 @@ async fn settle_seats(
     .fetch_all(&mut **tx)
     .await?;
     // One row per seat held: a rival holding two of the seats comes twice.
-    let mut rivals = rivals;
     rivals.sort_unstable_by_key(|(id, ..)| *id);
     rivals.dedup_by_key(|(id, ..)| *id);
-    let incoming = replica.stamp();
-    let rival_stamp = |(id, epoch, lamport, node): &(Uuid, i64, i64, String)| WriteStamp {
+    let stamp = |(id, epoch, lamport, node): &(Uuid, i64, i64, String)| WriteStamp {
         epoch: u64::try_from(*epoch).unwrap_or(0),
         lamport: u64::try_from(*lamport).unwrap_or(0),
         node: node.clone(),
         id: id.to_string(),
     };
-    if !rivals.iter().all(|rival| rival_stamp(rival) < incoming) {
-        return Ok((BookingStatus::Lost, Vec::new()));
+    let incoming = replica.stamp();
+    if let Some(winner) = rivals
+        .iter()
+        .filter(|r| stamp(r) > incoming)
+        .max_by_key(|r| stamp(r))
+    {
+        return Ok(Settled {
+            status: BookingStatus::Lost,
+            displaced: Vec::new(),
+            lost_to: Some(winner.0),
+        });
     }
     let mut displaced = Vec::with_capacity(rivals.len());
     for (id, epoch, _, _) in rivals {
-        set_status(
-            tx,
-            id,
-            BookingStatus::Lost,
-            u64::try_from(epoch).unwrap_or(0),
-        )
-        .await?;
+        let lost = (BookingStatus::Lost, Some(record.id));
+        set_status(tx, id, lost, u64::try_from(epoch).unwrap_or(0)).await?;
         displaced.push(id);
     }
-    Ok((BookingStatus::Confirmed, displaced))
+    Ok(Settled {
+        status: BookingStatus::Confirmed,
+        displaced,
+        lost_to: None,
+    })
 }
 
-/// Writes a booking new to this database, with `status` as settled.
+/// Writes a booking new to this database, as settled.
 async fn insert_replica(
-    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    tx: &mut Transaction<'_, Postgres>,
     replica: &BookingReplica,
-    status: BookingStatus,
+    settled: &Settled,
 ) -> StoreResult<()> {
     let record = &replica.record;
     let labels: Vec<&str> = record.seats.iter().map(|(l, _)| l.as_str()).collect();
@@ -306,20 +317,23 @@ async fn insert_replica(
     sqlx::query(
         "INSERT INTO bookings (id, user_id, user_name, showtime_id, total_cents, status, \
                                status_epoch, logical_clock, vector_clock, processed_by, \
-                               \"timestamp\") \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                               \"timestamp\", mode, deps, lost_to) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
     )
     .bind(record.id)
     .bind(&record.user_id)
     .bind(&record.user_name)
     .bind(record.showtime_id)
     .bind(record.total_cents())
-    .bind(status_text(status))
+    .bind(status_text(settled.status))
     .bind(i64::try_from(replica.status_epoch).unwrap_or(i64::MAX))
     .bind(i64::try_from(record.logical_clock).unwrap_or(i64::MAX))
     .bind(Json(&record.vector_clock))
     .bind(&record.processed_by)
     .bind(record.timestamp)
+    .bind(record.mode.to_string())
+    .bind(Json(&replica.deps))
+    .bind(settled.lost_to)
     .execute(&mut **tx)
     .await?;
     sqlx::query(
@@ -331,26 +345,29 @@ async fn insert_replica(
     .bind(record.showtime_id)
     .bind(&labels)
     .bind(&prices)
-    .bind(status == BookingStatus::Confirmed)
+    .bind(settled.status == BookingStatus::Confirmed)
     .execute(&mut **tx)
     .await?;
     Ok(())
 }
 
-/// Gives a booking a status decided in `epoch`; its seats are held while it
-/// is confirmed and free otherwise.
+/// Gives a booking a status decided in `epoch` (and, for a booking that
+/// lost its seats, the booking it lost them to); its seats are held while
+/// it is confirmed and free otherwise.
 pub(super) async fn set_status(
-    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    tx: &mut Transaction<'_, Postgres>,
     booking_id: Uuid,
-    status: BookingStatus,
+    (status, lost_to): (BookingStatus, Option<Uuid>),
     epoch: u64,
 ) -> StoreResult<()> {
     sqlx::query(
-        "UPDATE bookings SET status = $2, status_epoch = $3, updated_at = now() WHERE id = $1",
+        "UPDATE bookings SET status = $2, status_epoch = $3, lost_to = $4, updated_at = now() \
+         WHERE id = $1",
     )
     .bind(booking_id)
     .bind(status_text(status))
     .bind(i64::try_from(epoch).unwrap_or(i64::MAX))
+    .bind(lost_to)
     .execute(&mut **tx)
     .await?;
     sqlx::query("UPDATE booking_seats SET active = $2 WHERE booking_id = $1")
@@ -393,6 +410,6 @@ fn version(status: BookingStatus, epoch: u64) -> StatusVersion {
 }
 
 /// The version of a status as stored: its text and its epoch column.
-fn stored_version(status: &str, epoch: i64) -> StatusVersion {
+pub(super) fn stored_version(status: &str, epoch: i64) -> StatusVersion {
     version(status_from_text(status), u64::try_from(epoch).unwrap_or(0))
 }

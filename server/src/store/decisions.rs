@@ -1,0 +1,88 @@
+//! Status changes this node decides on its own bookings' copies: a
+//! cancellation, a booking withdrawn for want of a quorum, a booking
+//! confirmed again by a new leader. Each is an op (`ops.rs`), made in an
+//! epoch, and each is refused if a later decision stands already. Also the
+//! epoch this node promised to a leader catching up.
+
+use super::ops::record_op;
+use super::replicas::set_status;
+use super::{Store, StoreResult};
+use app::model::BookingStatus;
+use cluster::replication::{Frontier, OpId};
+use cluster::NodeId;
+use uuid::Uuid;
+
+/// Who decides, when, and with what applied: the origin and dependencies
+/// of the op a decision makes, and the epoch it is made in.
+#[derive(Clone, Debug)]
+pub struct Decider<'a> {
+    pub node: NodeId,
+    pub epoch: u64,
+    pub deps: &'a Frontier,
+}
+
+impl Store {
+    /// Cancels a confirmed booking. None if it is not confirmed (already
+    /// cancelled or lost), or a later leader has decided it since.
+    pub async fn cancel_booking(
+        &self,
+        booking_id: Uuid,
+        by: &Decider<'_>,
+    ) -> StoreResult<Option<OpId>> {
+        self.decide(booking_id, BookingStatus::Cancelled, by).await
+    }
+
+    /// Marks a confirmed booking lost, when the write could not reach a
+    /// majority, so its seats are free again. None as for `cancel_booking`.
+    pub async fn mark_lost(&self, booking_id: Uuid, by: &Decider<'_>) -> StoreResult<Option<OpId>> {
+        self.decide(booking_id, BookingStatus::Lost, by).await
+    }
+
+    /// Confirms a confirmed booking again, a new leader taking it on. None
+    /// as for `cancel_booking`.
+    pub async fn reconfirm(&self, booking_id: Uuid, by: &Decider<'_>) -> StoreResult<Option<OpId>> {
+        self.decide(booking_id, BookingStatus::Confirmed, by).await
+    }
+
+    async fn decide(
+        &self,
+        booking_id: Uuid,
+        status: BookingStatus,
+        by: &Decider<'_>,
+    ) -> StoreResult<Option<OpId>> {
+        let epoch = i64::try_from(by.epoch).unwrap_or(i64::MAX);
+        let mut tx = self.pool.begin().await?;
+        let confirmed: Option<String> = sqlx::query_scalar(
+            "SELECT status FROM bookings WHERE id = $1 AND status = 'confirmed' \
+             AND status_epoch <= $2 FOR UPDATE",
+        )
+        .bind(booking_id)
+        .bind(epoch)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if confirmed.is_none() {
+            return Ok(None);
+        }
+        set_status(&mut tx, booking_id, (status, None), by.epoch).await?;
+        let op = record_op(&mut tx, booking_id, by.node, by.deps).await?;
+        tx.commit().await?;
+        Ok(Some(op))
+    }
+
+    /// The epoch this node last promised (see `cluster::replication::Fence`).
+    pub async fn promised_epoch(&self) -> StoreResult<u64> {
+        let epoch: i64 = sqlx::query_scalar("SELECT promised_epoch FROM replication_fence")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(u64::try_from(epoch).unwrap_or(0))
+    }
+
+    /// Records a promise of `epoch`, unless a later one was made.
+    pub async fn promise_epoch(&self, epoch: u64) -> StoreResult<()> {
+        sqlx::query("UPDATE replication_fence SET promised_epoch = GREATEST(promised_epoch, $1)")
+            .bind(i64::try_from(epoch).unwrap_or(i64::MAX))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
