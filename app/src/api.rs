@@ -77,3 +77,13 @@ pub async fn get_cluster_status() -> Result<ClusterStatus, ApiError> {
 pub async fn start_election(algorithm: String) -> Result<(), ApiError> {
     cluster()?.start_election(&algorithm)
 }
+
+#[server(prefix = "/sfn")]
+pub async fn switch_replication(
+    strategy: String,
+    consistency: String,
+) -> Result<crate::model::ReplicationMode, ApiError> {
+    cluster()?
+        .switch_replication(&strategy, &consistency)
+        .await
+}

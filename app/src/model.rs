@@ -215,5 +215,19 @@ pub struct ClusterStatus {
     pub lamport: u64,
     pub vector_clock: BTreeMap<String, u64>,
     pub offset_ms: f64,
+    pub replication: ReplicationMode,
     pub last_round: Vec<ClockCorrection>,
+}
+
+/// How the cluster replicates, and the number of the switch that set it
+/// (0: the nodes' flags). The body of `PUT /api/replication` has the first
+/// two fields.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReplicationMode {
+    /// "master-slave", "multi-master" or "gossip".
+    pub strategy: String,
+    /// "strong", "causal" or "eventual".
+    pub consistency: String,
+    pub version: u64,
 }

@@ -4,7 +4,7 @@
 
 use crate::error::ApiError;
 use crate::model::{
-    Booking, BookingRequest, ClusterStatus, Movie, MovieDetails, NewMovie, SeatMap,
+    Booking, BookingRequest, ClusterStatus, Movie, MovieDetails, NewMovie, ReplicationMode, SeatMap,
 };
 use std::sync::Arc;
 
@@ -31,11 +31,18 @@ pub fn cinema() -> Result<SharedCinema, ApiError> {
 }
 
 /// The cluster as the monitor sees and steers it. The server implements it
-/// over the node's cluster runtime.
+/// over the node's cluster runtime and replication.
+#[async_trait::async_trait]
 pub trait ClusterControl: Send + Sync + 'static {
     fn status(&self) -> ClusterStatus;
     /// Starts an election now with `algorithm` ("bully" or "ring").
     fn start_election(&self, algorithm: &str) -> Result<(), ApiError>;
+    /// Switches the whole cluster's replication mode, at one agreed point.
+    async fn switch_replication(
+        &self,
+        strategy: &str,
+        consistency: &str,
+    ) -> Result<ReplicationMode, ApiError>;
 }
 
 pub type SharedCluster = Arc<dyn ClusterControl>;

@@ -19,7 +19,7 @@ pub mod quorum;
 pub mod recovery;
 pub mod versions;
 
-pub use mode::{Consistency, Mode, Strategy};
+pub use mode::{Consistency, Mode, ModeSetting, Strategy};
 pub use ops::{Applied, Frontier, OpId, OpRange};
 pub use quorum::{majority, QuorumState, WriteQuorum};
 pub use recovery::{Fence, Recovery, RecoveryState};

@@ -111,6 +111,24 @@ impl From<Mode> for ModeFields {
     }
 }
 
+/// The mode in force on a node, and the number of the switch that set it
+/// (0: the node's own flags). The cluster numbers its switches, so of two
+/// settings the higher number is the later, and a node that missed a switch
+/// takes it from any peer that has it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ModeSetting {
+    pub mode: Mode,
+    pub version: u64,
+}
+
+impl ModeSetting {
+    /// Whether `other` was set by a later switch than this.
+    pub fn is_superseded_by(&self, other: &ModeSetting) -> bool {
+        other.version > self.version
+    }
+}
+
 impl Strategy {
     pub fn name(self) -> &'static str {
         match self {

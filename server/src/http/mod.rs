@@ -2,7 +2,9 @@
 //! pages and their server functions, and the static site files.
 
 mod cluster;
+mod control;
 mod error;
+mod replication;
 mod rest;
 
 pub use error::HttpError;
@@ -31,10 +33,14 @@ pub fn router(
     leptos_options: LeptosOptions,
 ) -> Router {
     let cinema: SharedCinema = replication.clone();
+    let control = control::NodeControl {
+        cluster: cluster.clone(),
+        replication: replication.clone(),
+    };
     let routes = generate_route_list(app::App);
     let page_context = {
         let cinema = cinema.clone();
-        let control: SharedCluster = Arc::new(cluster.clone());
+        let control: SharedCluster = Arc::new(control.clone());
         move || {
             provide_context(cinema.clone());
             provide_context(control.clone());
@@ -48,6 +54,7 @@ pub fn router(
     let load = cluster.load.clone();
     let api = rest::router(cinema)
         .merge(cluster::api_router(cluster.clone()))
+        .merge(replication::router(control))
         .fallback(rest::unknown_endpoint)
         .method_not_allowed_fallback(rest::method_not_allowed);
     Router::<LeptosOptions>::new()

@@ -98,10 +98,13 @@ pub(super) async fn sync_with(
             more,
             movies,
             applied: theirs,
+            mode,
         } = reply
         else {
             return Err("the peer answered something other than changes".into());
         };
+        // A switch this node missed.
+        cinema.adopt_mode(mode).await.map_err(|e| e.message)?;
         for movie in &movies {
             cinema
                 .local

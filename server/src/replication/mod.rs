@@ -1,19 +1,24 @@
-//! Replication: master-slave with quorum writes. Every node serves reads
-//! from its own database; every write (a booking, a cancellation, a movie) is
-//! carried out by the leader (`leader.rs`), which pushes the result to the
-//! live replicas and acknowledges it only once a majority of the cluster
-//! holds it. A follower forwards the writes it takes to the leader (here). A
-//! replica (`replica.rs`) refuses pushes from an older epoch, so a deposed
-//! leader cannot commit, and anti-entropy pulls (`anti_entropy.rs`) bring
-//! back any node that missed something. Conflicting copies are settled by
-//! `cluster::replication`: last-write-wins, status only moves forward.
+//! Replication. Every node serves reads from its own database. Writes (a
+//! booking, a cancellation, a movie) go by the mode in force
+//! (`cluster::replication::mode`): in master-slave, a follower forwards
+//! them to the leader (here), which carries them out (`writes.rs`) once it
+//! has caught up in its epoch (`recovery.rs`); in the other strategies the
+//! node that takes a write carries it out itself. Strong writes are
+//! acknowledged once a majority holds them, and a replica (`replica.rs`)
+//! refuses them from an older epoch, so a deposed leader cannot commit;
+//! causal and eventual writes are acknowledged once committed here and
+//! spread in the background. Anti-entropy and gossip (`anti_entropy.rs`)
+//! bring every node what it lacks. Conflicting copies are settled by
+//! `cluster::replication`: a status takes the latest decision, and the
+//! later stamp keeps a contested seat.
 
 mod anti_entropy;
 pub use anti_entropy::GossipConfig;
-mod leader;
 mod recovery;
 mod replica;
+mod switch;
 pub mod wire;
+mod writes;
 
 use crate::runtime::transport::{CallError, Envelope, Transport};
 use crate::runtime::ClusterHandle;
@@ -24,7 +29,7 @@ use app::model::{Booking, BookingRequest, BookingStatus, Movie, MovieDetails, Ne
 use app::rules;
 use app::service::CinemaService;
 use cluster::election::Epoch;
-use cluster::replication::{Applied, Fence, Frontier, Mode, OpId};
+use cluster::replication::{Applied, Fence, Frontier, Mode, ModeSetting, OpId, Strategy};
 use cluster::NodeId;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -46,7 +51,7 @@ pub struct ReplicatedCinema {
     store: Store,
     cluster: ClusterHandle,
     transport: Transport,
-    decisions: leader::Decisions,
+    decisions: writes::Decisions,
     /// The epoch this node promised to a leader catching up; writes of
     /// earlier epochs are refused.
     fence: Arc<tokio::sync::RwLock<Fence>>,
@@ -55,8 +60,10 @@ pub struct ReplicatedCinema {
     serving: Arc<watch::Sender<Option<Epoch>>>,
     /// Every op this node has applied (`cluster::replication::ops`).
     applied: Arc<Mutex<Applied>>,
-    /// The replication mode in force.
-    mode: Arc<watch::Sender<Mode>>,
+    /// The replication mode in force, and the switch that set it.
+    mode: Arc<watch::Sender<ModeSetting>>,
+    /// Closed to new writes while the cluster switches modes.
+    gate: Arc<switch::Gate>,
 }
 
 /// How a node replicates, from its flags.
@@ -77,13 +84,26 @@ impl ReplicatedCinema {
         let store = local.store().clone();
         let promised = store.promised_epoch().await?;
         let applied = store.applied_ops().await?;
+        // A switch made at run time outlives a restart; the flags set the
+        // mode of a cluster that never switched.
+        let setting = match store.switched_mode().await? {
+            Some((mode, version)) => ModeSetting {
+                mode: mode.parse().map_err(|e: String| anyhow::anyhow!(e))?,
+                version,
+            },
+            None => ModeSetting {
+                mode: settings.mode,
+                version: 0,
+            },
+        };
         let replicated = Arc::new(ReplicatedCinema {
             transport: Transport::new(cluster.signer.clone()),
             fence: Arc::new(tokio::sync::RwLock::new(Fence::new(promised))),
             serving: Arc::new(watch::channel(None).0),
             applied: Arc::new(Mutex::new(applied)),
-            mode: Arc::new(watch::channel(settings.mode).0),
-            decisions: leader::Decisions::default(),
+            mode: Arc::new(watch::channel(setting).0),
+            gate: Arc::default(),
+            decisions: writes::Decisions::default(),
             store,
             local,
             cluster,
@@ -96,7 +116,7 @@ impl ReplicatedCinema {
 
     /// The replication mode in force.
     pub fn mode(&self) -> Mode {
-        *self.mode.borrow()
+        self.mode.borrow().mode
     }
 
     /// What this node has applied.
@@ -160,6 +180,11 @@ impl ReplicatedCinema {
             ReplicationRequest::Share { changes } => self.share(from, changes).await,
             ReplicationRequest::Sync { applied, limit } => self.changes_for(applied, limit).await,
             ReplicationRequest::Promise { epoch } => self.promise(epoch).await,
+            ReplicationRequest::SwitchMode { mode } => self.coordinate_switch(mode).await,
+            ReplicationRequest::PrepareSwitch { version } => self.prepare_switch(version).await,
+            ReplicationRequest::EndSwitch { version, setting } => {
+                self.end_switch(version, setting).await
+            }
         }
     }
 
@@ -171,10 +196,24 @@ impl ReplicatedCinema {
         }
     }
 
+    /// Carries out a write by the strategy in force: at the leader
+    /// (master-slave), or here (multi-master, gossip).
+    async fn write(&self, write: Write) -> Result<ReplicationReply, ApiError> {
+        match self.mode().strategy() {
+            Strategy::MasterSlave => self.write_at_leader(write).await,
+            Strategy::MultiMaster | Strategy::Gossip => {
+                // No leader orders these writes; the epoch this node knows
+                // still ranks their decisions against earlier ones.
+                let epoch = self.cluster.snapshot().epoch;
+                self.carry_out(write, epoch).await
+            }
+        }
+    }
+
     /// Carries out a write here if this node leads, or at the leader. Only a
     /// change of leader is worth another try: any answer the leader gives,
     /// success or failure, is its decision and final.
-    async fn write(&self, write: Write) -> Result<ReplicationReply, ApiError> {
+    async fn write_at_leader(&self, write: Write) -> Result<ReplicationReply, ApiError> {
         for attempt in 1..=WRITE_ATTEMPTS {
             let (leader, epoch) = self.leader().await?;
             if leader == self.node_id() {

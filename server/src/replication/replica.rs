@@ -91,6 +91,7 @@ impl ReplicatedCinema {
             more,
             movies,
             applied,
+            mode: self.mode_setting(),
         })
     }
 

@@ -6,7 +6,7 @@
 use crate::store::BookingReplica;
 use app::model::{Booking, BookingRequest, Movie, NewMovie};
 use cluster::election::Epoch;
-use cluster::replication::Applied;
+use cluster::replication::{Applied, Mode, ModeSetting};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -69,6 +69,16 @@ pub enum ReplicationRequest {
     /// From a leader catching up in `epoch`: refuse writes of any earlier
     /// epoch from now on (see `cluster::replication::recovery`).
     Promise { epoch: Epoch },
+    /// To the leader: switch the cluster to `mode` (see `switch.rs`).
+    SwitchMode { mode: Mode },
+    /// From the leader: close your gate to new writes for switch `version`.
+    PrepareSwitch { version: u64 },
+    /// From the leader: switch `version` is over; take `setting` if it was
+    /// agreed, and reopen your gate.
+    EndSwitch {
+        version: u64,
+        setting: Option<ModeSetting>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -86,6 +96,11 @@ pub enum ReplicationReply {
     Movie(Movie),
     Applied,
     Promised,
+    Prepared,
+    Done,
+    ModeSwitched {
+        setting: ModeSetting,
+    },
     /// To a share: how many of the changes were taken (in causal
     /// consistency, the others wait for what they depend on).
     Shared {
@@ -99,6 +114,7 @@ pub enum ReplicationReply {
         more: bool,
         movies: Vec<Movie>,
         applied: Applied,
+        mode: ModeSetting,
     },
 }
 

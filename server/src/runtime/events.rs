@@ -67,6 +67,12 @@ pub enum EventKind {
         read_from: Vec<NodeId>,
         duration_ms: u64,
     },
+    /// This node switched replication mode (switch number `version`).
+    ModeSwitched {
+        strategy: &'static str,
+        consistency: &'static str,
+        version: u64,
+    },
     /// This node took a copy of a booking from `from`, pushed by the leader
     /// or pulled by anti-entropy; `displaced` lost their seats to it.
     Replicated {

@@ -1,14 +1,15 @@
 //! The monitor's view of the runtime: the snapshot and the clocks turned
-//! into the app's `ClusterStatus`, and elections started on request.
+//! into the app's `ClusterStatus`.
 
 use super::ClusterHandle;
-use app::error::ApiError;
-use app::model::{ClockCorrection, ClusterStatus, ElectionStep, ElectionSummary, MemberStatus};
-use app::service::ClusterControl;
+use app::model::{
+    ClockCorrection, ClusterStatus, ElectionStep, ElectionSummary, MemberStatus, ReplicationMode,
+};
 use cluster::election::Algorithm;
 
-impl ClusterControl for ClusterHandle {
-    fn status(&self) -> ClusterStatus {
+impl ClusterHandle {
+    /// The cluster as this node sees it, under replication mode `replication`.
+    pub fn status(&self, replication: ReplicationMode) -> ClusterStatus {
         let snapshot = self.snapshot();
         let leader = snapshot.leader.map(|(id, _)| id);
         let (lamport, vector_clock, offset_ms) = {
@@ -61,6 +62,7 @@ impl ClusterControl for ClusterHandle {
             lamport,
             vector_clock,
             offset_ms,
+            replication,
             last_round: snapshot
                 .last_berkeley_round
                 .iter()
@@ -73,23 +75,9 @@ impl ClusterControl for ClusterHandle {
                 .collect(),
         }
     }
-
-    fn start_election(&self, algorithm: &str) -> Result<(), ApiError> {
-        let algorithm = match algorithm {
-            "bully" => Algorithm::Bully,
-            "ring" => Algorithm::Ring,
-            other => {
-                return Err(ApiError::invalid(format!(
-                    "Unknown election algorithm {other:?}: use bully or ring."
-                )))
-            }
-        };
-        ClusterHandle::start_election(self, algorithm);
-        Ok(())
-    }
 }
 
-fn algorithm_name(algorithm: Algorithm) -> &'static str {
+pub fn algorithm_name(algorithm: Algorithm) -> &'static str {
     match algorithm {
         Algorithm::Bully => "bully",
         Algorithm::Ring => "ring",

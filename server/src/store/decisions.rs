@@ -2,7 +2,8 @@
 //! cancellation, a booking withdrawn for want of a quorum, a booking
 //! confirmed again by a new leader. Each is an op (`ops.rs`), made in an
 //! epoch, and each is refused if a later decision stands already. Also the
-//! epoch this node promised to a leader catching up.
+//! epoch this node promised to a leader catching up, and the replication
+//! mode it last switched to.
 
 use super::ops::record_op;
 use super::replicas::set_status;
@@ -83,6 +84,30 @@ impl Store {
             .bind(i64::try_from(epoch).unwrap_or(i64::MAX))
             .execute(&self.pool)
             .await?;
+        Ok(())
+    }
+
+    /// The mode this node last switched to at run time, with its number.
+    pub async fn switched_mode(&self) -> StoreResult<Option<(String, u64)>> {
+        let row: Option<(String, i64)> =
+            sqlx::query_as("SELECT mode, version FROM replication_mode")
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.map(|(mode, version)| (mode, u64::try_from(version).unwrap_or(0))))
+    }
+
+    /// Records a switch to `mode`, numbered `version`, unless a later one
+    /// was recorded.
+    pub async fn record_switch(&self, mode: &str, version: u64) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO replication_mode (mode, version) VALUES ($1, $2) \
+             ON CONFLICT (only_row) DO UPDATE SET mode = $1, version = $2 \
+             WHERE replication_mode.version < $2",
+        )
+        .bind(mode)
+        .bind(i64::try_from(version).unwrap_or(i64::MAX))
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 }

@@ -1,6 +1,7 @@
 //! Test harness: real `moviebook node` processes against a real PostgreSQL.
 //! The server comes from DATABASE_URL (scripts/test.sh starts a throwaway
-//! one); each node of each test gets its own fresh database.
+//! one); each node of each test gets its own fresh database. Set
+//! MOVIEBOOK_TEST_LOGS to a log filter (e.g. `info`) to see the nodes' logs.
 
 #![allow(dead_code)]
 
@@ -81,7 +82,11 @@ impl NodeSpec {
             .args(["node", "--node-id", &self.node_id.to_string()])
             .args(["--port", &self.port.to_string()])
             .env("DATABASE_URL", self.database_url())
-            .env("RUST_LOG", "warn,moviebook::node=info")
+            .env(
+                "RUST_LOG",
+                std::env::var("MOVIEBOOK_TEST_LOGS")
+                    .unwrap_or_else(|_| "warn,moviebook::node=info".into()),
+            )
             .env("NO_COLOR", "1")
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdout(Stdio::piped())
@@ -118,6 +123,9 @@ pub fn listening_address(process: &mut Child) -> String {
             .lines()
             .map_while(Result::ok)
         {
+            if std::env::var_os("MOVIEBOOK_TEST_LOGS").is_some() {
+                eprintln!("{line}");
+            }
             if let Some((_, rest)) = line.split_once("listening on http://") {
                 let address = rest.split_whitespace().next().unwrap_or_default();
                 let _ = found.send(address.to_string());

@@ -1,11 +1,15 @@
-//! The leader's side of a write: carry it out in this node's database, push
-//! the result to the replicas, and answer once a majority of the cluster
-//! holds it. Each write runs to its decision in a task of its own, whatever
-//! becomes of the request that asked for it (a client that hangs up, a
-//! forwarding node that times out), so a booking is never left confirmed
-//! here without a quorum or a verdict. A retry of a booking, under the same
-//! id, waits for the first attempt's decision or reads it back; it is
-//! answered with a booking only if the booking is confirmed by a majority.
+//! Carrying out a write on this node, to its decision: a booking, a
+//! cancellation or a new movie, written here and then, by the mode in
+//! force, acknowledged once a majority holds it (strong), or at once and
+//! spread in the background (causal, eventual). The master-slave leader
+//! and the node that takes a write in the leaderless modes both come here.
+//!
+//! Each write runs to its decision in a task of its own, whatever becomes
+//! of the request that asked for it (a client that hangs up, a forwarding
+//! node that times out), so a booking is never left confirmed here without
+//! a quorum or a verdict. A retry of a booking, under the same id, waits for
+//! the first attempt's decision or reads it back; it is answered with a
+//! booking only if the booking is confirmed by the rules of the mode.
 
 use super::wire::{Change, ReplicationReply, ReplicationRequest, Write};
 use super::ReplicatedCinema;
@@ -46,10 +50,18 @@ impl Decisions {
 }
 
 impl ReplicatedCinema {
-    /// Carries out `write` as the leader of `epoch`, to its decision, once
-    /// this node has caught up in that epoch.
+    /// Carries out `write` as the master-slave leader of `epoch`, once this
+    /// node has caught up in that epoch.
     pub(super) async fn lead(&self, write: Write, epoch: Epoch) -> Outcome {
         self.caught_up_in(epoch).await?;
+        self.carry_out(write, epoch).await
+    }
+
+    /// Carries out `write` here, in `epoch`, to its decision. The write
+    /// holds this node's gate until it is decided, so a mode switch waits
+    /// for it, and it runs under one mode from start to end.
+    pub(super) async fn carry_out(&self, write: Write, epoch: Epoch) -> Outcome {
+        let gate = self.gate.enter().await;
         let this = self.clone();
         let decision = match write {
             Write::Book {
@@ -64,7 +76,9 @@ impl ReplicatedCinema {
                 detach(async move { this.decide_new_movie(movie, epoch).await })
             }
         };
-        decision.await
+        let outcome = decision.await;
+        drop(gate);
+        outcome
     }
 
     /// Waits, a little, until this node serves as leader of `epoch`.
@@ -111,7 +125,9 @@ impl ReplicatedCinema {
         let change = Change::Movie {
             movie: movie.clone(),
         };
-        if self.replicate(change, epoch).await != QuorumState::Committed {
+        if !self.mode().is_strong() {
+            self.share_in_background(change);
+        } else if self.replicate(change, epoch).await != QuorumState::Committed {
             self.local.withdraw_movie(movie.id).await;
             return Err(too_few_nodes("nothing was added"));
         }
@@ -277,28 +293,27 @@ impl ReplicatedCinema {
         }
         let this = self.clone();
         tokio::spawn(async move {
-            let replica = match this.store.replica(booking_id).await {
-                Ok(Some(replica)) => replica,
-                Ok(None) => return,
-                Err(e) => {
-                    tracing::error!(error = %e, "cannot read a booking to spread");
-                    return;
-                }
-            };
-            for peer in this.cluster.snapshot().live_peers() {
-                let share = ReplicationRequest::Share {
-                    changes: vec![Change::Booking {
-                        replica: replica.clone(),
-                    }],
-                };
-                let call = this.call(peer, share);
-                tokio::spawn(async move {
-                    if let Err(e) = call.await {
-                        tracing::debug!(peer, error = ?e, "a replica did not take a change yet");
-                    }
-                });
+            match this.store.replica(booking_id).await {
+                Ok(Some(replica)) => this.share_in_background(Change::Booking { replica }),
+                Ok(None) => {}
+                Err(e) => tracing::error!(error = %e, "cannot read a booking to spread"),
             }
         });
+    }
+
+    /// Shares a change with every live replica, without waiting for them.
+    fn share_in_background(&self, change: Change) {
+        for peer in self.cluster.snapshot().live_peers() {
+            let share = ReplicationRequest::Share {
+                changes: vec![change.clone()],
+            };
+            let call = self.call(peer, share);
+            tokio::spawn(async move {
+                if let Err(e) = call.await {
+                    tracing::debug!(peer, error = ?e, "a replica did not take a change yet");
+                }
+            });
+        }
     }
 
     /// Pushes this node's copy of a booking to the replicas.
