@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Benchmarks (not tests): bookings per second with latency percentiles and
 # movie list requests per second, on one node and through the gateway of a
-# 3-node cluster; leader failover time; the release WASM size. Prints numbers
-# only.
+# 3-node cluster, and for every replication mode (with the time the replicas
+# take to converge); leader failover time; the release WASM size. Prints
+# numbers only.
 set -euo pipefail
 source "$(dirname "$0")/tools.sh"
 ensure_build_tools
@@ -33,7 +34,7 @@ for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/api/movies" >/dev/null 
 
 cargo build --release --bin moviebook-bench
 step "load (50 clients)"
-target/release/moviebook-bench load --url "http://127.0.0.1:$PORT"
+target/release/moviebook-bench load --url "http://127.0.0.1:$PORT" | tee "$BENCH_DATA/one-node.txt"
 kill "$NODE_PID"; wait "$NODE_PID" 2>/dev/null || true; NODE_PID=
 
 step "load through the gateway of a 3-node cluster (every booking committed by a majority)"
@@ -49,6 +50,28 @@ for _ in $(seq 150); do
 done
 target/release/moviebook-bench load --url "http://127.0.0.1:$CLUSTER_PORT"
 kill -INT "$UP_PID"; wait "$UP_PID" 2>/dev/null || true; UP_PID=
+
+# Every replication mode, side by side, against the one node above.
+ONE_NODE_RATE=$(sed -n 's/^POST \/api\/bookings: .* = \([0-9]*\) per second.*/\1/p' "$BENCH_DATA/one-node.txt" | head -1)
+for MODE in master-slave/strong master-slave/causal master-slave/eventual \
+            multi-master/causal multi-master/eventual gossip/causal gossip/eventual; do
+  step "replication $MODE (3 nodes, 10 s of bookings)"
+  REPLICATION=${MODE%/*} CONSISTENCY=${MODE#*/} RUST_LOG=warn DATABASE_URL=$SERVER_URL \
+    target/release/moviebook up --port "$CLUSTER_PORT" &
+  UP_PID=$!
+  for _ in $(seq 150); do
+    curl -sf "http://127.0.0.1:$CLUSTER_PORT/api/election" | grep -q '"leader":{' && break; sleep 0.2
+  done
+  target/release/moviebook-bench load --url "http://127.0.0.1:$CLUSTER_PORT" \
+    --booking-seconds 10 --list-seconds 0 --converge | tee "$BENCH_DATA/mode.txt"
+  RATE=$(sed -n 's/^POST \/api\/bookings: .* = \([0-9]*\) per second.*/\1/p' "$BENCH_DATA/mode.txt")
+  awk -v mode="$MODE" -v rate="$RATE" -v base="$ONE_NODE_RATE" \
+    'BEGIN { printf "%s: %d bookings/s, %.2f x one node (%d/s)\n", mode, rate, rate / base, base }' \
+    | tee -a "$BENCH_DATA/modes.txt"
+  kill -INT "$UP_PID"; wait "$UP_PID" 2>/dev/null || true; UP_PID=
+done
+step "replication modes, side by side"
+cat "$BENCH_DATA/modes.txt"
 
 step "leader failover (3 real nodes, 20 SIGKILLs per algorithm)"
 target/release/moviebook-bench failover --database-url "$SERVER_URL" --trials 20

@@ -83,7 +83,10 @@ pub async fn switch_replication(
     strategy: String,
     consistency: String,
 ) -> Result<crate::model::ReplicationMode, ApiError> {
-    cluster()?
-        .switch_replication(&strategy, &consistency)
-        .await
+    cluster()?.switch_replication(&strategy, &consistency).await
+}
+
+#[server(prefix = "/sfn")]
+pub async fn get_replicas() -> Result<crate::model::ReplicasView, ApiError> {
+    cluster()?.replicas().await
 }

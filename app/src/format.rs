@@ -37,3 +37,8 @@ mod tests {
         assert_eq!(duration(135), "2 h 15 min");
     }
 }
+
+/// The first block of a booking id: enough to tell bookings apart on screen.
+pub fn short_id(id: &str) -> &str {
+    id.split('-').next().unwrap_or(id)
+}

@@ -201,6 +201,46 @@ pub struct ClockCorrection {
     pub offset_after_ms: f64,
 }
 
+/// `GET /api/replicas`: every node's replica as the answering node finds
+/// it, and the latest seat conflicts settled there.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReplicasView {
+    /// The node that answered.
+    pub node_id: u64,
+    pub replication: ReplicationMode,
+    pub replicas: Vec<ReplicaState>,
+    /// Bookings that lost their seats to a concurrent one, newest first.
+    pub conflicts: Vec<SeatConflict>,
+}
+
+/// One node's replica.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReplicaState {
+    pub node_id: u64,
+    /// Whether the node answered; if not, the rest is empty.
+    pub reachable: bool,
+    /// For each node that made changes: how many of them, in order, this
+    /// replica has applied.
+    pub applied: BTreeMap<u64, u64>,
+    /// Changes some reachable replica has applied and this one has not yet.
+    pub behind: u64,
+    pub confirmed: u64,
+    pub cancelled: u64,
+    pub lost: u64,
+}
+
+/// A booking that lost its seats to a concurrent booking.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SeatConflict {
+    pub booking_id: String,
+    pub lost_to: String,
+    pub showtime_id: i64,
+    pub seats: Vec<String>,
+}
+
 /// What the system monitor shows: the cluster as one node sees it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -4,7 +4,8 @@
 
 use crate::error::ApiError;
 use crate::model::{
-    Booking, BookingRequest, ClusterStatus, Movie, MovieDetails, NewMovie, ReplicationMode, SeatMap,
+    Booking, BookingRequest, ClusterStatus, Movie, MovieDetails, NewMovie, ReplicasView,
+    ReplicationMode, SeatMap,
 };
 use std::sync::Arc;
 
@@ -43,6 +44,8 @@ pub trait ClusterControl: Send + Sync + 'static {
         strategy: &str,
         consistency: &str,
     ) -> Result<ReplicationMode, ApiError>;
+    /// Every node's replica, as this node finds it.
+    async fn replicas(&self) -> Result<ReplicasView, ApiError>;
 }
 
 pub type SharedCluster = Arc<dyn ClusterControl>;

@@ -20,21 +20,25 @@ pub async fn current_user() -> Result<Option<User>, ApiError> {
 }
 
 pub fn user_from_headers(headers: &HeaderMap) -> Option<User> {
-    let mut id = None;
-    let mut name = None;
-    for header in headers.get_all(COOKIE) {
-        let Ok(text) = header.to_str() else { continue };
-        for pair in text.split(';') {
-            match pair.trim().split_once('=') {
-                Some((USER_ID_COOKIE, value)) => id = Some(value.to_string()),
-                Some((USER_NAME_COOKIE, value)) => name = percent_decode(value),
-                _ => {}
-            }
-        }
-    }
-    let id = id.filter(|id| crate::rules::validate_user_id(id).is_ok())?;
-    let name = crate::rules::normalize_user_name(&name?).ok()?;
+    let id =
+        cookie(headers, USER_ID_COOKIE).filter(|id| crate::rules::validate_user_id(id).is_ok())?;
+    let name = percent_decode(&cookie(headers, USER_NAME_COOKIE)?)?;
+    let name = crate::rules::normalize_user_name(&name).ok()?;
     Some(User { id, name })
+}
+
+/// The value of cookie `name` in the request's headers (the last one sent,
+/// if there are several).
+pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|header| header.to_str().ok())
+        .flat_map(|text| text.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .filter(|(key, _)| *key == name)
+        .map(|(_, value)| value.to_string())
+        .last()
 }
 
 /// The current user, or a clear "say who you are first" error.

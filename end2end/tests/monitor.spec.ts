@@ -40,3 +40,49 @@ test('the system monitor shows the three-node cluster live and starts a Ring ele
   // The election's request went through the gateway, which reports its choice.
   await expect(log.locator('li', { hasText: /gateway · POST \/sfn\S* → node-\d/ }).first()).toBeVisible();
 });
+
+test('the monitor shows every replica and switches the replication mode of the whole cluster', async ({ page }) => {
+  await open(page, '/monitor');
+  const panel = page.getByTestId('replication');
+  const replicas = panel.getByTestId('replicas');
+  await expect(replicas.locator('tbody tr')).toHaveCount(3);
+  for (const node of ['1', '2', '3']) {
+    await expect(replicas.locator(`tr[data-node="${node}"]`)).not.toContainText('unreachable');
+  }
+  await expect(panel.getByTestId('replication-mode')).toContainText('master-slave / strong');
+
+  // A combination that makes no sense is refused, with the reason.
+  await panel.getByTestId('strategy').selectOption('gossip');
+  await panel.getByTestId('consistency').selectOption('strong');
+  await panel.getByTestId('switch-mode').click();
+  await expect(panel.getByRole('alert')).toContainText('Gossip cannot be strong');
+  await expect(panel.getByTestId('replication-mode')).toContainText('master-slave / strong');
+
+  // Gossip with causal consistency: every node switches, and a booking made
+  // now records the mode and reaches every replica.
+  await panel.getByTestId('consistency').selectOption('causal');
+  await panel.getByTestId('switch-mode').click();
+  await expect(panel.getByTestId('replication-mode')).toContainText('gossip / causal');
+  for (const node of [1, 2, 3]) {
+    const mode = await (await page.request.get('/api/replication')).json();
+    expect(`${mode.strategy}/${mode.consistency}`, `answer ${node}`).toBe('gossip/causal');
+  }
+  const showtime = await futureShowtime(page, 7);
+  const map = await (await page.request.get(`/api/seats?showtimeId=${showtime}`)).json();
+  const free = map.rows.flatMap((row: any) => row.seats).find((s: any) => s.state === 'available').label;
+  const booked = await page.request.post('/api/bookings', {
+    data: { userId: 'replica-watcher', showtimeId: Number(showtime), seats: [free] },
+  });
+  expect(booked.status()).toBe(201);
+  expect((await booked.json()).mode).toBe('gossip/causal');
+  await expect(async () => {
+    const view = await (await page.request.get('/api/replicas')).json();
+    expect(view.replicas.map((r: any) => r.behind)).toEqual([0, 0, 0]);
+  }).toPass({ timeout: 15_000 });
+
+  // And back to the default, for whoever comes next.
+  await panel.getByTestId('strategy').selectOption('master-slave');
+  await panel.getByTestId('consistency').selectOption('strong');
+  await panel.getByTestId('switch-mode').click();
+  await expect(panel.getByTestId('replication-mode')).toContainText('master-slave / strong');
+});

@@ -5,12 +5,11 @@
 
 mod common;
 
+use common::relay::Relay;
 use common::{cluster_specs, eventually, start_all, TestNode};
 use futures::StreamExt;
 use std::collections::BTreeSet;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 const PATIENCE: Duration = Duration::from_secs(20);
@@ -220,65 +219,6 @@ async fn with_no_node_reachable_the_gateway_answers_503_in_the_error_shape() {
     assert!(message.contains("reachable"), "{message}");
 }
 
-/// A TCP relay to `target` that the test can cut: the connections open at
-/// the cut stay open but carry nothing more either way, as when the far end
-/// vanishes without a word (a half-open connection); new ones relay as usual.
-struct CuttableRelay {
-    address: String,
-    cuts: Arc<AtomicU64>,
-}
-
-impl CuttableRelay {
-    async fn start(target: String) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = listener.local_addr().unwrap().to_string();
-        let cuts = Arc::new(AtomicU64::new(0));
-        let relay_cuts = cuts.clone();
-        tokio::spawn(async move {
-            while let Ok((inbound, _)) = listener.accept().await {
-                let Ok(outbound) = tokio::net::TcpStream::connect(&target).await else {
-                    continue;
-                };
-                let born = relay_cuts.load(Ordering::SeqCst);
-                let (in_read, in_write) = inbound.into_split();
-                let (out_read, out_write) = outbound.into_split();
-                tokio::spawn(pipe(in_read, out_write, relay_cuts.clone(), born));
-                tokio::spawn(pipe(out_read, in_write, relay_cuts.clone(), born));
-            }
-        });
-        CuttableRelay { address, cuts }
-    }
-
-    /// Silences every connection open now.
-    fn cut(&self) {
-        self.cuts.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-/// Copies bytes until the connection is cut; after that, reads and drops
-/// them, so the writer never hears that nobody listens.
-async fn pipe(
-    mut from: tokio::net::tcp::OwnedReadHalf,
-    mut to: tokio::net::tcp::OwnedWriteHalf,
-    cuts: Arc<AtomicU64>,
-    born: u64,
-) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut buffer = vec![0u8; 16 * 1024];
-    loop {
-        let Ok(read) = from.read(&mut buffer).await else {
-            return;
-        };
-        if read == 0 {
-            // Keep our side open, as a vanished peer would.
-            std::future::pending::<()>().await;
-        }
-        if cuts.load(Ordering::SeqCst) == born && to.write_all(&buffer[..read]).await.is_err() {
-            return;
-        }
-    }
-}
-
 /// Waits for the next event of `node` on the feed.
 async fn next_event_of(
     feed: &mut tokio_tungstenite::WebSocketStream<
@@ -301,7 +241,7 @@ async fn next_event_of(
 #[tokio::test]
 async fn a_node_feed_cut_off_without_a_word_is_noticed_and_reconnected() {
     let node = common::start_node("gateway_silent_feed").await;
-    let relay = CuttableRelay::start(node.base_url.trim_start_matches("http://").to_string()).await;
+    let relay = Relay::start(node.base_url.trim_start_matches("http://").to_string()).await;
     let gateway = start_gateway_for(&[relay.address.as_str()]);
     let feed_url = format!("{}/ws/events", gateway.base_url.replace("http://", "ws://"));
     let (mut feed, _) = tokio_tungstenite::connect_async(feed_url.as_str())

@@ -1,13 +1,15 @@
 //! The system monitor: the cluster as the answering node sees it (members,
 //! leader and epoch, the last election's messages, clocks and the last
-//! Berkeley round), refreshed live from the event feed; every node's clocks
-//! and the cluster's traffic, counted from the feed; and buttons that start
-//! a Bully or a Ring election.
+//! Berkeley round), refreshed live from the event feed; every node's clocks;
+//! the replicas, with a switch of the replication mode; the cluster's
+//! traffic, counted from the feed; and buttons that start a Bully or a Ring
+//! election.
 
 use crate::api::{get_cluster_status, StartElection};
 use crate::components::live::{json_field, on_cluster_event};
 use crate::components::node_clocks::NodeClocksPanel;
 use crate::components::notice::{ErrorNotice, Loading};
+use crate::components::replication::ReplicationPanel;
 use crate::components::traffic::TrafficPanel;
 use crate::model::ClusterStatus;
 use leptos::prelude::*;
@@ -56,6 +58,7 @@ pub fn MonitorPage() -> impl IntoView {
                 })}
             </Transition>
             <NodeClocksPanel/>
+            <ReplicationPanel/>
             <TrafficPanel/>
             <section class="panel">
                 <h2>"Start an election"</h2>

@@ -6,7 +6,7 @@
 use crate::replication::ReplicatedCinema;
 use crate::runtime::ClusterHandle;
 use app::error::ApiError;
-use app::model::{ClusterStatus, ReplicationMode};
+use app::model::{ClusterStatus, ReplicasView, ReplicationMode};
 use app::service::ClusterControl;
 use cluster::election::Algorithm;
 use cluster::replication::{Consistency, Mode, ModeSetting, Strategy};
@@ -68,5 +68,15 @@ impl ClusterControl for NodeControl {
         let mode = parse_mode(strategy, consistency)?;
         let setting = self.replication.switch_mode(mode).await?;
         Ok(replication_mode(setting))
+    }
+
+    async fn replicas(&self) -> Result<ReplicasView, ApiError> {
+        let (replicas, conflicts) = self.replication.replicas().await?;
+        Ok(ReplicasView {
+            node_id: u64::from(self.cluster.config.node_id),
+            replication: self.replication_mode(),
+            replicas,
+            conflicts,
+        })
     }
 }

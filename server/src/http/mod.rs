@@ -6,6 +6,7 @@ mod control;
 mod error;
 mod replication;
 mod rest;
+mod session_clock;
 
 pub use error::HttpError;
 
@@ -33,6 +34,7 @@ pub fn router(
     leptos_options: LeptosOptions,
 ) -> Router {
     let cinema: SharedCinema = replication.clone();
+    let replication_for_sessions = replication.clone();
     let control = control::NodeControl {
         cluster: cluster.clone(),
         replication: replication.clone(),
@@ -64,6 +66,10 @@ pub fn router(
         .fallback(leptos_axum::file_and_error_handler(app::shell))
         .with_state(leptos_options)
         .layer(axum::middleware::map_response(server_fn_error_status))
+        .layer(axum::middleware::from_fn_with_state(
+            replication_for_sessions,
+            session_clock::track,
+        ))
         .layer(axum::middleware::from_fn(move |request, next| {
             count_in_flight(load.clone(), request, next)
         }))

@@ -1,10 +1,11 @@
 //! The replication API: `GET /api/replication` (the mode in force) and
 //! `PUT /api/replication {"strategy", "consistency"}`, which switches the
-//! whole cluster at one agreed point.
+//! whole cluster at one agreed point; `GET /api/replicas`, every node's
+//! replica.
 
 use super::control::NodeControl;
 use super::error::HttpError;
-use app::model::ReplicationMode;
+use app::model::{ReplicasView, ReplicationMode};
 use app::service::ClusterControl;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::State;
@@ -16,6 +17,7 @@ use serde::Deserialize;
 pub fn router<S: Clone + Send + Sync + 'static>(control: NodeControl) -> Router<S> {
     Router::new()
         .route("/replication", get(mode).put(switch))
+        .route("/replicas", get(replicas))
         .with_state(control)
 }
 
@@ -39,4 +41,8 @@ async fn switch(
         .switch_replication(&request.strategy, &request.consistency)
         .await?;
     Ok(Json(switched))
+}
+
+async fn replicas(State(control): State<NodeControl>) -> Result<Json<ReplicasView>, HttpError> {
+    Ok(Json(control.replicas().await?))
 }

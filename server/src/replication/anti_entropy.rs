@@ -37,15 +37,24 @@ pub async fn run(cinema: Arc<ReplicatedCinema>) {
     let mut every = tokio::time::interval(SYNC_EVERY);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        every.tick().await;
         let live = cinema.cluster.snapshot().live_peers();
-        if live.is_empty() {
-            continue;
-        }
-        let peer = live[turn % live.len()];
-        turn = turn.wrapping_add(1);
-        if let Err(reason) = sync_with(&cinema, peer, false).await {
-            tracing::debug!(peer, %reason, "anti-entropy sync failed");
+        tokio::select! {
+            _ = every.tick() => {
+                if live.is_empty() {
+                    continue;
+                }
+                let peer = live[turn % live.len()];
+                turn = turn.wrapping_add(1);
+                if let Err(reason) = sync_with(&cinema, peer, false).await {
+                    tracing::debug!(peer, %reason, "anti-entropy sync failed");
+                }
+            }
+            // A session is waiting for something this node lacks: ask
+            // every live peer at once.
+            _ = cinema.catch_up_now.notified() => {
+                let syncs = live.iter().map(|&peer| sync_with(&cinema, peer, false));
+                futures::future::join_all(syncs).await;
+            }
         }
     }
 }

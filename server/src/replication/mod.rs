@@ -16,7 +16,9 @@ mod anti_entropy;
 pub use anti_entropy::GossipConfig;
 mod recovery;
 mod replica;
+pub mod session;
 mod switch;
+mod view;
 pub mod wire;
 mod writes;
 
@@ -64,6 +66,8 @@ pub struct ReplicatedCinema {
     mode: Arc<watch::Sender<ModeSetting>>,
     /// Closed to new writes while the cluster switches modes.
     gate: Arc<switch::Gate>,
+    /// Wakes anti-entropy early, for a session this node is behind.
+    catch_up_now: Arc<tokio::sync::Notify>,
 }
 
 /// How a node replicates, from its flags.
@@ -103,6 +107,7 @@ impl ReplicatedCinema {
             applied: Arc::new(Mutex::new(applied)),
             mode: Arc::new(watch::channel(setting).0),
             gate: Arc::default(),
+            catch_up_now: Arc::default(),
             decisions: writes::Decisions::default(),
             store,
             local,
@@ -180,6 +185,9 @@ impl ReplicatedCinema {
             ReplicationRequest::Share { changes } => self.share(from, changes).await,
             ReplicationRequest::Sync { applied, limit } => self.changes_for(applied, limit).await,
             ReplicationRequest::Promise { epoch } => self.promise(epoch).await,
+            ReplicationRequest::Describe => Ok(ReplicationReply::Described {
+                state: self.own_replica_state().await?,
+            }),
             ReplicationRequest::SwitchMode { mode } => self.coordinate_switch(mode).await,
             ReplicationRequest::PrepareSwitch { version } => self.prepare_switch(version).await,
             ReplicationRequest::EndSwitch { version, setting } => {
@@ -278,7 +286,10 @@ impl ReplicatedCinema {
 /// Anything else is a bug, and never passes for a success.
 fn confirmed_booking(reply: ReplicationReply) -> Result<Booking, ApiError> {
     match reply {
-        ReplicationReply::Booking(booking) if booking.status == BookingStatus::Confirmed => {
+        ReplicationReply::Booking { booking, seen }
+            if booking.status == BookingStatus::Confirmed =>
+        {
+            session::saw(&seen);
             Ok(booking)
         }
         other => {
@@ -345,7 +356,10 @@ impl CinemaService for ReplicatedCinema {
             })
             .await?
         {
-            ReplicationReply::Booking(booking) if booking.status == BookingStatus::Cancelled => {
+            ReplicationReply::Booking { booking, seen }
+                if booking.status == BookingStatus::Cancelled =>
+            {
+                session::saw(&seen);
                 Ok(booking)
             }
             _ => Err(ApiError::internal()),

@@ -76,10 +76,7 @@ impl ReplicatedCinema {
     }
 
     /// The leader's side of a switch.
-    pub(super) async fn coordinate_switch(
-        &self,
-        mode: Mode,
-    ) -> Result<ReplicationReply, ApiError> {
+    pub(super) async fn coordinate_switch(&self, mode: Mode) -> Result<ReplicationReply, ApiError> {
         if self.own_leadership().is_none() {
             return Ok(ReplicationReply::NotLeader);
         }
@@ -96,7 +93,10 @@ impl ReplicatedCinema {
                 let prepare = ReplicationRequest::PrepareSwitch {
                     version: setting.version,
                 };
-                matches!(self.call(node, prepare).await, Ok(ReplicationReply::Prepared))
+                matches!(
+                    self.call(node, prepare).await,
+                    Ok(ReplicationReply::Prepared)
+                )
             };
             ready.then_some(node)
         }))
@@ -135,13 +135,19 @@ impl ReplicatedCinema {
         if version <= self.mode_setting().version {
             return Err(ApiError::new(
                 ErrorCode::Conflict,
-                format!("Switch {version} is over: this node has switch {}.", self.mode_setting().version),
+                format!(
+                    "Switch {version} is over: this node has switch {}.",
+                    self.mode_setting().version
+                ),
             ));
         }
         let closed = tokio::time::timeout(GATE_LIMIT, self.gate.lock.clone().write_owned())
             .await
             .map_err(|_| {
-                ApiError::new(ErrorCode::Unavailable, "Writes under way did not finish in time.")
+                ApiError::new(
+                    ErrorCode::Unavailable,
+                    "Writes under way did not finish in time.",
+                )
             })?;
         *self.gate.held() = Some((version, closed));
         // Reopen by itself if the outcome never comes.

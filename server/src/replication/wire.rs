@@ -4,9 +4,9 @@
 //! of what one node lacks (anti-entropy, gossip).
 
 use crate::store::BookingReplica;
-use app::model::{Booking, BookingRequest, Movie, NewMovie};
+use app::model::{Booking, BookingRequest, Movie, NewMovie, ReplicaState};
 use cluster::election::Epoch;
-use cluster::replication::{Applied, Mode, ModeSetting};
+use cluster::replication::{Applied, Frontier, Mode, ModeSetting};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -69,6 +69,8 @@ pub enum ReplicationRequest {
     /// From a leader catching up in `epoch`: refuse writes of any earlier
     /// epoch from now on (see `cluster::replication::recovery`).
     Promise { epoch: Epoch },
+    /// Describe your replica, for an operator (`GET /api/replicas`).
+    Describe,
     /// To the leader: switch the cluster to `mode` (see `switch.rs`).
     SwitchMode { mode: Mode },
     /// From the leader: close your gate to new writes for switch `version`.
@@ -92,7 +94,11 @@ pub enum ReplicationReply {
     /// To a forwarded write: this node does not lead (any more); ask the
     /// leader again.
     NotLeader,
-    Booking(Booking),
+    /// A booking written, and what the node that wrote it had applied then.
+    Booking {
+        booking: Booking,
+        seen: Frontier,
+    },
     Movie(Movie),
     Applied,
     Promised,
@@ -105,6 +111,9 @@ pub enum ReplicationReply {
     /// consistency, the others wait for what they depend on).
     Shared {
         taken: usize,
+    },
+    Described {
+        state: ReplicaState,
     },
     /// What a sync asked for; `more` if the page is full, and what the
     /// answering node has applied, so the asker can send what it lacks. The

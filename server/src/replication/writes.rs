@@ -29,9 +29,6 @@ use uuid::Uuid;
 
 /// How long the leader waits for a majority to hold a write.
 const QUORUM_WAIT: Duration = Duration::from_millis(1500);
-/// How long the leader waits for the remaining replicas once a majority
-/// holds a write.
-const STRAGGLER_GRACE: Duration = Duration::from_millis(250);
 
 type Outcome = Result<ReplicationReply, ApiError>;
 
@@ -81,6 +78,15 @@ impl ReplicatedCinema {
         outcome
     }
 
+    /// The answer for a booking written here: with what this node had
+    /// applied once it was, so the session that asked reads it anywhere.
+    fn written(&self, booking: Booking) -> ReplicationReply {
+        ReplicationReply::Booking {
+            booking,
+            seen: self.frontier(),
+        }
+    }
+
     /// Waits, a little, until this node serves as leader of `epoch`.
     async fn caught_up_in(&self, epoch: Epoch) -> Result<(), ApiError> {
         let mut serving = self.serving.subscribe();
@@ -112,7 +118,7 @@ impl ReplicatedCinema {
             let outcome = this
                 .decide_booking(id, request, epoch)
                 .await
-                .map(ReplicationReply::Booking);
+                .map(|booking| this.written(booking));
             this.decisions.lock().remove(&id);
             outcome
         });
@@ -151,7 +157,7 @@ impl ReplicatedCinema {
             ));
         }
         self.announce(&cancelled);
-        Ok(ReplicationReply::Booking(cancelled))
+        Ok(self.written(cancelled))
     }
 
     async fn decide_booking(
@@ -362,15 +368,10 @@ impl ReplicatedCinema {
                 _ = &mut deadline => break,
             }
         }
-        if quorum.state() != QuorumState::Committed {
-            return QuorumState::Failed;
-        }
-        // Committed. Give the other replicas a moment too, so that a seat map
-        // refreshed on the announcement finds the booking on whichever node
-        // it asks.
-        let stragglers = async { while answered.recv().await.is_some() {} };
-        let _ = tokio::time::timeout(STRAGGLER_GRACE, stragglers).await;
-        QuorumState::Committed
+        // The replicas still to answer get the change all the same: the calls
+        // were spawned. A session that reads from one of them waits for it
+        // there (`session.rs`).
+        quorum.state()
     }
 
     /// Tells the event feed that `booking` changed. Called once the change

@@ -7,11 +7,13 @@ mod decisions;
 mod ops;
 mod replicas;
 pub mod seed;
+mod tallies;
 
 pub use bookings::{NewBookingRecord, TakenSeat};
 pub use catalog::ShowtimeRecord;
 pub use decisions::Decider;
 pub use replicas::{BookingReplica, MergeOutcome};
+pub use tallies::StatusCounts;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::ConnectOptions;

@@ -3,7 +3,8 @@
 //! clients and reports bookings per second and latency percentiles, then
 //! `GET /api/movies` throughput. `failover` runs a real 3-node cluster,
 //! SIGKILLs the leader again and again, and reports how long the survivors
-//! take to agree on a new one.
+//! take to agree on a new one. With `--converge`, `load` also times how long
+//! a cluster's replicas take to agree once the load stops.
 
 mod failover;
 
@@ -32,9 +33,13 @@ struct LoadArgs {
     /// Seconds of booking load.
     #[arg(long, default_value_t = 20)]
     booking_seconds: u64,
-    /// Seconds of movie-list load.
+    /// Seconds of movie-list load (0: none).
     #[arg(long, default_value_t = 10)]
     list_seconds: u64,
+    /// After the booking load, time how long the replicas take to hold the
+    /// same changes (from the cluster's `GET /api/replicas`).
+    #[arg(long)]
+    converge: bool,
 }
 
 #[tokio::main]
@@ -81,6 +86,12 @@ async fn load(args: LoadArgs) -> anyhow::Result<()> {
         failures,
         started.elapsed(),
     );
+    if args.converge {
+        converge(&client, &args.url).await?;
+    }
+    if args.list_seconds == 0 {
+        return Ok(());
+    }
 
     let deadline = Instant::now() + Duration::from_secs(args.list_seconds);
     let started = Instant::now();
@@ -109,6 +120,34 @@ async fn load(args: LoadArgs) -> anyhow::Result<()> {
     let (latencies, failures) = collect(tasks).await;
     report("GET /api/movies", &latencies, failures, started.elapsed());
     Ok(())
+}
+
+/// Waits until every replica is reachable and none is behind, and says how
+/// long that took.
+async fn converge(client: &reqwest::Client, url: &str) -> anyhow::Result<()> {
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(60) {
+        let view: Value = client
+            .get(format!("{url}/api/replicas"))
+            .send()
+            .await?
+            .json()
+            .await?;
+        let replicas = view["replicas"].as_array().cloned().unwrap_or_default();
+        let converged = !replicas.is_empty()
+            && replicas
+                .iter()
+                .all(|r| r["reachable"] == true && r["behind"] == 0);
+        if converged {
+            println!(
+                "replicas converged {:.0} ms after the load stopped",
+                started.elapsed().as_secs_f64() * 1000.0
+            );
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    anyhow::bail!("the replicas did not converge within 60 s")
 }
 
 /// Every free seat of every upcoming showtime, as (showtime id, seat label).

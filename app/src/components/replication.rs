@@ -1,0 +1,155 @@
+//! The monitor's replication panel: the mode in force with a form that
+//! switches it for the whole cluster, every node's replica (what it has
+//! applied, how far behind it is, its bookings by status), and the latest
+//! seat conflicts settled by last-write-wins. It refreshes every two
+//! seconds while the page is open.
+
+use crate::api::{get_replicas, SwitchReplication};
+use crate::components::notice::{ErrorNotice, Loading};
+use crate::format::short_id;
+use crate::model::{ReplicaState, ReplicasView};
+use leptos::prelude::*;
+
+/// How often the panel asks again, in the browser.
+#[cfg(feature = "hydrate")]
+const REFRESH_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+
+#[component]
+pub fn ReplicationPanel() -> impl IntoView {
+    let replicas = Resource::new(|| (), |_| get_replicas());
+    let switch = ServerAction::<SwitchReplication>::new();
+    let strategy = RwSignal::new(String::from("master-slave"));
+    let consistency = RwSignal::new(String::from("strong"));
+
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| {
+        if let Ok(handle) = set_interval_with_handle(move || replicas.refetch(), REFRESH_EVERY) {
+            on_cleanup(move || handle.clear());
+        }
+    });
+    Effect::new(move |_| {
+        if switch.version().get() > 0 {
+            replicas.refetch();
+        }
+    });
+    // The form starts from the mode in force.
+    Effect::new(move |_| {
+        if let Some(Ok(view)) = replicas.get() {
+            if switch.version().get_untracked() == 0 && !switch.pending().get_untracked() {
+                strategy.set(view.replication.strategy.clone());
+                consistency.set(view.replication.consistency.clone());
+            }
+        }
+    });
+
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        switch.dispatch(SwitchReplication {
+            strategy: strategy.get_untracked(),
+            consistency: consistency.get_untracked(),
+        });
+    };
+
+    view! {
+        <section class="panel" data-testid="replication">
+            <h2>"Replication"</h2>
+            <Transition fallback=|| view! { <Loading what="the replicas"/> }>
+                {move || replicas.get().map(|result| match result {
+                    Ok(view) => view! { <ReplicasTable view/> }.into_any(),
+                    Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
+                })}
+            </Transition>
+            <form class="mode-switch" on:submit=submit>
+                <label for="strategy">"Strategy"</label>
+                <select id="strategy" data-testid="strategy"
+                    prop:value=strategy
+                    on:change=move |ev| strategy.set(event_target_value(&ev))>
+                    <option value="master-slave">"master-slave"</option>
+                    <option value="multi-master">"multi-master"</option>
+                    <option value="gossip">"gossip"</option>
+                </select>
+                <label for="consistency">"Consistency"</label>
+                <select id="consistency" data-testid="consistency"
+                    prop:value=consistency
+                    on:change=move |ev| consistency.set(event_target_value(&ev))>
+                    <option value="strong">"strong"</option>
+                    <option value="causal">"causal"</option>
+                    <option value="eventual">"eventual"</option>
+                </select>
+                <button type="submit" class="button" data-testid="switch-mode"
+                    disabled=move || switch.pending().get()>
+                    {move || if switch.pending().get() { "Switching…" } else { "Switch the cluster" }}
+                </button>
+            </form>
+            {move || switch.value().get().and_then(|r| r.err()).map(|e| view! { <ErrorNotice error=e/> })}
+        </section>
+    }
+}
+
+#[component]
+fn ReplicasTable(view: ReplicasView) -> impl IntoView {
+    let mode = format!(
+        "{} / {} (switch {}) · seen from node-{}",
+        view.replication.strategy,
+        view.replication.consistency,
+        view.replication.version,
+        view.node_id
+    );
+    let conflicts = view.conflicts;
+    view! {
+        <p data-testid="replication-mode">{mode}</p>
+        <div class="table-frame">
+            <table class="grid-table" data-testid="replicas">
+                <thead><tr>
+                    <th>"Node"</th><th>"Changes applied, by origin"</th><th>"Behind"</th>
+                    <th>"Confirmed"</th><th>"Cancelled"</th><th>"Lost"</th>
+                </tr></thead>
+                <tbody>
+                    {view.replicas.into_iter().map(replica_row).collect_view()}
+                </tbody>
+            </table>
+        </div>
+        <h3>"Seat conflicts settled here"</h3>
+        {if conflicts.is_empty() {
+            view! { <p data-testid="conflicts">"None."</p> }.into_any()
+        } else {
+            view! {
+                <ul class="conflicts" data-testid="conflicts">
+                    {conflicts.into_iter().map(|c| view! {
+                        <li>{format!(
+                            "Booking {} lost seats {} of showtime {} to booking {}",
+                            short_id(&c.booking_id), c.seats.join(", "), c.showtime_id, short_id(&c.lost_to)
+                        )}</li>
+                    }).collect_view()}
+                </ul>
+            }.into_any()
+        }}
+    }
+}
+
+fn replica_row(replica: ReplicaState) -> impl IntoView {
+    let node = format!("node-{}", replica.node_id);
+    if !replica.reachable {
+        return view! {
+            <tr data-node=replica.node_id><td>{node}</td><td colspan="5">"unreachable"</td></tr>
+        }
+        .into_any();
+    }
+    let applied = replica
+        .applied
+        .iter()
+        .map(|(origin, count)| format!("node-{origin}: {count}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    view! {
+        <tr data-node=replica.node_id>
+            <td>{node}</td>
+            <td>{if applied.is_empty() { "none yet".to_string() } else { applied }}</td>
+            <td>{replica.behind}</td>
+            <td>{replica.confirmed}</td>
+            <td>{replica.cancelled}</td>
+            <td>{replica.lost}</td>
+        </tr>
+    }
+    .into_any()
+}

@@ -1,0 +1,114 @@
+//! The HTTP side of sessions that never read into the past
+//! (`replication::session`): reads what a client has seen from its
+//! `x-moviebook-seen` header (API clients) or `mb_seen` cookie (browsers),
+//! makes the node catch up to it before the request runs, and hands back
+//! what the client has seen after it, in both. A malformed header is a 400;
+//! a malformed cookie is replaced. Eventual consistency keeps no sessions.
+
+use super::error::HttpError;
+use crate::replication::{session, ReplicatedCinema};
+use app::error::ApiError;
+use axum::extract::{Request, State};
+use axum::http::header::SET_COOKIE;
+use axum::http::{HeaderMap, HeaderValue};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use cluster::replication::Frontier;
+use std::sync::Arc;
+
+pub const SEEN_HEADER: &str = "x-moviebook-seen";
+const SEEN_COOKIE: &str = "mb_seen";
+
+pub async fn track(
+    State(replication): State<Arc<ReplicatedCinema>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if !replication.mode().keeps_sessions() || !is_session_request(request.uri().path()) {
+        return next.run(request).await;
+    }
+    let seen = match seen_by(request.headers()) {
+        Ok(seen) => seen,
+        Err(error) => return HttpError(error).into_response(),
+    };
+    if let Err(error) = replication.catch_up_to(&seen).await {
+        return HttpError(error).into_response();
+    }
+    let (mut response, seen) = session::within(seen, next.run(request)).await;
+    let seen = replication.seen_after(&seen).to_string();
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(&seen) {
+        headers.insert(SEEN_HEADER, value);
+    }
+    let cookie = format!("{SEEN_COOKIE}={seen}; Path=/; SameSite=Lax; HttpOnly");
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        headers.append(SET_COOKIE, value);
+    }
+    response
+}
+
+/// The API, server functions and pages; not node messages, the event feed
+/// or static files.
+fn is_session_request(path: &str) -> bool {
+    let file = path.rsplit('/').next().unwrap_or_default();
+    !(path.starts_with("/internal/")
+        || path.starts_with("/ws/")
+        || path.starts_with("/pkg/")
+        || file.contains('.'))
+}
+
+/// What the client says it has seen: the header if it sent one, else the
+/// cookie.
+fn seen_by(headers: &HeaderMap) -> Result<Frontier, ApiError> {
+    if let Some(value) = headers.get(SEEN_HEADER) {
+        let text = value.to_str().unwrap_or("\u{0}");
+        return text.parse().map_err(|why| {
+            ApiError::bad_request(format!(
+                "{SEEN_HEADER} must list node:count pairs such as 1:12,3:4 ({why})."
+            ))
+        });
+    }
+    Ok(app::session::cookie(headers, SEEN_COOKIE)
+        .and_then(|text| text.parse().ok())
+        .unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_api_pages_and_server_functions_are_sessions() {
+        for path in [
+            "/",
+            "/api/bookings",
+            "/sfn/get_seat_map123",
+            "/movies/2",
+            "/bookings",
+        ] {
+            assert!(is_session_request(path), "{path}");
+        }
+        for path in [
+            "/internal/call",
+            "/ws/events",
+            "/pkg/moviebook.wasm",
+            "/favicon.ico",
+        ] {
+            assert!(!is_session_request(path), "{path}");
+        }
+    }
+
+    #[test]
+    fn the_header_wins_and_must_be_well_formed() {
+        let mut headers = HeaderMap::new();
+        headers.insert("cookie", HeaderValue::from_static("mb_seen=1:4"));
+        assert_eq!(seen_by(&headers).unwrap(), Frontier::from([(1, 4)]));
+        headers.insert(SEEN_HEADER, HeaderValue::from_static("2:7"));
+        assert_eq!(seen_by(&headers).unwrap(), Frontier::from([(2, 7)]));
+        headers.insert(SEEN_HEADER, HeaderValue::from_static("2:x"));
+        assert!(seen_by(&headers).is_err());
+        let mut junk_cookie = HeaderMap::new();
+        junk_cookie.insert("cookie", HeaderValue::from_static("mb_seen=garbage"));
+        assert_eq!(seen_by(&junk_cookie).unwrap(), Frontier::default());
+    }
+}

@@ -1,0 +1,300 @@
+//! The replication modes between real node processes: a mode is chosen at
+//! start and switched through the cluster, and the nonsense ones are
+//! refused; eventual bookings of one seat made on both sides of a partition
+//! settle on the same winner everywhere, the loser marked lost to it;
+//! gossip brings a node that was cut off to the same state as the others;
+//! a causal session reads its own writes on a node that had not heard of
+//! them.
+
+mod common;
+
+use common::relay::Links;
+use common::{agreed_leader, cluster_specs, eventually, not_available, seat_states, start_all};
+use common::{NodeSpec, TestNode};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+const PATIENCE: Duration = Duration::from_secs(20);
+const SEEN_HEADER: &str = "x-moviebook-seen";
+
+/// Elections and quorums are timing-sensitive: one cluster at a time.
+static ONE_CLUSTER_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+fn in_mode(specs: Vec<NodeSpec>, strategy: &str, consistency: &str) -> Vec<NodeSpec> {
+    specs
+        .into_iter()
+        .map(|spec| {
+            spec.env("REPLICATION", strategy)
+                .env("CONSISTENCY", consistency)
+                .env("GOSSIP_FANOUT", 1)
+                .env("GOSSIP_PERIOD_MS", 100)
+        })
+        .collect()
+}
+
+async fn put_mode(node: &TestNode, body: Value) -> (u16, Value) {
+    let response = node
+        .client
+        .put(node.url("/api/replication"))
+        .json(&body)
+        .send()
+        .await
+        .expect("PUT /api/replication");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// Booking `id` as `node` holds it, if it does.
+async fn booking_on(node: &TestNode, id: &str) -> Option<Value> {
+    let response = node
+        .client
+        .get(node.url(&format!("/api/bookings?id={id}")))
+        .send()
+        .await
+        .ok()?;
+    if !response.status().is_success() {
+        return None;
+    }
+    response.json().await.ok()
+}
+
+fn id_of(booking: &Value) -> String {
+    booking["id"].as_str().expect("a booking id").to_string()
+}
+
+#[tokio::test]
+async fn the_mode_is_chosen_at_start_switched_through_the_cluster_and_nonsense_is_refused() {
+    let _turn = ONE_CLUSTER_AT_A_TIME.lock().await;
+    let nodes = start_all(&cluster_specs("mode_switch", 3)).await;
+    let all: Vec<&TestNode> = nodes.iter().collect();
+    eventually(PATIENCE, || agreed_leader(&all))
+        .await
+        .expect("a leader");
+    let mode = nodes[0].get_json("/api/replication").await;
+    assert_eq!(
+        (&mode["strategy"], &mode["consistency"]),
+        (&json!("master-slave"), &json!("strong"))
+    );
+
+    for (body, says) in [
+        (
+            json!({"strategy": "gossip", "consistency": "strong"}),
+            "Gossip cannot be strong",
+        ),
+        (
+            json!({"strategy": "multi-master", "consistency": "strong"}),
+            "not strong yet",
+        ),
+        (
+            json!({"strategy": "paxos", "consistency": "strong"}),
+            "not a strategy",
+        ),
+        (
+            json!({"strategy": "gossip", "consistency": "sometimes"}),
+            "not a consistency model",
+        ),
+    ] {
+        let (status, error) = put_mode(&nodes[1], body.clone()).await;
+        assert_eq!(status, 422, "{body} -> {error}");
+        let message = error["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(says), "{body} -> {message}");
+    }
+    let (status, _) = put_mode(&nodes[1], json!({"strategy": "gossip"})).await;
+    assert!((400..500).contains(&status), "a missing field is a 4xx");
+    let unchanged = nodes[2].get_json("/api/replication").await;
+    assert_eq!(
+        unchanged["strategy"], "master-slave",
+        "refusals change nothing"
+    );
+
+    let (status, switched) = put_mode(
+        &nodes[1],
+        json!({"strategy": "multi-master", "consistency": "causal"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{switched}");
+    assert!(switched["version"].as_u64() >= Some(1), "{switched}");
+    for node in &nodes {
+        let mode = node.get_json("/api/replication").await;
+        assert_eq!(
+            (&mode["strategy"], &mode["consistency"], &mode["version"]),
+            (
+                &json!("multi-master"),
+                &json!("causal"),
+                &switched["version"]
+            ),
+            "every node switched at the agreed point"
+        );
+    }
+
+    // Every booking records the mode it was made under, and reaches every node.
+    let showtime = nodes[0].future_showtime(3).await;
+    let (status, booking) = nodes[2]
+        .book(json!({"userId": "ada", "showtimeId": showtime, "seats": ["C3"]}))
+        .await;
+    assert_eq!(status, 201, "{booking}");
+    assert_eq!(booking["mode"], "multi-master/causal");
+    let id = id_of(&booking);
+    for node in &nodes {
+        let held = eventually(PATIENCE, || booking_on(node, &id)).await;
+        assert_eq!(held.expect("every node holds it")["status"], "confirmed");
+    }
+}
+
+#[tokio::test]
+async fn eventual_bookings_of_one_seat_across_a_partition_settle_on_one_winner_everywhere() {
+    let _turn = ONE_CLUSTER_AT_A_TIME.lock().await;
+    let (specs, links) = Links::cluster("eventual_conflict", 3).await;
+    let nodes = start_all(&in_mode(specs, "multi-master", "eventual")).await;
+    let showtime = nodes[0].future_showtime(4).await;
+
+    // Node 1 is cut off; both sides sell seat E5, and both acknowledge.
+    links.isolate(1);
+    let (status, ada) = nodes[0]
+        .book(json!({"userId": "ada", "showtimeId": showtime, "seats": ["E5", "E6"]}))
+        .await;
+    assert_eq!(status, 201, "{ada}");
+    let (status, bob) = nodes[1]
+        .book(json!({"userId": "bob", "showtimeId": showtime, "seats": ["E5"]}))
+        .await;
+    assert_eq!(status, 201, "{bob}");
+    assert_eq!(ada["mode"], "multi-master/eventual");
+    let (ada, bob) = (id_of(&ada), id_of(&bob));
+
+    links.heal();
+    let mut verdicts = Vec::new();
+    for node in &nodes {
+        let verdict = eventually(PATIENCE, || async {
+            let ada = booking_on(node, &ada).await?;
+            let bob = booking_on(node, &bob).await?;
+            let statuses = (ada["status"].as_str()?, bob["status"].as_str()?);
+            match statuses {
+                ("confirmed", "lost") => Some((ada.clone(), bob.clone())),
+                ("lost", "confirmed") => Some((bob.clone(), ada.clone())),
+                _ => None,
+            }
+        })
+        .await
+        .expect("one booking wins the seat and the other is marked lost");
+        let (winner, loser) = verdict;
+        assert_eq!(
+            loser["lostTo"], winner["id"],
+            "the loser names the booking that won"
+        );
+        verdicts.push(id_of(&winner));
+        let mut taken = not_available(&seat_states(node, showtime, "observer").await);
+        taken.sort();
+        let expected: Vec<String> = if id_of(&winner) == ada {
+            vec!["E5".into(), "E6".into()]
+        } else {
+            vec!["E5".into()]
+        };
+        assert_eq!(
+            taken, expected,
+            "the winner's seats and no others are taken"
+        );
+    }
+    assert!(
+        verdicts.windows(2).all(|pair| pair[0] == pair[1]),
+        "every node settles on the same winner: {verdicts:?}"
+    );
+}
+
+#[tokio::test]
+async fn gossip_brings_a_node_that_was_cut_off_to_the_same_state() {
+    let _turn = ONE_CLUSTER_AT_A_TIME.lock().await;
+    let (specs, links) = Links::cluster("gossip_converges", 3).await;
+    let nodes = start_all(&in_mode(specs, "gossip", "eventual")).await;
+    let showtime = nodes[0].future_showtime(5).await;
+
+    links.isolate(3);
+    let mut ids = Vec::new();
+    for (node, seat) in nodes.iter().zip(["A1", "A2", "A3"]) {
+        let (status, booking) = node
+            .book(json!({"userId": "ada", "showtimeId": showtime, "seats": [seat]}))
+            .await;
+        assert_eq!(status, 201, "{booking}");
+        assert_eq!(booking["mode"], "gossip/eventual");
+        ids.push(id_of(&booking));
+    }
+    // The cut-off node has only its own booking.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(booking_on(&nodes[2], &ids[0]).await.is_none());
+
+    links.heal();
+    for node in &nodes {
+        let converged = eventually(PATIENCE, || async {
+            let mut taken = not_available(&seat_states(node, showtime, "observer").await);
+            taken.sort();
+            (taken == ["A1", "A2", "A3"]).then_some(())
+        })
+        .await;
+        assert!(converged.is_some(), "{} holds every booking", node.base_url);
+    }
+}
+
+#[tokio::test]
+async fn a_causal_session_reads_its_own_writes_on_a_node_that_had_not_heard_of_them() {
+    let _turn = ONE_CLUSTER_AT_A_TIME.lock().await;
+    let (specs, links) = Links::cluster("causal_session", 3).await;
+    let nodes = start_all(&in_mode(specs, "multi-master", "causal")).await;
+    let showtime = nodes[0].future_showtime(6).await;
+
+    // Node 1's pushes never reach node 2; node 2 can still ask its peers.
+    links.block(1, 2);
+    let response = nodes[0]
+        .client
+        .post(nodes[0].url("/api/bookings"))
+        .json(&json!({"userId": "ada", "showtimeId": showtime, "seats": ["B7"]}))
+        .send()
+        .await
+        .expect("book");
+    assert_eq!(response.status(), 201);
+    let seen = response.headers()[SEEN_HEADER]
+        .to_str()
+        .expect("a readable header")
+        .to_string();
+    assert!(
+        seen.contains("1:"),
+        "the session has seen node 1's write: {seen}"
+    );
+    let booking: Value = response.json().await.expect("the booking");
+
+    // At once, on node 2, the session finds its booking and its seat.
+    let read = nodes[1]
+        .client
+        .get(nodes[1].url(&format!("/api/bookings?id={}", id_of(&booking))))
+        .header(SEEN_HEADER, &seen)
+        .send()
+        .await
+        .expect("read on node 2");
+    assert_eq!(read.status(), 200, "node 2 caught up before answering");
+    let map: Value = nodes[1]
+        .client
+        .get(nodes[1].url(&format!("/api/seats?showtimeId={showtime}&userId=ada")))
+        .header(SEEN_HEADER, &seen)
+        .send()
+        .await
+        .expect("seat map on node 2")
+        .json()
+        .await
+        .expect("a seat map");
+    let b7 = map["rows"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|row| row["seats"].as_array().cloned().unwrap_or_default())
+        .find(|seat| seat["label"] == "B7")
+        .expect("seat B7");
+    assert_eq!(b7["state"], "yours");
+
+    // What a session says it has seen must be well formed.
+    let garbled = nodes[1]
+        .client
+        .get(nodes[1].url("/api/movies"))
+        .header(SEEN_HEADER, "1:two")
+        .send()
+        .await
+        .expect("a request with a garbled header");
+    assert_eq!(garbled.status(), 400);
+}
