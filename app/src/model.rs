@@ -221,9 +221,9 @@ pub struct ReplicaState {
     pub node_id: u64,
     /// Whether the node answered; if not, the rest is empty.
     pub reachable: bool,
-    /// For each node that made changes: how many of them, in order, this
-    /// replica has applied.
-    pub applied: BTreeMap<u64, u64>,
+    /// For each node that made changes ("node-1", as in vector clocks): how
+    /// many of them, in order, this replica has applied.
+    pub applied: BTreeMap<String, u64>,
     /// Changes some reachable replica has applied and this one has not yet.
     pub behind: u64,
     pub confirmed: u64,

@@ -4,7 +4,8 @@
 //! settle on the same winner everywhere, the loser marked lost to it;
 //! gossip brings a node that was cut off to the same state as the others;
 //! a causal session reads its own writes on a node that had not heard of
-//! them.
+//! them; a gossip write acknowledged by a node killed before it spread it
+//! reaches every node once that node is back.
 
 mod common;
 
@@ -231,6 +232,25 @@ async fn gossip_brings_a_node_that_was_cut_off_to_the_same_state() {
         .await;
         assert!(converged.is_some(), "{} holds every booking", node.base_url);
     }
+
+    // The operator's view agrees: every replica reachable, none behind, and
+    // all of them holding the same changes.
+    let view = eventually(PATIENCE, || async {
+        let view = nodes[0].get_json("/api/replicas").await;
+        let replicas = view["replicas"].as_array()?.clone();
+        let settled = replicas.len() == 3
+            && replicas
+                .iter()
+                .all(|r| r["reachable"] == true && r["behind"] == 0);
+        settled.then_some(replicas)
+    })
+    .await
+    .expect("GET /api/replicas shows three replicas, none behind");
+    for replica in &view {
+        assert_eq!(replica["applied"], view[0]["applied"], "{replica}");
+        assert_eq!(replica["confirmed"], 3, "{replica}");
+    }
+    assert_eq!(view[2]["applied"]["node-3"], 1, "node 3's own booking");
 }
 
 #[tokio::test]
@@ -297,4 +317,42 @@ async fn a_causal_session_reads_its_own_writes_on_a_node_that_had_not_heard_of_t
         .await
         .expect("a request with a garbled header");
     assert_eq!(garbled.status(), 400);
+}
+
+#[tokio::test]
+async fn a_gossip_write_whose_node_is_killed_before_spreading_it_reaches_everyone_after_a_restart()
+{
+    let _turn = ONE_CLUSTER_AT_A_TIME.lock().await;
+    let (specs, links) = Links::cluster("gossip_killed", 3).await;
+    let specs = in_mode(specs, "gossip", "causal");
+    let mut nodes = start_all(&specs).await;
+    let showtime = nodes[0].future_showtime(8).await;
+
+    // Node 3 acknowledges a booking while cut off, and dies before any
+    // gossip round could carry it.
+    links.isolate(3);
+    let (status, booking) = nodes[2]
+        .book(json!({"userId": "ada", "showtimeId": showtime, "seats": ["F9"]}))
+        .await;
+    assert_eq!(status, 201, "{booking}");
+    let id = id_of(&booking);
+    nodes[2].kill();
+    links.heal();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for node in &nodes[..2] {
+        assert!(
+            booking_on(node, &id).await.is_none(),
+            "nobody else has it yet"
+        );
+    }
+
+    // Back, it spreads what it acknowledged.
+    nodes[2] = specs[2].start().await;
+    for node in &nodes {
+        let held = eventually(PATIENCE, || booking_on(node, &id)).await;
+        assert_eq!(
+            held.expect("the acknowledged booking reaches every node")["status"],
+            "confirmed"
+        );
+    }
 }

@@ -138,7 +138,7 @@ fn replica_row(replica: ReplicaState) -> impl IntoView {
     let applied = replica
         .applied
         .iter()
-        .map(|(origin, count)| format!("node-{origin}: {count}"))
+        .map(|(origin, count)| format!("{origin}: {count}"))
         .collect::<Vec<_>>()
         .join(", ");
     view! {

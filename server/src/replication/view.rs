@@ -29,7 +29,7 @@ impl ReplicatedCinema {
             applied: self
                 .frontier()
                 .iter()
-                .map(|(origin, count)| (u64::from(origin), count))
+                .map(|(origin, count)| (format!("node-{origin}"), count))
                 .collect(),
             behind: 0,
             confirmed: counts.confirmed,
@@ -55,10 +55,13 @@ impl ReplicatedCinema {
                     {
                         state
                     }
-                    _ => ReplicaState {
-                        node_id: u64::from(peer),
-                        ..ReplicaState::default()
-                    },
+                    other => {
+                        tracing::debug!(peer, ?other, "a node did not describe its replica");
+                        ReplicaState {
+                            node_id: u64::from(peer),
+                            ..ReplicaState::default()
+                        }
+                    }
                 }
             }
         });
@@ -78,13 +81,14 @@ impl ReplicatedCinema {
 /// Sets how far each reachable replica is behind the most advanced of them,
 /// origin by origin.
 fn with_lag(states: &mut [ReplicaState]) {
-    let mut most: BTreeMap<u64, u64> = BTreeMap::new();
+    let mut most: BTreeMap<&str, u64> = BTreeMap::new();
     for state in states.iter().filter(|s| s.reachable) {
-        for (&origin, &count) in &state.applied {
-            let best = most.entry(origin).or_default();
+        for (origin, &count) in &state.applied {
+            let best = most.entry(origin.as_str()).or_default();
             *best = (*best).max(count);
         }
     }
+    let most: Vec<(String, u64)> = most.into_iter().map(|(o, n)| (o.to_string(), n)).collect();
     for state in states.iter_mut().filter(|s| s.reachable) {
         state.behind = most
             .iter()
@@ -101,9 +105,24 @@ mod tests {
         ReplicaState {
             node_id,
             reachable,
-            applied: applied.iter().copied().collect(),
+            applied: applied
+                .iter()
+                .map(|(origin, count)| (format!("node-{origin}"), *count))
+                .collect(),
             ..ReplicaState::default()
         }
+    }
+
+    #[test]
+    fn a_described_replica_round_trips_between_nodes() {
+        let reply = ReplicationReply::Described {
+            state: state(2, true, &[(1, 10), (3, 4)]),
+        };
+        let json = serde_json::to_string(&reply).unwrap();
+        assert_eq!(
+            serde_json::from_str::<ReplicationReply>(&json).unwrap(),
+            reply
+        );
     }
 
     #[test]
