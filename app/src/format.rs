@@ -26,6 +26,11 @@ pub fn duration(minutes: i32) -> String {
     }
 }
 
+/// The first block of a booking id: enough to tell bookings apart on screen.
+pub fn short_id(id: &str) -> &str {
+    id.split('-').next().unwrap_or(id)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -36,9 +41,4 @@ mod tests {
         assert_eq!(duration(120), "2 h");
         assert_eq!(duration(135), "2 h 15 min");
     }
-}
-
-/// The first block of a booking id: enough to tell bookings apart on screen.
-pub fn short_id(id: &str) -> &str {
-    id.split('-').next().unwrap_or(id)
 }

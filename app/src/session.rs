@@ -38,7 +38,7 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .filter_map(|pair| pair.trim().split_once('='))
         .filter(|(key, _)| *key == name)
         .map(|(_, value)| value.to_string())
-        .last()
+        .next_back()
 }
 
 /// The current user, or a clear "say who you are first" error.
