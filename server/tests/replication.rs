@@ -367,3 +367,48 @@ async fn a_leader_back_from_a_pause_catches_up_before_it_sells_anything() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_cluster_restarted_as_a_whole_elects_past_the_epochs_it_promised_and_takes_writes() {
+    let _turn = ONE_CLUSTER_AT_A_TIME.lock().await;
+    let specs = cluster_specs("whole_restart", 3);
+    let mut nodes = start_all(&specs).await;
+    let all: Vec<&TestNode> = nodes.iter().collect();
+    wait_for_leader(&all).await;
+    // The leader dies and comes back: each change of leader is an epoch a
+    // majority promised.
+    let (_, first_epoch) = agreed_leader(&all).await.expect("a leader");
+    drop(all);
+    nodes[2].kill();
+    let survivors: Vec<&TestNode> = nodes[..2].iter().collect();
+    eventually(PATIENCE, || async {
+        let (_, epoch) = agreed_leader(&survivors).await?;
+        (epoch > first_epoch).then_some(())
+    })
+    .await
+    .expect("a new leader in a later epoch");
+    drop(survivors);
+    nodes[2] = specs[2].start().await;
+    let all: Vec<&TestNode> = nodes.iter().collect();
+    wait_for_leader(&all).await;
+    let showtime = nodes[0].future_showtime(4).await;
+    let (status, booking) = nodes[0]
+        .book(json!({"userId": "ada", "showtimeId": showtime, "seats": ["A1"]}))
+        .await;
+    assert_eq!(status, 201, "{booking}");
+
+    // Every node restarts, remembering only its database.
+    drop(all);
+    for node in nodes.iter_mut() {
+        node.kill();
+    }
+    nodes = start_all(&specs).await;
+    let written = eventually(PATIENCE, || async {
+        let (status, booking) = nodes[1]
+            .book(json!({"userId": "bob", "showtimeId": showtime, "seats": ["A2"]}))
+            .await;
+        (status == 201).then_some(booking)
+    })
+    .await;
+    assert!(written.is_some(), "the restarted cluster takes writes");
+}

@@ -46,11 +46,16 @@ pub fn BookingCard(booking: Booking) -> impl IntoView {
                 <dt>"Seats"</dt><dd data-testid="booking-seats">{booking.seats.join(", ")}</dd>
                 <dt>"Total"</dt><dd>{format_price(booking.total_cents)}</dd>
                 <dt>"Booking number"</dt><dd class="mono">{booking.id.clone()}</dd>
+                {booking.lost_to.clone().map(|winner| view! {
+                    <dt>"Seats went to"</dt>
+                    <dd class="mono" data-testid="lost-to">{format!("booking {winner}, made at the same time on another node")}</dd>
+                })}
             </dl>
             <details class="processing" open>
                 <summary>"How the cluster processed it"</summary>
                 <dl class="facts">
                     <dt>"Processed by"</dt><dd data-testid="processed-by">{booking.processed_by.clone()}</dd>
+                    <dt>"Replication"</dt><dd data-testid="mode">{booking.mode.replace('/', ", ")}</dd>
                     <dt>"Lamport clock"</dt><dd data-testid="lamport">{booking.logical_clock}</dd>
                     <dt>"Vector clock"</dt><dd class="mono">{format_vector(&booking)}</dd>
                     <dt>"Node time"</dt><dd class="mono">{booking.timestamp.format("%Y-%m-%d %H:%M:%S%.3f UTC").to_string()}</dd>

@@ -63,6 +63,9 @@ fn BookingRow(booking: Booking, cancel: ServerAction<CancelBooking>) -> impl Int
                     <span>{booking.auditorium_name.clone()}</span>
                     <span>"Seats " {booking.seats.join(", ")}</span>
                     <span>{format_price(booking.total_cents)}</span>
+                    {booking.lost_to.as_deref().map(|winner| view! {
+                        <span data-testid="lost-to">{format!("Seats went to booking {}, made at the same time", format::short_id(winner))}</span>
+                    })}
                 </p>
             </div>
             <span class=format!("status {}", status_word(booking.status))>{status_word(booking.status)}</span>

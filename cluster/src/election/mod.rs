@@ -169,6 +169,9 @@ pub enum StartReason {
     TakeOver,
     /// The previous attempt timed out (lost token, silent winner).
     Timeout,
+    /// Replication refused this node's epoch: a majority promised a later
+    /// one (remembered across restarts), so a new election must go past it.
+    EpochPromised,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

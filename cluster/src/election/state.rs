@@ -167,6 +167,19 @@ impl Election {
         self.finish_input(now_ms)
     }
 
+    /// Replication found that `epoch` was promised (this node's own promise
+    /// read back at boot, or a refusal from a replica): no epoch up to it can
+    /// take writes any more. If it is later than any this node knew, its
+    /// leadership is over and it starts an election past `epoch` (at boot,
+    /// before it sees a quorum, the usual wait for a leader does that).
+    pub fn on_epoch_promised(&mut self, epoch: Epoch, now_ms: u64) -> Vec<Output> {
+        if epoch > self.epoch() {
+            self.observe_epoch(epoch);
+            self.begin_election(StartReason::EpochPromised, now_ms);
+        }
+        self.finish_input(now_ms)
+    }
+
     pub fn on_message(
         &mut self,
         from: NodeId,

@@ -113,6 +113,9 @@ impl ReplicatedCinema {
             local,
             cluster,
         });
+        // Epochs up to the promised one take no writes here any more: a
+        // cluster restarted as a whole must elect past them.
+        replicated.cluster.epoch_promised(promised);
         tokio::spawn(anti_entropy::run(replicated.clone()));
         tokio::spawn(anti_entropy::gossip(replicated.clone(), settings.gossip));
         tokio::spawn(recovery::run(replicated.clone()));

@@ -41,6 +41,10 @@ async fn catch_up(cinema: &ReplicatedCinema, epoch: Epoch) {
     let started = Instant::now();
     if let Err(refusal) = cinema.promise(epoch).await {
         tracing::warn!(epoch, reason = %refusal.message, "not catching up for a stale epoch");
+        // This node promised a later epoch: elect past it.
+        cinema
+            .cluster
+            .epoch_promised(cinema.fence.read().await.promised());
         return;
     }
     let members: Vec<NodeId> = cinema

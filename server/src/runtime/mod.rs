@@ -53,6 +53,7 @@ enum Input {
     Timer(TimerKind),
     SendFailed(NodeId),
     StartElection(Algorithm),
+    EpochPromised(Epoch),
     BerkeleyTimeout(u64),
 }
 
@@ -130,6 +131,12 @@ impl ClusterHandle {
     }
 
     /// An operator asks for an election now.
+    /// Replication found `epoch` promised: no epoch up to it takes writes,
+    /// so elections must go past it.
+    pub fn epoch_promised(&self, epoch: Epoch) {
+        let _ = self.inputs.send(Input::EpochPromised(epoch));
+    }
+
     pub fn start_election(&self, algorithm: Algorithm) {
         let _ = self.inputs.send(Input::StartElection(algorithm));
     }
@@ -269,6 +276,10 @@ impl Runtime {
             Input::StartElection(algorithm) => {
                 self.election.set_algorithm(algorithm);
                 let outputs = self.election.start_election(now);
+                self.carry_out(outputs);
+            }
+            Input::EpochPromised(epoch) => {
+                let outputs = self.election.on_epoch_promised(epoch, now);
                 self.carry_out(outputs);
             }
             Input::BerkeleyTimeout(round) => {
