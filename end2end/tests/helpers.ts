@@ -1,4 +1,4 @@
-import { expect, Page, Browser, BrowserContext } from '@playwright/test';
+import { expect, Page, Browser, BrowserContext, APIResponse } from '@playwright/test';
 
 /** Opens a page and waits until the browser app has hydrated it. */
 export async function open(page: Page, path: string) {
@@ -29,6 +29,17 @@ export async function futureShowtime(page: Page, pick = 0): Promise<string> {
   const shows = details.showtimes;
   expect(shows.length).toBeGreaterThan(0);
   return String(shows[shows.length - 1].id);
+}
+
+/** Books a free seat of an upcoming showtime of movie number `pick` as
+ *  `userId`, through the REST API; the API's answer. */
+export async function bookAFreeSeat(page: Page, pick: number, userId: string): Promise<APIResponse> {
+  const showtime = await futureShowtime(page, pick);
+  const map = await (await page.request.get(`/api/seats?showtimeId=${showtime}`)).json();
+  const free = map.rows.flatMap((row: any) => row.seats).find((s: any) => s.state === 'available').label;
+  return page.request.post('/api/bookings', {
+    data: { userId, showtimeId: Number(showtime), seats: [free] },
+  });
 }
 
 /** Enters a name in the booking panel, if the app asks for one. */

@@ -1,5 +1,5 @@
 import { test, expect } from '@playwright/test';
-import { open, watchForErrors, futureShowtime } from './helpers';
+import { open, watchForErrors, bookAFreeSeat } from './helpers';
 
 test.beforeEach(async ({ page }) => watchForErrors(page));
 
@@ -23,12 +23,7 @@ test('the system monitor shows the three-node cluster live and starts a Ring ele
 
   // A booking made meanwhile (here through the REST API) reaches the other
   // nodes as copies pushed by the leader, counted live from the feed.
-  const showtime = await futureShowtime(page, 5);
-  const map = await (await page.request.get(`/api/seats?showtimeId=${showtime}`)).json();
-  const free = map.rows.flatMap((row: any) => row.seats).find((s: any) => s.state === 'available').label;
-  const booked = await page.request.post('/api/bookings', {
-    data: { userId: 'monitor-watcher', showtimeId: Number(showtime), seats: [free] },
-  });
+  const booked = await bookAFreeSeat(page, 5, 'monitor-watcher');
   expect(booked.status()).toBe(201);
   const traffic = page.getByTestId('traffic');
   await expect(traffic.locator('tbody tr').first()).toContainText(/node-\d/);
@@ -67,12 +62,7 @@ test('the monitor shows every replica and switches the replication mode of the w
     const mode = await (await page.request.get('/api/replication')).json();
     expect(`${mode.strategy}/${mode.consistency}`, `answer ${node}`).toBe('gossip/causal');
   }
-  const showtime = await futureShowtime(page, 7);
-  const map = await (await page.request.get(`/api/seats?showtimeId=${showtime}`)).json();
-  const free = map.rows.flatMap((row: any) => row.seats).find((s: any) => s.state === 'available').label;
-  const booked = await page.request.post('/api/bookings', {
-    data: { userId: 'replica-watcher', showtimeId: Number(showtime), seats: [free] },
-  });
+  const booked = await bookAFreeSeat(page, 7, 'replica-watcher');
   expect(booked.status()).toBe(201);
   expect((await booked.json()).mode).toBe('gossip/causal');
   await expect(async () => {

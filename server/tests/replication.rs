@@ -39,6 +39,17 @@ async fn sees_taken(node: &TestNode, showtime: i64, seats: &[&str]) -> bool {
     .is_some()
 }
 
+/// Books through `node`, again while the cluster answers 503 (no leader
+/// serving yet); the first other answer.
+async fn book_once_decided(node: &TestNode, body: Value) -> (u16, Value) {
+    eventually(PATIENCE, || async {
+        let (status, answer) = node.book(body.clone()).await;
+        (status != 503).then_some((status, answer))
+    })
+    .await
+    .expect("an answer other than 503")
+}
+
 async fn booking_status(node: &TestNode, id: &str) -> Option<String> {
     let booking: Value = node.get_json(&format!("/api/bookings?id={id}")).await;
     booking["status"].as_str().map(str::to_string)
@@ -326,14 +337,8 @@ async fn a_leader_back_from_a_pause_catches_up_before_it_sells_anything() {
         .collect();
     let mut sold = Vec::new();
     for seat in &seats {
-        let answer = eventually(PATIENCE, || async {
-            let (status, booking) = nodes[0]
-                .book(json!({"userId": "jo", "showtimeId": showtime, "seats": [seat]}))
-                .await;
-            (status != 503).then_some((status, booking))
-        })
-        .await
-        .expect("an answer other than 503");
+        let body = json!({"userId": "jo", "showtimeId": showtime, "seats": [seat]});
+        let answer = book_once_decided(&nodes[0], body).await;
         assert_eq!(answer.0, 201, "{seat}: {}", answer.1);
         sold.push(answer.1["id"].as_str().unwrap().to_string());
     }
@@ -348,14 +353,8 @@ async fn a_leader_back_from_a_pause_catches_up_before_it_sells_anything() {
     .await;
     assert!(back.is_some(), "node 3 leads again");
     for seat in &seats {
-        let answer = eventually(PATIENCE, || async {
-            let (status, body) = nodes[2]
-                .book(json!({"userId": "kim", "showtimeId": showtime, "seats": [seat]}))
-                .await;
-            (status != 503).then_some((status, body))
-        })
-        .await
-        .expect("an answer other than 503");
+        let body = json!({"userId": "kim", "showtimeId": showtime, "seats": [seat]});
+        let answer = book_once_decided(&nodes[2], body).await;
         assert_eq!(answer.0, 409, "{seat} was sold twice: {}", answer.1);
     }
     for node in &nodes {

@@ -34,15 +34,8 @@ fn in_mode(specs: Vec<NodeSpec>, strategy: &str, consistency: &str) -> Vec<NodeS
 }
 
 async fn put_mode(node: &TestNode, body: Value) -> (u16, Value) {
-    let response = node
-        .client
-        .put(node.url("/api/replication"))
-        .json(&body)
-        .send()
+    node.send_json(reqwest::Method::PUT, "/api/replication", body)
         .await
-        .expect("PUT /api/replication");
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
 }
 
 /// Booking `id` as `node` holds it, if it does.

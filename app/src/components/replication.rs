@@ -60,22 +60,10 @@ pub fn ReplicationPanel() -> impl IntoView {
                 })}
             </Transition>
             <form class="mode-switch" on:submit=submit>
-                <label for="strategy">"Strategy"</label>
-                <select id="strategy" data-testid="strategy"
-                    prop:value=strategy
-                    on:change=move |ev| strategy.set(event_target_value(&ev))>
-                    <option value="master-slave">"master-slave"</option>
-                    <option value="multi-master">"multi-master"</option>
-                    <option value="gossip">"gossip"</option>
-                </select>
-                <label for="consistency">"Consistency"</label>
-                <select id="consistency" data-testid="consistency"
-                    prop:value=consistency
-                    on:change=move |ev| consistency.set(event_target_value(&ev))>
-                    <option value="strong">"strong"</option>
-                    <option value="causal">"causal"</option>
-                    <option value="eventual">"eventual"</option>
-                </select>
+                <Choice id="strategy" label="Strategy" value=strategy
+                    options=&["master-slave", "multi-master", "gossip"]/>
+                <Choice id="consistency" label="Consistency" value=consistency
+                    options=&["strong", "causal", "eventual"]/>
                 <button type="submit" class="button" data-testid="switch-mode"
                     disabled=move || switch.pending().get()>
                     {move || if switch.pending().get() { "Switching…" } else { "Switch the cluster" }}
@@ -83,6 +71,24 @@ pub fn ReplicationPanel() -> impl IntoView {
             </form>
             {move || switch.value().get().and_then(|r| r.err()).map(|e| view! { <ErrorNotice error=e/> })}
         </section>
+    }
+}
+
+/// A labelled drop-down list that keeps `value` in step with the choice.
+#[component]
+fn Choice(
+    id: &'static str,
+    label: &'static str,
+    options: &'static [&'static str],
+    value: RwSignal<String>,
+) -> impl IntoView {
+    view! {
+        <label for=id>{label}</label>
+        <select id=id data-testid=id
+            prop:value=value
+            on:change=move |ev| value.set(event_target_value(&ev))>
+            {options.iter().map(|&option| view! { <option value=option>{option}</option> }).collect_view()}
+        </select>
     }
 }
 

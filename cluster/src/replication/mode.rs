@@ -172,14 +172,12 @@ impl FromStr for Strategy {
     type Err = String;
 
     fn from_str(text: &str) -> Result<Self, String> {
-        [
+        let all = [
             Strategy::MasterSlave,
             Strategy::MultiMaster,
             Strategy::Gossip,
-        ]
-        .into_iter()
-        .find(|s| s.name() == text)
-        .ok_or_else(|| format!("{text:?} is not a strategy: master-slave, multi-master or gossip"))
+        ];
+        named(text, all, Strategy::name, "a strategy")
     }
 }
 
@@ -187,15 +185,27 @@ impl FromStr for Consistency {
     type Err = String;
 
     fn from_str(text: &str) -> Result<Self, String> {
-        [
+        let all = [
             Consistency::Strong,
             Consistency::Causal,
             Consistency::Eventual,
-        ]
-        .into_iter()
-        .find(|c| c.name() == text)
-        .ok_or_else(|| format!("{text:?} is not a consistency model: strong, causal or eventual"))
+        ];
+        named(text, all, Consistency::name, "a consistency model")
     }
+}
+
+/// The one of `all` whose name is `text`, or an error that lists them.
+fn named<T: Copy, const N: usize>(
+    text: &str,
+    all: [T; N],
+    name: fn(T) -> &'static str,
+    what: &str,
+) -> Result<T, String> {
+    all.into_iter().find(|&t| name(t) == text).ok_or_else(|| {
+        let names: Vec<&str> = all.into_iter().map(name).collect();
+        let (last, rest) = names.split_last().unwrap_or((&"", &[]));
+        format!("{text:?} is not {what}: {} or {last}", rest.join(", "))
+    })
 }
 
 /// "master-slave/strong": how a booking records the mode it was made under.

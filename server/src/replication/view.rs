@@ -81,18 +81,19 @@ impl ReplicatedCinema {
 /// Sets how far each reachable replica is behind the most advanced of them,
 /// origin by origin.
 fn with_lag(states: &mut [ReplicaState]) {
-    let mut most: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut most: BTreeMap<String, u64> = BTreeMap::new();
     for state in states.iter().filter(|s| s.reachable) {
         for (origin, &count) in &state.applied {
-            let best = most.entry(origin.as_str()).or_default();
+            let best = most.entry(origin.clone()).or_default();
             *best = (*best).max(count);
         }
     }
-    let most: Vec<(String, u64)> = most.into_iter().map(|(o, n)| (o.to_string(), n)).collect();
     for state in states.iter_mut().filter(|s| s.reachable) {
         state.behind = most
             .iter()
-            .map(|(origin, best)| best - state.applied.get(origin).copied().unwrap_or(0).min(*best))
+            .map(|(origin, best)| {
+                best.saturating_sub(state.applied.get(origin).copied().unwrap_or(0))
+            })
             .sum();
     }
 }

@@ -31,9 +31,18 @@ fn server_url() -> String {
 
 /// `n` distinct free ports, found by holding all of them open at once.
 pub fn free_ports(n: usize) -> Vec<u16> {
-    let listeners: Vec<std::net::TcpListener> = (0..n)
+    ports_of(&hold_free_ports(n))
+}
+
+/// `n` distinct free ports, held open until the listeners are dropped, so
+/// nothing else in this process (a relay, say) can be given one meanwhile.
+pub fn hold_free_ports(n: usize) -> Vec<std::net::TcpListener> {
+    (0..n)
         .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("a free port"))
-        .collect();
+        .collect()
+}
+
+pub fn ports_of(listeners: &[std::net::TcpListener]) -> Vec<u16> {
     listeners
         .iter()
         .map(|l| l.local_addr().expect("a bound address").port())
@@ -143,11 +152,24 @@ pub fn listening_address(process: &mut Child) -> String {
 /// Each cluster signs with its own secret, so clusters never cross-talk.
 pub fn cluster_specs(test_name: &str, n: u32) -> Vec<NodeSpec> {
     let ports = free_ports(n as usize);
+    linked_specs(test_name, &ports, |_, to| {
+        format!("127.0.0.1:{}", ports[(to - 1) as usize])
+    })
+}
+
+/// Specs for a cluster of nodes on `ports`, where node `from` reaches node
+/// `to` at `address(from, to)`.
+pub fn linked_specs(
+    test_name: &str,
+    ports: &[u16],
+    address: impl Fn(u32, u32) -> String,
+) -> Vec<NodeSpec> {
+    let n = ports.len() as u32;
     (1..=n)
         .map(|id| {
             let peers: Vec<String> = (1..=n)
                 .filter(|&other| other != id)
-                .map(|other| format!("{other}=127.0.0.1:{}", ports[(other - 1) as usize]))
+                .map(|other| format!("{other}={}", address(id, other)))
                 .collect();
             NodeSpec::new(test_name, id, ports[(id - 1) as usize])
                 .env("PEERS", peers.join(","))
@@ -253,9 +275,20 @@ impl TestNode {
     }
 
     pub async fn book(&self, body: serde_json::Value) -> (u16, serde_json::Value) {
+        self.send_json(reqwest::Method::POST, "/api/bookings", body)
+            .await
+    }
+
+    /// Sends `body` as JSON; the status and the JSON answer (null if none).
+    pub async fn send_json(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: serde_json::Value,
+    ) -> (u16, serde_json::Value) {
         let response = self
             .client
-            .post(self.url("/api/bookings"))
+            .request(method, self.url(path))
             .json(&body)
             .send()
             .await

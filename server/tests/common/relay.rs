@@ -95,7 +95,9 @@ impl Links {
     /// Specs for an `n`-node cluster whose nodes reach each other only
     /// through relays, and the relays.
     pub async fn cluster(test_name: &str, n: u32) -> (Vec<super::NodeSpec>, Links) {
-        let ports = super::free_ports(n as usize);
+        // Held while the relays bind, so that none is given a node's port.
+        let held = super::hold_free_ports(n as usize);
+        let ports = super::ports_of(&held);
         let mut relays = std::collections::BTreeMap::new();
         for from in 1..=n {
             for to in (1..=n).filter(|&to| to != from) {
@@ -103,17 +105,10 @@ impl Links {
                 relays.insert((from, to), Relay::start(target).await);
             }
         }
-        let specs = (1..=n)
-            .map(|id| {
-                let peers: Vec<String> = (1..=n)
-                    .filter(|&other| other != id)
-                    .map(|other| format!("{other}={}", relays[&(id, other)].address))
-                    .collect();
-                super::NodeSpec::new(test_name, id, ports[(id - 1) as usize])
-                    .env("PEERS", peers.join(","))
-                    .env("CLUSTER_SECRET", format!("secret-of-{test_name}"))
-            })
-            .collect();
+        drop(held);
+        let specs = super::linked_specs(test_name, &ports, |from, to| {
+            relays[&(from, to)].address.clone()
+        });
         (specs, Links { relays })
     }
 

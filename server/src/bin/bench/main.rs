@@ -123,7 +123,7 @@ async fn load(args: LoadArgs) -> anyhow::Result<()> {
 }
 
 /// Waits until every replica is reachable and none is behind, and says how
-/// long that took.
+/// long that took, or that it did not happen within a minute.
 async fn converge(client: &reqwest::Client, url: &str) -> anyhow::Result<()> {
     let started = Instant::now();
     while started.elapsed() < Duration::from_secs(60) {
@@ -147,7 +147,9 @@ async fn converge(client: &reqwest::Client, url: &str) -> anyhow::Result<()> {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    anyhow::bail!("the replicas did not converge within 60 s")
+    // A number like the others, so the modes after this one still run.
+    println!("replicas did NOT converge within 60 s after the load stopped");
+    Ok(())
 }
 
 /// Every free seat of every upcoming showtime, as (showtime id, seat label).
