@@ -2,8 +2,9 @@
 # Benchmarks (not tests): bookings per second with latency percentiles and
 # movie list requests per second, on one node and through the gateway of a
 # 3-node cluster, and for every replication mode (with the time the replicas
-# take to converge); leader failover time; the release WASM size. Prints
-# numbers only.
+# take to converge and the replication lag); gossip convergence time for 3, 5
+# and 9 nodes; leader failover time; the release WASM size. Prints numbers
+# only.
 set -euo pipefail
 source "$(dirname "$0")/tools.sh"
 ensure_build_tools
@@ -21,6 +22,9 @@ UP_PID=
 cleanup() {
   [ -n "$NODE_PID" ] && kill "$NODE_PID" 2>/dev/null && wait "$NODE_PID" 2>/dev/null
   [ -n "$UP_PID" ] && kill -INT "$UP_PID" 2>/dev/null && wait "$UP_PID" 2>/dev/null
+  for dir in "$BENCH_DATA"/mode-*; do
+    [ -d "$dir/pg" ] && target/release/moviebook db stop --data-dir "$dir" 2>/dev/null
+  done
   target/release/moviebook db stop --data-dir "$BENCH_DATA"
   rm -rf "$BENCH_DATA"
 }
@@ -51,27 +55,56 @@ done
 target/release/moviebook-bench load --url "http://127.0.0.1:$CLUSTER_PORT"
 kill -INT "$UP_PID"; wait "$UP_PID" 2>/dev/null || true; UP_PID=
 
-# Every replication mode, side by side, against the one node above.
+# Every replication mode, side by side, against the one node above, each on
+# fresh databases (a server of its own) so no mode inherits another's data.
 ONE_NODE_RATE=$(sed -n 's/^POST \/api\/bookings: .* = \([0-9]*\) per second.*/\1/p' "$BENCH_DATA/one-node.txt" | head -1)
-for MODE in master-slave/strong master-slave/causal master-slave/eventual \
-            multi-master/causal multi-master/eventual gossip/causal gossip/eventual; do
-  step "replication $MODE (3 nodes, 10 s of bookings)"
-  REPLICATION=${MODE%/*} CONSISTENCY=${MODE#*/} RUST_LOG=warn DATABASE_URL=$SERVER_URL \
+# Starts `moviebook up` with $2 nodes in mode $1 on a fresh server, and waits
+# for a leader.
+MODE_DATA=
+start_cluster() {
+  MODE_DATA="$BENCH_DATA/mode-$(date +%s%N)"
+  local mode_url
+  mode_url=$(target/release/moviebook db start --data-dir "$MODE_DATA" | sed -n 's/^DATABASE_URL=//p')
+  for i in $(seq "$2"); do
+    target/release/moviebook db prepare --database-url "$mode_url" --name "moviebook_node_$i" --extra-showtimes 250 >/dev/null
+  done
+  REPLICATION=${1%/*} CONSISTENCY=${1#*/} NODES_COUNT=$2 RUST_LOG=warn DATABASE_URL=$mode_url \
     target/release/moviebook up --port "$CLUSTER_PORT" &
   UP_PID=$!
   for _ in $(seq 150); do
     curl -sf "http://127.0.0.1:$CLUSTER_PORT/api/election" | grep -q '"leader":{' && break; sleep 0.2
   done
+}
+stop_cluster() {
+  kill -INT "$UP_PID"; wait "$UP_PID" 2>/dev/null || true; UP_PID=
+  target/release/moviebook db stop --data-dir "$MODE_DATA"
+}
+rate_of() { sed -n 's/^POST \/api\/bookings: .* = \([0-9]*\) per second.*/\1/p' "$1"; }
+for MODE in master-slave/strong multi-master/strong master-slave/causal master-slave/eventual \
+            multi-master/causal multi-master/eventual gossip/causal gossip/eventual; do
+  step "replication $MODE (3 nodes, 10 s of bookings)"
+  start_cluster "$MODE" 3
   target/release/moviebook-bench load --url "http://127.0.0.1:$CLUSTER_PORT" \
     --booking-seconds 10 --list-seconds 0 --converge | tee "$BENCH_DATA/mode.txt"
-  RATE=$(sed -n 's/^POST \/api\/bookings: .* = \([0-9]*\) per second.*/\1/p' "$BENCH_DATA/mode.txt")
-  awk -v mode="$MODE" -v rate="$RATE" -v base="$ONE_NODE_RATE" \
+  stop_cluster
+  awk -v mode="$MODE" -v rate="$(rate_of "$BENCH_DATA/mode.txt")" -v base="$ONE_NODE_RATE" \
     'BEGIN { printf "%s: %d bookings/s, %.2f x one node (%d/s)\n", mode, rate, rate / base, base }' \
     | tee -a "$BENCH_DATA/modes.txt"
-  kill -INT "$UP_PID"; wait "$UP_PID" 2>/dev/null || true; UP_PID=
+  grep -E '^POST|converged|NOT converge|^replication lag' "$BENCH_DATA/mode.txt" | sed 's/^/    /' >> "$BENCH_DATA/modes.txt"
 done
 step "replication modes, side by side"
 cat "$BENCH_DATA/modes.txt"
+
+for NODES in 3 5 9; do
+  step "gossip convergence, $NODES nodes (gossip/eventual, 5 s of bookings)"
+  start_cluster gossip/eventual "$NODES"
+  target/release/moviebook-bench load --url "http://127.0.0.1:$CLUSTER_PORT" \
+    --booking-seconds 5 --list-seconds 0 --converge | tee "$BENCH_DATA/gossip.txt"
+  stop_cluster
+  printf 'gossip, %d nodes: %s\n' "$NODES" "$(grep -E 'converged|NOT converge' "$BENCH_DATA/gossip.txt")" >> "$BENCH_DATA/gossip-sizes.txt"
+done
+step "gossip convergence by cluster size"
+cat "$BENCH_DATA/gossip-sizes.txt"
 
 step "leader failover (3 real nodes, 20 SIGKILLs per algorithm)"
 target/release/moviebook-bench failover --database-url "$SERVER_URL" --trials 20

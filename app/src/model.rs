@@ -229,6 +229,28 @@ pub struct ReplicaState {
     pub confirmed: u64,
     pub cancelled: u64,
     pub lost: u64,
+    /// How long the latest new bookings from other nodes took to arrive
+    /// here, from their stamp at their origin (clocks kept together by
+    /// Berkeley): median, 99th percentile, over `lag_samples` bookings.
+    pub lag_p50_ms: f64,
+    pub lag_p99_ms: f64,
+    pub lag_samples: u64,
+    /// The latest changes this replica took from its peers, newest first.
+    pub recent: Vec<TakenChange>,
+}
+
+/// A change a replica took from a peer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TakenChange {
+    pub booking_id: String,
+    pub status: BookingStatus,
+    pub from_node: u64,
+    /// "push" (sent by the node that wrote it), "pull" (asked for by
+    /// anti-entropy) or "gossip" (a gossip round).
+    pub via: String,
+    /// For a booking new here: how long it took to arrive.
+    pub lag_ms: Option<f64>,
 }
 
 /// A booking that lost its seats to a concurrent booking.

@@ -10,7 +10,9 @@
 mod common;
 
 use common::relay::Links;
-use common::{agreed_leader, cluster_specs, eventually, not_available, seat_states, start_all};
+use common::{
+    agreed_leader, booking_on, cluster_specs, eventually, not_available, seat_states, start_all,
+};
 use common::{NodeSpec, TestNode};
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -38,20 +40,6 @@ async fn put_mode(node: &TestNode, body: Value) -> (u16, Value) {
         .await
 }
 
-/// Booking `id` as `node` holds it, if it does.
-async fn booking_on(node: &TestNode, id: &str) -> Option<Value> {
-    let response = node
-        .client
-        .get(node.url(&format!("/api/bookings?id={id}")))
-        .send()
-        .await
-        .ok()?;
-    if !response.status().is_success() {
-        return None;
-    }
-    response.json().await.ok()
-}
-
 fn id_of(booking: &Value) -> String {
     booking["id"].as_str().expect("a booking id").to_string()
 }
@@ -74,10 +62,6 @@ async fn the_mode_is_chosen_at_start_switched_through_the_cluster_and_nonsense_i
         (
             json!({"strategy": "gossip", "consistency": "strong"}),
             "Gossip cannot be strong",
-        ),
-        (
-            json!({"strategy": "multi-master", "consistency": "strong"}),
-            "not strong yet",
         ),
         (
             json!({"strategy": "paxos", "consistency": "strong"}),

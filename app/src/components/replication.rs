@@ -1,6 +1,7 @@
 //! The monitor's replication panel: the mode in force with a form that
 //! switches it for the whole cluster, every node's replica (what it has
-//! applied, how far behind it is, its bookings by status), and the latest
+//! applied, how far behind it is, its bookings by status, how long new
+//! bookings take to reach it, the last changes it took), and the latest
 //! seat conflicts settled by last-write-wins. It refreshes every two
 //! seconds while the page is open.
 
@@ -8,6 +9,7 @@ use crate::api::{get_replicas, SwitchReplication};
 use crate::components::notice::{ErrorNotice, Loading};
 use crate::format::short_id;
 use crate::model::{ReplicaState, ReplicasView};
+use crate::pages::booking::status_word;
 use leptos::prelude::*;
 
 /// How often the panel asks again, in the browser.
@@ -109,12 +111,17 @@ fn ReplicasTable(view: ReplicasView) -> impl IntoView {
                 <thead><tr>
                     <th>"Node"</th><th>"Changes applied, by origin"</th><th>"Behind"</th>
                     <th>"Confirmed"</th><th>"Cancelled"</th><th>"Lost"</th>
+                    <th>"Arrival lag p50 / p99"</th>
                 </tr></thead>
                 <tbody>
-                    {view.replicas.into_iter().map(replica_row).collect_view()}
+                    {view.replicas.iter().cloned().map(replica_row).collect_view()}
                 </tbody>
             </table>
         </div>
+        <h3>"Latest changes taken from peers"</h3>
+        <ul class="taken" data-testid="taken-changes">
+            {view.replicas.into_iter().filter(|r| r.reachable).map(taken_changes).collect_view()}
+        </ul>
         <h3>"Seat conflicts settled here"</h3>
         {if conflicts.is_empty() {
             view! { <p data-testid="conflicts">"None."</p> }.into_any()
@@ -137,7 +144,7 @@ fn replica_row(replica: ReplicaState) -> impl IntoView {
     let node = format!("node-{}", replica.node_id);
     if !replica.reachable {
         return view! {
-            <tr data-node=replica.node_id><td>{node}</td><td colspan="5">"unreachable"</td></tr>
+            <tr data-node=replica.node_id><td>{node}</td><td colspan="6">"unreachable"</td></tr>
         }
         .into_any();
     }
@@ -147,6 +154,11 @@ fn replica_row(replica: ReplicaState) -> impl IntoView {
         .map(|(origin, count)| format!("{origin}: {count}"))
         .collect::<Vec<_>>()
         .join(", ");
+    let lag = if replica.lag_samples == 0 {
+        "—".to_string()
+    } else {
+        format!("{:.0} / {:.0} ms", replica.lag_p50_ms, replica.lag_p99_ms)
+    };
     view! {
         <tr data-node=replica.node_id>
             <td>{node}</td>
@@ -155,7 +167,35 @@ fn replica_row(replica: ReplicaState) -> impl IntoView {
             <td>{replica.confirmed}</td>
             <td>{replica.cancelled}</td>
             <td>{replica.lost}</td>
+            <td>{lag}</td>
         </tr>
     }
     .into_any()
+}
+
+/// The latest changes one node took from its peers, in a line.
+fn taken_changes(replica: ReplicaState) -> impl IntoView {
+    let changes = if replica.recent.is_empty() {
+        "none yet".to_string()
+    } else {
+        replica
+            .recent
+            .iter()
+            .map(|change| {
+                let lag = change
+                    .lag_ms
+                    .map(|ms| format!(", {ms:.0} ms"))
+                    .unwrap_or_default();
+                format!(
+                    "{} {} from node-{} by {}{lag}",
+                    short_id(&change.booking_id),
+                    status_word(change.status),
+                    change.from_node,
+                    change.via
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    view! { <li data-node=replica.node_id>{format!("node-{}: {changes}", replica.node_id)}</li> }
 }

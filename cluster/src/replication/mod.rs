@@ -7,20 +7,27 @@
 //! - [`versions`]: how replicas that disagree settle it (a booking's status
 //!   takes the latest leader's decision; the later stamp keeps a contested
 //!   seat);
+//! - [`seats`]: what a replica does with a booking whose seats a rival
+//!   holds (last-write-wins, or the first claim holds);
 //! - [`ops`]: every change numbered by the node that made it, and the
 //!   digest of what a node has applied (anti-entropy, gossip, causal
 //!   delivery and sessions all read it);
+//! - [`lag`]: how long changes take to reach a replica;
 //! - [`recovery`]: when a new leader holds everything a majority
 //!   acknowledged, and may serve.
 
+pub mod lag;
 pub mod mode;
 pub mod ops;
 pub mod quorum;
 pub mod recovery;
+pub mod seats;
 pub mod versions;
 
+pub use lag::{percentile, LagSummary, LagWindow};
 pub use mode::{Consistency, Mode, ModeSetting, Strategy};
 pub use ops::{Applied, Frontier, OpId, OpRange};
 pub use quorum::{majority, QuorumState, WriteQuorum};
 pub use recovery::{Fence, Recovery, RecoveryState};
+pub use seats::{settle_seats, SeatRule, SeatVerdict};
 pub use versions::{last_write_wins, takes_incoming, Lifecycle, StatusVersion, WriteStamp};

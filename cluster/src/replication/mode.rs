@@ -4,13 +4,14 @@
 //! | strategy | strong | causal, eventual |
 //! | --- | --- | --- |
 //! | master-slave | the leader orders every write, acknowledged once a majority holds it | the leader writes, acknowledges, and replicates in the background |
-//! | multi-master | (refused, for now) | the node that takes a write commits it, acknowledges, and replicates in the background |
+//! | multi-master | the node that takes a write wins its seats at a majority (`seats.rs`), then acknowledges | the node that takes a write commits it, acknowledges, and replicates in the background |
 //! | gossip | (refused) | any node writes and acknowledges; gossip rounds spread it |
 //!
 //! Causal adds, to eventual: a replica applies a change only once it holds
 //! everything the change depends on, and a session's reads never go back
 //! in time.
 
+use super::seats::SeatRule;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -63,18 +64,6 @@ impl Mode {
                     .into(),
             );
         }
-        if strategy == Strategy::MultiMaster && consistency == Consistency::Strong {
-            // Winning seats at a majority without a leader needs replicas that
-            // refuse a rival's claim instead of ranking it, and a way to
-            // settle claims whose coordinator died; until both exist, strong
-            // consistency is only as good as its leader.
-            return Err(
-                "Multi-master is not strong yet: two nodes coordinating at once could both \
-                 sell a seat. Choose master-slave for strong consistency, or causal or \
-                 eventual for multi-master."
-                    .into(),
-            );
-        }
         Ok(Mode {
             strategy,
             consistency,
@@ -99,6 +88,16 @@ impl Mode {
     /// is.
     pub fn keeps_sessions(self) -> bool {
         self.consistency != Consistency::Eventual
+    }
+
+    /// How a replica settles a confirmed booking made in this mode whose
+    /// seats a rival holds (`seats.rs`).
+    pub fn seat_rule(self) -> SeatRule {
+        if self.strategy == Strategy::MultiMaster && self.is_strong() {
+            SeatRule::FirstClaimHolds
+        } else {
+            SeatRule::LastWriteWins
+        }
     }
 
     /// Whether one leader orders every write.
@@ -231,7 +230,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_combination_but_leaderless_strong_is_a_mode() {
+    fn every_combination_but_strong_gossip_is_a_mode() {
         let strategies = [
             Strategy::MasterSlave,
             Strategy::MultiMaster,
@@ -245,8 +244,7 @@ mod tests {
         for strategy in strategies {
             for consistency in models {
                 let mode = Mode::new(strategy, consistency);
-                let refused =
-                    strategy != Strategy::MasterSlave && consistency == Consistency::Strong;
+                let refused = strategy == Strategy::Gossip && consistency == Consistency::Strong;
                 assert_eq!(mode.is_err(), refused, "{strategy:?} {consistency:?}");
                 if let Ok(mode) = mode {
                     assert_eq!(mode.to_string().parse::<Mode>(), Ok(mode));
@@ -256,9 +254,9 @@ mod tests {
         assert!(Mode::new(Strategy::Gossip, Consistency::Strong)
             .unwrap_err()
             .contains("Gossip cannot be strong"));
-        assert!(Mode::new(Strategy::MultiMaster, Consistency::Strong)
-            .unwrap_err()
-            .contains("Multi-master is not strong yet"));
+        let claims = Mode::new(Strategy::MultiMaster, Consistency::Strong).unwrap();
+        assert_eq!(claims.seat_rule(), SeatRule::FirstClaimHolds);
+        assert_eq!(Mode::DEFAULT.seat_rule(), SeatRule::LastWriteWins);
     }
 
     #[test]

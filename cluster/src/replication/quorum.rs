@@ -13,10 +13,14 @@ pub fn majority(cluster_size: usize) -> usize {
 /// Tracks one write's acknowledgments until a majority holds it.
 #[derive(Clone, Debug)]
 pub struct WriteQuorum {
+    cluster_size: usize,
     needed: usize,
     pending: usize,
     acked: BTreeSet<NodeId>,
     failed: BTreeSet<NodeId>,
+    /// Replicas that answered no, rather than not answering: a claim on a
+    /// seat a rival holds there (`seats.rs`).
+    refused: BTreeSet<NodeId>,
 }
 
 /// Where a write stands.
@@ -37,10 +41,12 @@ impl WriteQuorum {
         let mut acked = BTreeSet::new();
         acked.insert(origin);
         WriteQuorum {
+            cluster_size,
             needed: majority(cluster_size),
             pending: replicas.iter().filter(|r| **r != origin).count(),
             acked,
             failed: BTreeSet::new(),
+            refused: BTreeSet::new(),
         }
     }
 
@@ -57,6 +63,22 @@ impl WriteQuorum {
             self.pending = self.pending.saturating_sub(1);
         }
         self.state()
+    }
+
+    /// A replica that refused the write: a failure that asking again
+    /// would not mend.
+    pub fn on_refusal(&mut self, replica: NodeId) -> QuorumState {
+        if !self.acked.contains(&replica) {
+            self.refused.insert(replica);
+        }
+        self.on_failure(replica)
+    }
+
+    /// Whether so many replicas refused that no majority can ever hold the
+    /// write, however often it is sent again: the coordinator may withdraw
+    /// it knowing that no one acknowledged it.
+    pub fn refused_for_good(&self) -> bool {
+        self.refused.len() + self.needed > self.cluster_size
     }
 
     pub fn state(&self) -> QuorumState {
@@ -124,5 +146,28 @@ mod tests {
         assert_eq!(quorum.acked(), 2);
         assert_eq!(quorum.state(), QuorumState::Waiting);
         assert_eq!(quorum.on_ack(3), QuorumState::Committed);
+    }
+
+    #[test]
+    fn a_write_refused_by_a_majority_less_one_other_can_never_be_committed() {
+        // 3 nodes, the origin holds it: one refusal leaves one node that
+        // could still take it, two make a majority impossible for good.
+        let mut quorum = WriteQuorum::new(3, 1, &[2, 3]);
+        assert_eq!(quorum.on_refusal(2), QuorumState::Waiting);
+        assert!(!quorum.refused_for_good());
+        assert_eq!(quorum.on_failure(3), QuorumState::Failed);
+        assert!(!quorum.refused_for_good(), "node 3 only did not answer");
+        let mut quorum = WriteQuorum::new(3, 1, &[2, 3]);
+        quorum.on_refusal(2);
+        quorum.on_refusal(3);
+        assert!(quorum.refused_for_good());
+        // 5 nodes: a majority is 3, so 3 refusals out of the 4 others.
+        let mut quorum = WriteQuorum::new(5, 1, &[2, 3, 4, 5]);
+        quorum.on_refusal(2);
+        quorum.on_refusal(3);
+        assert!(!quorum.refused_for_good());
+        quorum.on_refusal(4);
+        assert!(quorum.refused_for_good());
+        assert_eq!(quorum.on_ack(5), QuorumState::Failed);
     }
 }

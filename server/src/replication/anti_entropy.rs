@@ -121,7 +121,6 @@ pub(super) async fn sync_with(
                 .await
                 .map_err(|e| e.message)?;
         }
-        let offered = rows.len();
         let took = cinema
             .merge_all(peer, rows, if push_back { "gossip" } else { "pull" })
             .await
@@ -132,7 +131,7 @@ pub(super) async fn sync_with(
         }
         // A page none of which could be applied yet (causal consistency,
         // waiting for what it depends on) would come again unchanged.
-        if !more || (offered > 0 && took == 0) {
+        if !more || took == 0 {
             return Ok(taken);
         }
     }

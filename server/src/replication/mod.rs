@@ -13,6 +13,8 @@
 //! later stamp keeps a contested seat.
 
 mod anti_entropy;
+mod arrivals;
+mod claims;
 pub use anti_entropy::GossipConfig;
 mod recovery;
 mod replica;
@@ -68,6 +70,8 @@ pub struct ReplicatedCinema {
     gate: Arc<switch::Gate>,
     /// Wakes anti-entropy early, for a session this node is behind.
     catch_up_now: Arc<tokio::sync::Notify>,
+    /// What reached this node from its peers lately.
+    arrivals: Arc<Mutex<arrivals::Arrivals>>,
 }
 
 /// How a node replicates, from its flags.
@@ -108,6 +112,7 @@ impl ReplicatedCinema {
             mode: Arc::new(watch::channel(setting).0),
             gate: Arc::default(),
             catch_up_now: Arc::default(),
+            arrivals: Arc::default(),
             decisions: writes::Decisions::default(),
             store,
             local,
@@ -119,6 +124,7 @@ impl ReplicatedCinema {
         tokio::spawn(anti_entropy::run(replicated.clone()));
         tokio::spawn(anti_entropy::gossip(replicated.clone(), settings.gossip));
         tokio::spawn(recovery::run(replicated.clone()));
+        tokio::spawn(claims::settle(replicated.clone()));
         Ok(replicated)
     }
 

@@ -12,6 +12,7 @@ use crate::runtime::events::EventKind;
 use crate::service::storage_error;
 use crate::store::{BookingReplica, MergeOutcome, StoreError};
 use app::error::{ApiError, ErrorCode};
+use app::model::TakenChange;
 use cluster::election::Epoch;
 use cluster::replication::{Applied, Consistency};
 use cluster::NodeId;
@@ -116,7 +117,8 @@ impl ReplicatedCinema {
 
     /// Merges copies from a peer in the order given. In causal consistency
     /// a copy is merged only once everything its latest op depended on is
-    /// here; the others are left for a later round. Returns how many were
+    /// here (or comes with it); the others are left for a later round, as
+    /// are claims refused here (multi-master strong). Returns how many were
     /// merged.
     pub(super) async fn merge_all(
         &self,
@@ -131,29 +133,55 @@ impl ReplicatedCinema {
             let waiting = pending.len();
             let mut deferred = Vec::new();
             for row in pending {
-                if causal && !self.dependencies_met(&row) {
+                if causal && !self.dependencies_met(std::slice::from_ref(&row)) {
                     deferred.push(row);
                     continue;
                 }
-                self.merge(from, &row, via).await?;
-                taken += 1;
+                taken += self.merge_unless_refused(from, &row, via).await?;
             }
-            // Stop once everything is in, or a pass took nothing more.
-            if deferred.is_empty() || deferred.len() == waiting {
+            if deferred.is_empty() {
+                return Ok(taken);
+            }
+            if deferred.len() == waiting {
+                // A copy carries only a booking's latest state, so two can
+                // wait for each other: a cancellation made after seeing a
+                // booking that was made after seeing the cancelled one. If
+                // together they bring everything they wait for, they go in
+                // together; otherwise they wait for a later round.
+                if self.dependencies_met(&deferred) {
+                    for row in &deferred {
+                        taken += self.merge_unless_refused(from, row, via).await?;
+                    }
+                }
                 return Ok(taken);
             }
             pending = deferred;
         }
     }
 
-    /// Whether this node holds everything `row`'s latest op depended on,
-    /// the row's own earlier ops aside (merging the row brings those).
-    fn dependencies_met(&self, row: &BookingReplica) -> bool {
+    /// Merges a copy: 1 if taken, 0 for a claim refused here (it comes
+    /// again once its rival is settled).
+    async fn merge_unless_refused(
+        &self,
+        from: NodeId,
+        row: &BookingReplica,
+        via: &'static str,
+    ) -> Result<usize, ApiError> {
+        match self.merge(from, row, via).await {
+            Ok(()) => Ok(1),
+            Err(e) if e.code == ErrorCode::SeatsTaken => Ok(0),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Whether this node holds everything the latest ops of `rows`
+    /// depended on, the ops the rows bring themselves aside.
+    fn dependencies_met(&self, rows: &[BookingReplica]) -> bool {
         let mut applied = self.applied();
-        for op in &row.ops {
+        for op in rows.iter().flat_map(|row| &row.ops) {
             applied.insert(*op);
         }
-        applied.covers(&row.deps)
+        rows.iter().all(|row| applied.covers(&row.deps))
     }
 
     /// Merges a copy from a peer and tells the event feed what changed.
@@ -168,6 +196,20 @@ impl ReplicatedCinema {
         let Some((status, displaced)) = outcome.changed else {
             return Ok(());
         };
+        let lag_ms = outcome.arrived.then(|| {
+            let stamped_ms = replica.record.timestamp.timestamp_micros() as f64 / 1000.0;
+            self.cluster.clocks.lock().physical_ms() - stamped_ms
+        });
+        self.arrivals
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .took(TakenChange {
+                booking_id: replica.record.id.to_string(),
+                status,
+                from_node: u64::from(from),
+                via: via.to_string(),
+                lag_ms,
+            });
         self.cluster.publish(EventKind::Replicated {
             booking_id: replica.record.id.to_string(),
             showtime_id: replica.record.showtime_id,

@@ -23,6 +23,10 @@ impl ReplicatedCinema {
             .status_counts()
             .await
             .map_err(|e| storage_error(e, ""))?;
+        let (lag, recent) = {
+            let arrivals = self.arrivals.lock().unwrap_or_else(|e| e.into_inner());
+            (arrivals.lag(), arrivals.recent())
+        };
         Ok(ReplicaState {
             node_id: u64::from(self.node_id()),
             reachable: true,
@@ -35,6 +39,10 @@ impl ReplicatedCinema {
             confirmed: counts.confirmed,
             cancelled: counts.cancelled,
             lost: counts.lost,
+            lag_p50_ms: lag.p50_ms,
+            lag_p99_ms: lag.p99_ms,
+            lag_samples: lag.samples as u64,
+            recent,
         })
     }
 

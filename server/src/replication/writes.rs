@@ -14,12 +14,13 @@
 use super::wire::{Change, ReplicationReply, ReplicationRequest, Write};
 use super::ReplicatedCinema;
 use crate::runtime::events::EventKind;
+use crate::runtime::transport::CallError;
 use crate::service::storage_error;
 use crate::store::BookingReplica;
 use app::error::{ApiError, ErrorCode};
 use app::model::{Booking, BookingRequest, BookingStatus, NewMovie};
 use cluster::election::Epoch;
-use cluster::replication::{QuorumState, Strategy, WriteQuorum};
+use cluster::replication::{QuorumState, SeatRule, Strategy, WriteQuorum};
 use futures::future::{BoxFuture, FutureExt, Shared};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -38,6 +39,11 @@ type Outcome = Result<ReplicationReply, ApiError>;
 pub(super) struct Decisions(Arc<Mutex<HashMap<Uuid, Shared<BoxFuture<'static, Outcome>>>>>);
 
 impl Decisions {
+    /// Whether a write under way here is deciding booking `id`.
+    pub(super) fn is_deciding(&self, id: Uuid) -> bool {
+        self.lock().contains_key(&id)
+    }
+
     fn lock(
         &self,
     ) -> std::sync::MutexGuard<'_, HashMap<Uuid, Shared<BoxFuture<'static, Outcome>>>> {
@@ -227,9 +233,10 @@ impl ReplicatedCinema {
     }
 
     /// A new booking: written here, then confirmed once a majority holds it.
-    /// If a majority cannot be reached it is withdrawn (marked lost in this
-    /// epoch, and the replicas that took it are told), and nothing was
-    /// booked: no one acknowledged it.
+    /// If a majority cannot be reached it is withdrawn (`withdraw`), and
+    /// nothing was booked: no one acknowledged it. In multi-master a
+    /// replica refuses it if a rival's claim holds a seat there; then the
+    /// answer names the seats.
     async fn book_and_commit(
         &self,
         id: Uuid,
@@ -237,9 +244,27 @@ impl ReplicatedCinema {
         epoch: Epoch,
     ) -> Result<Booking, ApiError> {
         let replica = self.book_here(id, request, epoch).await?;
-        if self.replicate(Change::Booking { replica }, epoch).await == QuorumState::Committed {
+        let claims = replica.record.mode.seat_rule() == SeatRule::FirstClaimHolds;
+        let pushed = self
+            .push_to_majority(Change::Booking { replica }, epoch)
+            .await;
+        if pushed.state == QuorumState::Committed {
+            if claims {
+                self.claim_won(id).await;
+            }
             return self.committed(id).await;
         }
+        self.withdraw(id, epoch).await;
+        if pushed.seats_taken.is_empty() {
+            Err(too_few_nodes("nothing was booked"))
+        } else {
+            Err(ApiError::seats_taken(pushed.seats_taken))
+        }
+    }
+
+    /// Marks a booking that no majority holds lost, in `epoch`, so its
+    /// seats are free again, and tells the replicas that took it.
+    pub(super) async fn withdraw(&self, id: Uuid, epoch: Epoch) {
         let deps = self.frontier();
         match self.store.mark_lost(id, &self.decider(epoch, &deps)).await {
             Ok(op) => self.applied_now(op),
@@ -248,7 +273,6 @@ impl ReplicatedCinema {
             }
         }
         let _ = self.replicate_booking(id, epoch).await;
-        Err(too_few_nodes("nothing was booked"))
     }
 
     /// A booking held here whose outcome this node does not know. It may
@@ -337,6 +361,12 @@ impl ReplicatedCinema {
     /// Pushes a change to every live replica and waits until a majority of
     /// the cluster holds it, or until that can no longer happen.
     async fn replicate(&self, change: Change, epoch: Epoch) -> QuorumState {
+        self.push_to_majority(change, epoch).await.state
+    }
+
+    /// `replicate`, telling apart the replicas that refused the change (a
+    /// claim on seats a rival holds there) from those that did not answer.
+    pub(super) async fn push_to_majority(&self, change: Change, epoch: Epoch) -> Pushed {
         let snapshot = self.cluster.snapshot();
         let replicas = snapshot.live_peers();
         let mut quorum = WriteQuorum::new(snapshot.members.len(), self.node_id(), &replicas);
@@ -350,19 +380,28 @@ impl ReplicatedCinema {
             let answers = answers.clone();
             // Spawned, so a replica that answers after the quorum still gets it.
             tokio::spawn(async move {
-                let held = matches!(call.await, Ok(ReplicationReply::Applied));
-                let _ = answers.send((peer, held));
+                let answer = match call.await {
+                    Ok(ReplicationReply::Applied) => Ok(()),
+                    Err(CallError::Refused(e)) if e.code == ErrorCode::SeatsTaken => Err(e.seats),
+                    _ => Err(Vec::new()),
+                };
+                let _ = answers.send((peer, answer));
             });
         }
         // The channel closes once every replica has answered.
         drop(answers);
         let deadline = tokio::time::sleep(QUORUM_WAIT);
         tokio::pin!(deadline);
+        let mut seats_taken = Vec::new();
         while quorum.state() == QuorumState::Waiting {
             tokio::select! {
                 answer = answered.recv() => match answer {
-                    Some((peer, true)) => { quorum.on_ack(peer); }
-                    Some((peer, false)) => { quorum.on_failure(peer); }
+                    Some((peer, Ok(()))) => { quorum.on_ack(peer); }
+                    Some((peer, Err(seats))) if !seats.is_empty() => {
+                        quorum.on_refusal(peer);
+                        seats_taken.extend(seats);
+                    }
+                    Some((peer, Err(_))) => { quorum.on_failure(peer); }
                     None => break,
                 },
                 _ = &mut deadline => break,
@@ -371,7 +410,13 @@ impl ReplicatedCinema {
         // The replicas still to answer get the change all the same: the calls
         // were spawned. A session that reads from one of them waits for it
         // there (`session.rs`).
-        quorum.state()
+        seats_taken.sort();
+        seats_taken.dedup();
+        Pushed {
+            state: quorum.state(),
+            refused_for_good: quorum.refused_for_good(),
+            seats_taken,
+        }
     }
 
     /// Tells the event feed that `booking` changed. Called once the change
@@ -403,6 +448,15 @@ fn detach(
     }
     .boxed()
     .shared()
+}
+
+/// What pushing a change to the replicas came to.
+pub(super) struct Pushed {
+    pub state: QuorumState,
+    /// Whether replicas refused it so that no majority can ever hold it.
+    pub refused_for_good: bool,
+    /// The seats replicas refused it for, held there by rival claims.
+    pub seats_taken: Vec<String>,
 }
 
 fn too_few_nodes(outcome: &str) -> ApiError {

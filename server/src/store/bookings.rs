@@ -4,7 +4,7 @@ use super::ops::record_op;
 use super::{Decider, Store, StoreError, StoreResult};
 use app::model::Booking;
 use chrono::{DateTime, Utc};
-use cluster::replication::{Mode, OpId};
+use cluster::replication::{Mode, OpId, SeatRule};
 use serde::{Deserialize, Serialize};
 use sqlx::types::Json;
 use std::collections::BTreeMap;
@@ -150,8 +150,14 @@ impl Store {
             return Err(StoreError::SeatsTaken(taken));
         }
         let op = record_op(&mut tx, booking.id, by.node, by.deps).await?;
+        if booking.mode.seat_rule() == SeatRule::FirstClaimHolds {
+            sqlx::query("INSERT INTO undecided_claims (booking_id) VALUES ($1)")
+                .bind(booking.id)
+                .execute(&mut *tx)
+                .await?;
+        }
         tx.commit().await?;
-        Ok(op)
+        self.numbering.number(op).await
     }
 
     pub async fn booking(&self, booking_id: Uuid) -> StoreResult<Booking> {

@@ -11,6 +11,7 @@ use super::{Store, StoreResult};
 use app::model::BookingStatus;
 use cluster::replication::{Frontier, OpId};
 use cluster::NodeId;
+use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
 /// Who decides, when, and with what applied: the origin and dependencies
@@ -65,9 +66,29 @@ impl Store {
             return Ok(None);
         }
         set_status(&mut tx, booking_id, (status, None), by.epoch).await?;
+        if status != BookingStatus::Confirmed {
+            forget_claim(&mut tx, booking_id).await?;
+        }
         let op = record_op(&mut tx, booking_id, by.node, by.deps).await?;
         tx.commit().await?;
-        Ok(Some(op))
+        Ok(Some(self.numbering.number(op).await?))
+    }
+
+    /// The claims this node coordinates that are not decided yet.
+    pub async fn undecided_claims(&self) -> StoreResult<Vec<Uuid>> {
+        Ok(
+            sqlx::query_scalar("SELECT booking_id FROM undecided_claims ORDER BY booking_id")
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+
+    /// Records that a majority holds the claim of `booking_id`.
+    pub async fn claim_won(&self, booking_id: Uuid) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        forget_claim(&mut tx, booking_id).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// The epoch this node last promised (see `cluster::replication::Fence`).
@@ -110,4 +131,13 @@ impl Store {
         .await?;
         Ok(())
     }
+}
+
+/// A claim decided: won, or withdrawn with its booking.
+async fn forget_claim(tx: &mut Transaction<'_, Postgres>, booking_id: Uuid) -> StoreResult<()> {
+    sqlx::query("DELETE FROM undecided_claims WHERE booking_id = $1")
+        .bind(booking_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }

@@ -4,6 +4,7 @@
 mod bookings;
 mod catalog;
 mod decisions;
+mod numbering;
 mod ops;
 mod replicas;
 pub mod seed;
@@ -28,6 +29,8 @@ pub enum StoreError {
     SeatsTaken(Vec<String>),
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
+    #[error("this node's ops could not be numbered")]
+    NumberingStopped,
     #[error("migration: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
 }
@@ -37,6 +40,7 @@ pub type StoreResult<T> = Result<T, StoreError>;
 #[derive(Clone)]
 pub struct Store {
     pool: PgPool,
+    numbering: numbering::Numbering,
 }
 
 impl Store {
@@ -50,12 +54,18 @@ impl Store {
             .acquire_timeout(Duration::from_secs(5))
             .connect_with(options)
             .await?;
-        Ok(Store { pool })
+        let numbering = numbering::Numbering::start(pool.clone());
+        Ok(Store { pool, numbering })
     }
 
-    /// Brings the schema up to date with `migrations/`.
+    /// Brings the schema up to date with `migrations/`, and numbers the
+    /// ops an earlier run left pending. Called before the first write.
     pub async fn migrate(&self) -> StoreResult<()> {
         sqlx::migrate!("../migrations").run(&self.pool).await?;
+        let leftovers = numbering::number_leftovers(&self.pool).await?;
+        if leftovers > 0 {
+            tracing::info!(leftovers, "numbered ops left pending by the last run");
+        }
         Ok(())
     }
 

@@ -1,8 +1,9 @@
-//! Ops in storage: the numbers this node gives its own changes (in commit
-//! order, with no gaps: see the migration), the ids of every op that changed
+//! Ops in storage: this node's own changes, recorded with the write and
+//! numbered once committed (`numbering.rs`), the ids of every op that changed
 //! each booking, and the set of all of them this database holds, which is
 //! what it has applied (`cluster::replication::ops`).
 
+use super::numbering::PendingOp;
 use super::{Store, StoreResult};
 use cluster::replication::{Applied, Frontier, OpId};
 use cluster::NodeId;
@@ -24,33 +25,28 @@ impl Store {
     }
 }
 
-/// Numbers a new op of `origin` on `booking_id`, made with `deps` applied,
-/// inside `tx`: the booking's latest op from now on.
+/// Records a new op of `origin` on `booking_id`, made with `deps` applied,
+/// inside `tx`: the booking's latest op from now on. It is numbered once
+/// `tx` has committed (`numbering.rs`).
 pub(super) async fn record_op(
     tx: &mut Transaction<'_, Postgres>,
     booking_id: Uuid,
     origin: NodeId,
     deps: &Frontier,
-) -> StoreResult<OpId> {
-    let number: i64 = sqlx::query_scalar(
-        "INSERT INTO op_counter (origin, last) VALUES ($1, 1) \
-         ON CONFLICT (origin) DO UPDATE SET last = op_counter.last + 1 RETURNING last",
+) -> StoreResult<PendingOp> {
+    let seq: i64 = sqlx::query_scalar(
+        "INSERT INTO pending_ops (origin, booking_id) VALUES ($1, $2) RETURNING seq",
     )
     .bind(origin_column(origin))
+    .bind(booking_id)
     .fetch_one(&mut **tx)
     .await?;
-    sqlx::query("INSERT INTO booking_ops (origin, number, booking_id) VALUES ($1, $2, $3)")
-        .bind(origin_column(origin))
-        .bind(number)
-        .bind(booking_id)
-        .execute(&mut **tx)
-        .await?;
     sqlx::query("UPDATE bookings SET deps = $2 WHERE id = $1")
         .bind(booking_id)
         .bind(Json(deps))
         .execute(&mut **tx)
         .await?;
-    Ok(op_id(origin_column(origin), number))
+    Ok(PendingOp(seq))
 }
 
 /// Records that `booking_id` was changed by `ops` (made elsewhere); returns

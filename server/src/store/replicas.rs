@@ -4,11 +4,12 @@
 //! `cluster::replication`.
 
 use super::ops::{absorb_ops, op_id, origin_column};
-use super::{NewBookingRecord, Store, StoreResult};
+use super::{NewBookingRecord, Store, StoreError, StoreResult};
 use app::model::BookingStatus;
 use chrono::{DateTime, Utc};
 use cluster::replication::{
-    takes_incoming, Applied, Frontier, Lifecycle, OpId, StatusVersion, WriteStamp,
+    settle_seats, takes_incoming, Applied, Frontier, Lifecycle, OpId, SeatVerdict, StatusVersion,
+    WriteStamp,
 };
 use cluster::NodeId;
 use serde::{Deserialize, Serialize};
@@ -58,6 +59,8 @@ pub struct MergeOutcome {
     pub changed: Option<(BookingStatus, Vec<Uuid>)>,
     /// Its ops this database did not hold before.
     pub new_ops: Vec<OpId>,
+    /// The booking was not here before.
+    pub arrived: bool,
 }
 
 #[derive(sqlx::FromRow)]
@@ -157,16 +160,34 @@ impl Store {
             })
             .collect();
         let origins: Vec<i32> = origins.into_iter().map(origin_column).collect();
+        // The ops the peer holds past a gap are left out before the limit:
+        // a page of nothing but those would never show what lies beyond.
+        let (above_origins, above_numbers): (Vec<i32>, Vec<i64>) = digest
+            .ranges()
+            .iter()
+            .flat_map(|(origin, range)| {
+                range.above.iter().map(|number| {
+                    (
+                        origin_column(*origin),
+                        i64::try_from(*number).unwrap_or(i64::MAX),
+                    )
+                })
+            })
+            .unzip();
         let candidates: Vec<(Uuid, i32, i64)> = sqlx::query_as(
             "SELECT o.booking_id, a.origin, o.number \
              FROM unnest($1::INTEGER[], $2::BIGINT[]) AS a(origin, through) \
              CROSS JOIN LATERAL (SELECT booking_id, number FROM booking_ops \
                                  WHERE origin = a.origin AND number > a.through \
+                                   AND (origin, number) NOT IN \
+                                       (SELECT * FROM unnest($4::INTEGER[], $5::BIGINT[])) \
                                  ORDER BY number LIMIT $3) o",
         )
         .bind(&origins)
         .bind(&throughs)
         .bind(limit)
+        .bind(&above_origins)
+        .bind(&above_numbers)
         .fetch_all(&self.pool)
         .await?;
         let mut per_origin: BTreeMap<i32, i64> = BTreeMap::new();
@@ -174,11 +195,7 @@ impl Store {
             *per_origin.entry(*origin).or_default() += 1;
         }
         let more = per_origin.values().any(|count| *count >= limit);
-        let wanted: BTreeSet<Uuid> = candidates
-            .into_iter()
-            .filter(|(_, origin, number)| !digest.contains(op_id(*origin, *number)))
-            .map(|(id, _, _)| id)
-            .collect();
+        let wanted: BTreeSet<Uuid> = candidates.into_iter().map(|(id, _, _)| id).collect();
         let wanted: Vec<Uuid> = wanted.into_iter().collect();
         let rows: Vec<ReplicaRow> = sqlx::query_as(&format!(
             "{REPLICA_SELECT} WHERE b.id = ANY($1) ORDER BY b.change_seq"
@@ -193,9 +210,10 @@ impl Store {
     /// this database holds takes the replica's status if its version is
     /// later (`cluster::replication::StatusVersion`). A booking that arrives
     /// confirmed (new here, or confirmed again by a later leader) competes
-    /// for its seats with the bookings holding them here: the later stamp
-    /// keeps them and the others are marked lost, never deleted. Either way
-    /// the booking's ops are recorded as applied.
+    /// for its seats with the bookings holding them here by the seat rule
+    /// of its mode (`take_seats`): the losers are marked lost, never
+    /// deleted. The booking's ops are recorded as applied, unless it was a
+    /// claim refused here (`SeatsTaken`), which changes nothing.
     pub async fn merge_replica(&self, replica: &BookingReplica) -> StoreResult<MergeOutcome> {
         let record = &replica.record;
         let mut tx = self.pool.begin().await?;
@@ -213,7 +231,7 @@ impl Store {
         let mut changed = None;
         if takes {
             let settled = match replica.status {
-                BookingStatus::Confirmed => settle_seats(&mut tx, replica).await?,
+                BookingStatus::Confirmed => take_seats(&mut tx, replica).await?,
                 other => Settled {
                     status: other,
                     displaced: Vec::new(),
@@ -238,7 +256,11 @@ impl Store {
             return Ok(MergeOutcome::default());
         }
         tx.commit().await?;
-        Ok(MergeOutcome { changed, new_ops })
+        Ok(MergeOutcome {
+            changed,
+            new_ops,
+            arrived: existing.is_none(),
+        })
     }
 }
 
@@ -250,21 +272,22 @@ struct Settled {
 }
 
 /// Settles the seats of a confirmed replica against the active bookings
-/// holding any of them here (its own old copy aside): if its stamp is later
-/// than all of theirs, they are marked lost to it (each at its own epoch,
-/// so the loss outranks its confirmation) and the replica stays confirmed;
-/// otherwise the replica is lost, to the latest of them.
-async fn settle_seats(
+/// holding any of them here (its own old copy aside), by the seat rule of
+/// the mode it was made under (`cluster::replication::seats`): it holds
+/// them, and its rivals are marked lost to it (each at its own epoch, so
+/// the loss outranks its confirmation); or it is lost, to the latest of
+/// them; or, a claim refused, nothing is taken: `SeatsTaken`.
+async fn take_seats(
     tx: &mut Transaction<'_, Postgres>,
     replica: &BookingReplica,
 ) -> StoreResult<Settled> {
     let record = &replica.record;
     let labels: Vec<&str> = record.seats.iter().map(|(l, _)| l.as_str()).collect();
-    let mut rivals: Vec<(Uuid, i64, i64, String)> = sqlx::query_as(
-        "SELECT b.id, b.status_epoch, b.logical_clock, b.processed_by \
+    let held: Vec<(Uuid, i64, i64, String, String)> = sqlx::query_as(
+        "SELECT b.id, b.status_epoch, b.logical_clock, b.processed_by, bs.seat_label \
          FROM booking_seats bs JOIN bookings b ON b.id = bs.booking_id \
          WHERE bs.showtime_id = $1 AND bs.seat_label = ANY($2) AND bs.active AND b.id <> $3 \
-         FOR UPDATE OF b",
+         ORDER BY b.id FOR UPDATE OF b",
     )
     .bind(record.showtime_id)
     .bind(&labels)
@@ -272,37 +295,44 @@ async fn settle_seats(
     .fetch_all(&mut **tx)
     .await?;
     // One row per seat held: a rival holding two of the seats comes twice.
-    rivals.sort_unstable_by_key(|(id, ..)| *id);
-    rivals.dedup_by_key(|(id, ..)| *id);
-    let stamp = |(id, epoch, lamport, node): &(Uuid, i64, i64, String)| WriteStamp {
-        epoch: u64::try_from(*epoch).unwrap_or(0),
-        lamport: u64::try_from(*lamport).unwrap_or(0),
-        node: node.clone(),
-        id: id.to_string(),
-    };
-    let incoming = replica.stamp();
-    if let Some(winner) = rivals
-        .iter()
-        .filter(|r| stamp(r) > incoming)
-        .max_by_key(|r| stamp(r))
-    {
-        return Ok(Settled {
+    let mut rivals: Vec<(Uuid, i64, WriteStamp)> = Vec::new();
+    for (id, epoch, lamport, node, _) in &held {
+        if rivals.last().is_some_and(|(last, ..)| last == id) {
+            continue;
+        }
+        let stamp = WriteStamp {
+            epoch: u64::try_from(*epoch).unwrap_or(0),
+            lamport: u64::try_from(*lamport).unwrap_or(0),
+            node: node.clone(),
+            id: id.to_string(),
+        };
+        rivals.push((*id, *epoch, stamp));
+    }
+    let stamps: Vec<WriteStamp> = rivals.iter().map(|(.., stamp)| stamp.clone()).collect();
+    match settle_seats(record.mode.seat_rule(), &replica.stamp(), &stamps) {
+        SeatVerdict::Refused => Err(StoreError::SeatsTaken(
+            held.into_iter().map(|(.., seat)| seat).collect(),
+        )),
+        SeatVerdict::LosesTo(winner) => Ok(Settled {
             status: BookingStatus::Lost,
             displaced: Vec::new(),
-            lost_to: Some(winner.0),
-        });
+            lost_to: Some(rivals[winner].0),
+        }),
+        SeatVerdict::Holds { displaced } => {
+            let mut lost_to_it = Vec::with_capacity(displaced.len());
+            for index in displaced {
+                let (id, epoch, _) = &rivals[index];
+                let lost = (BookingStatus::Lost, Some(record.id));
+                set_status(tx, *id, lost, u64::try_from(*epoch).unwrap_or(0)).await?;
+                lost_to_it.push(*id);
+            }
+            Ok(Settled {
+                status: BookingStatus::Confirmed,
+                displaced: lost_to_it,
+                lost_to: None,
+            })
+        }
     }
-    let mut displaced = Vec::with_capacity(rivals.len());
-    for (id, epoch, _, _) in rivals {
-        let lost = (BookingStatus::Lost, Some(record.id));
-        set_status(tx, id, lost, u64::try_from(epoch).unwrap_or(0)).await?;
-        displaced.push(id);
-    }
-    Ok(Settled {
-        status: BookingStatus::Confirmed,
-        displaced,
-        lost_to: None,
-    })
 }
 
 /// Writes a booking new to this database, as settled.

@@ -245,14 +245,23 @@ impl TestNode {
             .expect("JSON answer")
     }
 
-    /// The id of a showtime that has not started, for movie `movie_id`.
+    /// The id of a showtime that has not started, for movie `movie_id`: the
+    /// last one in a hall of at least 8 rows of 12 (tests book seats up to
+    /// row H and seat 12), whichever halls the catalog's rotation gave the
+    /// movie today.
     pub async fn future_showtime(&self, movie_id: i64) -> i64 {
+        const ROOMY: i64 = 8 * 12;
         let details = self.get_json(&format!("/api/movies?id={movie_id}")).await;
         details["showtimes"]
             .as_array()
-            .and_then(|s| s.last())
+            .and_then(|showtimes| {
+                showtimes
+                    .iter()
+                    .rev()
+                    .find(|s| s["seatsTotal"].as_i64() >= Some(ROOMY))
+            })
             .and_then(|s| s["id"].as_i64())
-            .expect("an upcoming showtime")
+            .expect("an upcoming showtime in a roomy hall")
     }
 
     /// The id of a showtime that has not started, in an auditorium with at
@@ -319,6 +328,20 @@ pub async fn seat_states(node: &TestNode, showtime: i64, user: &str) -> Vec<(Str
             )
         })
         .collect()
+}
+
+/// Booking `id` as `node` holds it, if it does.
+pub async fn booking_on(node: &TestNode, id: &str) -> Option<serde_json::Value> {
+    let response = node
+        .client
+        .get(node.url(&format!("/api/bookings?id={id}")))
+        .send()
+        .await
+        .ok()?;
+    if !response.status().is_success() {
+        return None;
+    }
+    response.json().await.ok()
 }
 
 /// The labels of the seats that are not available.

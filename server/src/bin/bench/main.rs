@@ -9,6 +9,7 @@
 mod failover;
 
 use clap::Parser;
+use cluster::replication::percentile;
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -123,32 +124,49 @@ async fn load(args: LoadArgs) -> anyhow::Result<()> {
 }
 
 /// Waits until every replica is reachable and none is behind, and says how
-/// long that took, or that it did not happen within a minute.
+/// long that took, or that it did not happen within a minute; then how long
+/// new bookings took to reach the slowest replica.
 async fn converge(client: &reqwest::Client, url: &str) -> anyhow::Result<()> {
     let started = Instant::now();
-    while started.elapsed() < Duration::from_secs(60) {
+    let mut replicas = Vec::new();
+    let mut converged = false;
+    while !converged && started.elapsed() < Duration::from_secs(60) {
         let view: Value = client
             .get(format!("{url}/api/replicas"))
             .send()
             .await?
             .json()
             .await?;
-        let replicas = view["replicas"].as_array().cloned().unwrap_or_default();
-        let converged = !replicas.is_empty()
+        replicas = view["replicas"].as_array().cloned().unwrap_or_default();
+        converged = !replicas.is_empty()
             && replicas
                 .iter()
                 .all(|r| r["reachable"] == true && r["behind"] == 0);
-        if converged {
-            println!(
-                "replicas converged {:.0} ms after the load stopped",
-                started.elapsed().as_secs_f64() * 1000.0
-            );
-            return Ok(());
+        if !converged {
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    // A number like the others, so the modes after this one still run.
-    println!("replicas did NOT converge within 60 s after the load stopped");
+    if converged {
+        println!(
+            "replicas converged {:.0} ms after the load stopped",
+            started.elapsed().as_secs_f64() * 1000.0
+        );
+    } else {
+        // A number like the others, so the modes after this one still run.
+        println!("replicas did NOT converge within 60 s after the load stopped");
+    }
+    let slowest = |field: &str| {
+        replicas
+            .iter()
+            .filter_map(|r| r[field].as_f64())
+            .fold(0.0, f64::max)
+    };
+    println!(
+        "replication lag (booking stamped at its origin to its arrival at the slowest replica, \
+         latest 2000 per replica): p50 {:.1} ms, p99 {:.1} ms",
+        slowest("lagP50Ms"),
+        slowest("lagP99Ms"),
+    );
     Ok(())
 }
 
@@ -203,22 +221,18 @@ async fn collect(
 }
 
 fn report(name: &str, latencies: &[Duration], failures: u64, elapsed: Duration) {
-    let mut sorted = latencies.to_vec();
-    sorted.sort();
-    let percentile = |p: f64| -> f64 {
-        if sorted.is_empty() {
-            return 0.0;
-        }
-        let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-        sorted[index].as_secs_f64() * 1000.0
-    };
+    let mut sorted: Vec<f64> = latencies
+        .iter()
+        .map(|latency| latency.as_secs_f64() * 1000.0)
+        .collect();
+    sorted.sort_by(f64::total_cmp);
     println!(
         "{name}: {} ok, {failures} failed in {:.1} s = {:.0} per second; latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
         sorted.len(),
         elapsed.as_secs_f64(),
         sorted.len() as f64 / elapsed.as_secs_f64(),
-        percentile(0.50),
-        percentile(0.99),
-        percentile(1.0),
+        percentile(&sorted, 0.50),
+        percentile(&sorted, 0.99),
+        percentile(&sorted, 1.0),
     );
 }

@@ -1,0 +1,79 @@
+//! Multi-master strong: a booking's coordinator wins its seats by having a
+//! majority take its claim (`cluster::replication::seats`), then
+//! acknowledges it, or withdraws it. A claim the coordinator could not
+//! decide (it stopped in the middle, or could not record the outcome) is
+//! settled here, in the background, as soon as it can be: sent again, it
+//! is won once a majority holds it, and withdrawn once so many replicas
+//! refuse it that no majority ever can, which proves no one acknowledged
+//! it. Until then its seats stay held, as an acknowledged booking's would.
+
+use super::wire::Change;
+use super::ReplicatedCinema;
+use app::model::BookingStatus;
+use cluster::replication::QuorumState;
+use std::sync::Arc;
+use std::time::Duration;
+use uuid::Uuid;
+
+/// How often undecided claims are looked for.
+const SETTLE_EVERY: Duration = Duration::from_secs(2);
+
+impl ReplicatedCinema {
+    /// Records that a majority holds the claim of `booking_id`.
+    pub(super) async fn claim_won(&self, booking_id: Uuid) {
+        if let Err(e) = self.store.claim_won(booking_id).await {
+            // Left undecided: settled again later, and won again.
+            tracing::warn!(error = %e, %booking_id, "could not record a claim won");
+        }
+    }
+
+    /// Sends an undecided claim again and decides it if the answers allow.
+    async fn settle_claim(&self, booking_id: Uuid) {
+        let replica = match self.store.replica(booking_id).await {
+            Ok(Some(replica)) => replica,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, %booking_id, "cannot read an undecided claim");
+                return;
+            }
+        };
+        if replica.status != BookingStatus::Confirmed {
+            // Cancelled or lost since: nothing holds its seats.
+            self.claim_won(booking_id).await;
+            return;
+        }
+        let epoch = self.cluster.snapshot().epoch;
+        let pushed = self
+            .push_to_majority(Change::Booking { replica }, epoch)
+            .await;
+        if pushed.state == QuorumState::Committed {
+            tracing::info!(%booking_id, "an undecided claim is held by a majority: won");
+            self.claim_won(booking_id).await;
+        } else if pushed.refused_for_good {
+            tracing::info!(%booking_id, seats = ?pushed.seats_taken, "an undecided claim lost its seats: withdrawn");
+            self.withdraw(booking_id, epoch).await;
+        }
+    }
+}
+
+/// Settles this node's undecided claims, those no write under way here is
+/// deciding, for as long as the node runs.
+pub(super) async fn settle(cinema: Arc<ReplicatedCinema>) {
+    let mut every = tokio::time::interval(SETTLE_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        let undecided = match cinema.store.undecided_claims().await {
+            Ok(undecided) => undecided,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the undecided claims");
+                continue;
+            }
+        };
+        for booking_id in undecided {
+            if !cinema.decisions.is_deciding(booking_id) {
+                cinema.settle_claim(booking_id).await;
+            }
+        }
+    }
+}
