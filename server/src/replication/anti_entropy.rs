@@ -16,13 +16,17 @@ use crate::runtime::transport::CallError;
 use cluster::replication::Strategy;
 use cluster::rng::SplitMix64;
 use cluster::NodeId;
-use std::sync::Arc;
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Time between two anti-entropy rounds.
 const SYNC_EVERY: Duration = Duration::from_secs(1);
 /// Most ops one answer carries, per origin.
 pub const PAGE_SIZE: i64 = 500;
+/// Most ops one push carries, per origin: few enough that a replica far
+/// behind applies them well within a call's time limit.
+const PUSH_PAGE_SIZE: i64 = 100;
 
 /// How gossip spreads changes.
 #[derive(Clone, Copy, Debug)]
@@ -64,21 +68,33 @@ pub async fn gossip(cinema: Arc<ReplicatedCinema>, config: GossipConfig) {
     let mut rng = SplitMix64::new(u64::from(cinema.node_id()) ^ crate::service::real_time_ms());
     let mut every = tokio::time::interval(config.period.max(Duration::from_millis(10)));
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Peers a round is still under way with: a peer far behind takes a
+    // while to apply what it is sent, and rounds piling up on it would only
+    // fight over the same rows until every one of them timed out.
+    let busy: Arc<Mutex<BTreeSet<NodeId>>> = Arc::default();
     loop {
         every.tick().await;
         if cinema.mode().strategy() != Strategy::Gossip {
             continue;
         }
-        let mut live = cinema.cluster.snapshot().live_peers();
-        let partners: Vec<NodeId> = (0..config.fanout.min(live.len()))
-            .map(|_| live.swap_remove(rng.index(live.len())))
+        let mut free: Vec<NodeId> = {
+            let busy = busy.lock().unwrap_or_else(|e| e.into_inner());
+            let live = cinema.cluster.snapshot().live_peers();
+            live.into_iter()
+                .filter(|peer| !busy.contains(peer))
+                .collect()
+        };
+        let partners: Vec<NodeId> = (0..config.fanout.min(free.len()))
+            .map(|_| free.swap_remove(rng.index(free.len())))
             .collect();
         for peer in partners {
-            let cinema = cinema.clone();
+            let (cinema, busy) = (cinema.clone(), busy.clone());
+            busy.lock().unwrap_or_else(|e| e.into_inner()).insert(peer);
             tokio::spawn(async move {
                 if let Err(reason) = sync_with(&cinema, peer, true).await {
                     tracing::debug!(peer, %reason, "gossip round failed");
                 }
+                busy.lock().unwrap_or_else(|e| e.into_inner()).remove(&peer);
             });
         }
     }
@@ -145,7 +161,7 @@ async fn push_what_it_lacks(
 ) -> Result<(), String> {
     let (rows, _) = cinema
         .store
-        .lacking(theirs, &cinema.members(), PAGE_SIZE)
+        .lacking(theirs, &cinema.members(), PUSH_PAGE_SIZE)
         .await
         .map_err(|e| e.to_string())?;
     if rows.is_empty() {

@@ -185,7 +185,27 @@ impl ReplicatedCinema {
     }
 
     /// Merges a copy from a peer and tells the event feed what changed.
+    /// The merge runs in a task of its own: a caller that goes away while
+    /// it commits (a peer's call timing out) must not leave its ops in the
+    /// database but not counted as applied here, where anti-entropy would
+    /// never offer them again.
     pub(super) async fn merge(
+        &self,
+        from: NodeId,
+        replica: &BookingReplica,
+        via: &'static str,
+    ) -> Result<(), ApiError> {
+        let this = self.clone();
+        let replica = replica.clone();
+        tokio::spawn(async move { this.merge_here(from, &replica, via).await })
+            .await
+            .unwrap_or_else(|e| {
+                tracing::error!(error = %e, "a merge's task failed");
+                Err(ApiError::internal())
+            })
+    }
+
+    async fn merge_here(
         &self,
         from: NodeId,
         replica: &BookingReplica,

@@ -222,24 +222,34 @@ async fn inject_faults(nodes: &mut Nodes, started: Instant, run: Duration) -> Ve
     done
 }
 
-/// Every free seat of the last showtime of the first three movies, shuffled.
+/// Free seats of the upcoming showtimes, enough for a run at full speed,
+/// shuffled.
 async fn free_seats(nodes: &Nodes) -> anyhow::Result<Vec<(i64, String)>> {
+    const ENOUGH: usize = 15_000;
+    let movies = nodes
+        .get(1, "/api/movies")
+        .await
+        .ok_or_else(|| anyhow::anyhow!("node 1 does not list its movies"))?;
     let mut seats = Vec::new();
-    for movie in 1..=3 {
+    for movie in movies.as_array().into_iter().flatten() {
+        let Some(movie) = movie["id"].as_i64() else {
+            continue;
+        };
         let details = nodes
             .get(1, &format!("/api/movies?id={movie}"))
             .await
             .ok_or_else(|| anyhow::anyhow!("node 1 does not describe movie {movie}"))?;
-        let Some(showtime) = details["showtimes"]
-            .as_array()
-            .and_then(|s| s.last())
-            .and_then(|s| s["id"].as_i64())
-        else {
-            continue;
-        };
-        for seat in seat_states(nodes, 1, showtime).await? {
-            if seat.1 == "available" {
-                seats.push((showtime, seat.0));
+        for showtime in details["showtimes"].as_array().into_iter().flatten() {
+            let Some(showtime) = showtime["id"].as_i64() else {
+                continue;
+            };
+            if seats.len() >= ENOUGH {
+                break;
+            }
+            for (label, state) in seat_states(nodes, 1, showtime).await? {
+                if state == "available" {
+                    seats.push((showtime, label));
+                }
             }
         }
     }
@@ -292,6 +302,14 @@ async fn converged(nodes: &Nodes) -> Option<Duration> {
             }
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    if let Some(view) = nodes.get(1, "/api/replicas").await {
+        for replica in view["replicas"].as_array().into_iter().flatten() {
+            println!(
+                "  node {}: reachable {}, behind {}, applied {}",
+                replica["nodeId"], replica["reachable"], replica["behind"], replica["applied"]
+            );
+        }
     }
     None
 }

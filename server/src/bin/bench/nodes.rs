@@ -80,6 +80,9 @@ impl Nodes {
             &self.database_url,
             &format!("{}_{id}", self.databases),
         );
+        // BENCH_NODE_LOG: a log filter for the nodes, whose logs then go
+        // to this process's output.
+        let log_filter = std::env::var("BENCH_NODE_LOG").ok();
         let child = Command::new(&self.binary)
             .args([
                 "node",
@@ -91,9 +94,13 @@ impl Nodes {
             .env("DATABASE_URL", database)
             .env("PEERS", peers.join(","))
             .env("CLUSTER_SECRET", "bench-secret")
-            .env("RUST_LOG", "error")
+            .env("RUST_LOG", log_filter.as_deref().unwrap_or("error"))
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .stdout(Stdio::null())
+            .stdout(if log_filter.is_some() {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            })
             .spawn()?;
         self.processes[(id - 1) as usize] = Some(child);
         Ok(())
