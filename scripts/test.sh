@@ -23,6 +23,14 @@ export DATABASE_URL
 step "unit and integration tests"
 cargo test --release -p app -p cluster -p moviebook
 
+step "history checks under faults (real clusters, nodes killed and paused)"
+# Bookings through every node while nodes are SIGKILLed, restarted and
+# paused; exits non-zero if an acknowledged booking is not kept, a seat is
+# acknowledged twice (strong) or the replicas end different.
+for MODE in master-slave/strong multi-master/strong gossip/causal; do
+  target/release/moviebook-bench history --mode "$MODE" --seconds 10
+done
+
 step "end-to-end tests (Playwright, Chromium)"
 # `moviebook up` creates its node databases on the throwaway server.
 (cd end2end && npx playwright test)
