@@ -17,6 +17,7 @@ mod agenda;
 mod causality;
 mod faults;
 mod network;
+mod replicas;
 #[cfg(test)]
 mod tests;
 mod world;
@@ -24,6 +25,7 @@ mod world;
 use crate::election::{Algorithm, ElectionConfig};
 use crate::membership::{DEFAULT_FAILURE_TIMEOUT_MS, DEFAULT_HEARTBEAT_INTERVAL_MS};
 use crate::rng::SplitMix64;
+pub use replicas::{run_replicas, ReplicaSimConfig, ReplicaSimReport};
 use world::World;
 
 /// One random run in this many checks vector clocks.

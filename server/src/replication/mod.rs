@@ -15,6 +15,8 @@
 mod anti_entropy;
 mod arrivals;
 mod claims;
+mod held_back;
+mod outbox;
 pub use anti_entropy::GossipConfig;
 mod recovery;
 mod replica;
@@ -72,6 +74,10 @@ pub struct ReplicatedCinema {
     catch_up_now: Arc<tokio::sync::Notify>,
     /// What reached this node from its peers lately.
     arrivals: Arc<Mutex<arrivals::Arrivals>>,
+    /// Copies waiting for what they depend on (causal consistency).
+    held_back: Arc<held_back::HeldBack>,
+    /// Changes queued for each peer, pushed in batches.
+    outbox: Arc<outbox::Outbox>,
 }
 
 /// How a node replicates, from its flags.
@@ -113,6 +119,8 @@ impl ReplicatedCinema {
             gate: Arc::default(),
             catch_up_now: Arc::default(),
             arrivals: Arc::default(),
+            held_back: Arc::default(),
+            outbox: Arc::default(),
             decisions: writes::Decisions::default(),
             store,
             local,

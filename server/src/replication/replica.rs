@@ -6,6 +6,7 @@
 //! `cluster::replication`.
 
 use super::anti_entropy::PAGE_SIZE;
+use super::held_back::Arrival;
 use super::wire::{Change, ReplicationReply};
 use super::ReplicatedCinema;
 use crate::runtime::events::EventKind;
@@ -117,9 +118,10 @@ impl ReplicatedCinema {
 
     /// Merges copies from a peer in the order given. In causal consistency
     /// a copy is merged only once everything its latest op depended on is
-    /// here (or comes with it); the others are left for a later round, as
-    /// are claims refused here (multi-master strong). Returns how many were
-    /// merged.
+    /// here (or comes with it); the others are held back here and tried
+    /// again with the next copies that arrive (a causal delivery queue).
+    /// Claims refused here (multi-master strong) come again once their
+    /// rival is settled. Returns how many were merged.
     pub(super) async fn merge_all(
         &self,
         from: NodeId,
@@ -127,17 +129,23 @@ impl ReplicatedCinema {
         via: &'static str,
     ) -> Result<usize, ApiError> {
         let causal = self.mode().consistency() == Consistency::Causal;
-        let mut pending = rows;
+        let mut pending: Vec<Arrival> = rows
+            .into_iter()
+            .map(|row| Arrival { from, via, row })
+            .collect();
+        if causal {
+            pending.extend(self.held_back.take());
+        }
         let mut taken = 0;
         loop {
             let waiting = pending.len();
             let mut deferred = Vec::new();
-            for row in pending {
-                if causal && !self.dependencies_met(std::slice::from_ref(&row)) {
-                    deferred.push(row);
+            for arrival in pending {
+                if causal && !self.dependencies_met(std::slice::from_ref(&arrival)) {
+                    deferred.push(arrival);
                     continue;
                 }
-                taken += self.merge_unless_refused(from, &row, via).await?;
+                taken += self.merge_unless_refused(&arrival).await?;
             }
             if deferred.is_empty() {
                 return Ok(taken);
@@ -147,11 +155,13 @@ impl ReplicatedCinema {
                 // wait for each other: a cancellation made after seeing a
                 // booking that was made after seeing the cancelled one. If
                 // together they bring everything they wait for, they go in
-                // together; otherwise they wait for a later round.
+                // together; otherwise they wait for what comes next.
                 if self.dependencies_met(&deferred) {
-                    for row in &deferred {
-                        taken += self.merge_unless_refused(from, row, via).await?;
+                    for arrival in &deferred {
+                        taken += self.merge_unless_refused(arrival).await?;
                     }
+                } else {
+                    self.held_back.keep(deferred);
                 }
                 return Ok(taken);
             }
@@ -161,27 +171,24 @@ impl ReplicatedCinema {
 
     /// Merges a copy: 1 if taken, 0 for a claim refused here (it comes
     /// again once its rival is settled).
-    async fn merge_unless_refused(
-        &self,
-        from: NodeId,
-        row: &BookingReplica,
-        via: &'static str,
-    ) -> Result<usize, ApiError> {
-        match self.merge(from, row, via).await {
+    async fn merge_unless_refused(&self, arrival: &Arrival) -> Result<usize, ApiError> {
+        match self.merge(arrival.from, &arrival.row, arrival.via).await {
             Ok(()) => Ok(1),
             Err(e) if e.code == ErrorCode::SeatsTaken => Ok(0),
             Err(e) => Err(e),
         }
     }
 
-    /// Whether this node holds everything the latest ops of `rows`
-    /// depended on, the ops the rows bring themselves aside.
-    fn dependencies_met(&self, rows: &[BookingReplica]) -> bool {
+    /// Whether this node holds everything the latest ops of `arrivals`
+    /// depended on, the ops they bring themselves aside.
+    fn dependencies_met(&self, arrivals: &[Arrival]) -> bool {
         let mut applied = self.applied();
-        for op in rows.iter().flat_map(|row| &row.ops) {
+        for op in arrivals.iter().flat_map(|arrival| &arrival.row.ops) {
             applied.insert(*op);
         }
-        rows.iter().all(|row| applied.covers(&row.deps))
+        arrivals
+            .iter()
+            .all(|arrival| applied.covers(&arrival.row.deps))
     }
 
     /// Merges a copy from a peer and tells the event feed what changed.

@@ -227,8 +227,10 @@ impl ReplicatedCinema {
         request: BookingRequest,
         epoch: Epoch,
     ) -> Result<Booking, ApiError> {
-        self.book_here(id, request, epoch).await?;
-        self.spread_in_background(id);
+        let replica = self.book_here(id, request, epoch).await?;
+        if self.mode().strategy() != Strategy::Gossip {
+            self.share_in_background(Change::Booking { replica });
+        }
         self.committed(id).await
     }
 
@@ -329,21 +331,6 @@ impl ReplicatedCinema {
                 Err(e) => tracing::error!(error = %e, "cannot read a booking to spread"),
             }
         });
-    }
-
-    /// Shares a change with every live replica, without waiting for them.
-    fn share_in_background(&self, change: Change) {
-        for peer in self.cluster.snapshot().live_peers() {
-            let share = ReplicationRequest::Share {
-                changes: vec![change.clone()],
-            };
-            let call = self.call(peer, share);
-            tokio::spawn(async move {
-                if let Err(e) = call.await {
-                    tracing::debug!(peer, error = ?e, "a replica did not take a change yet");
-                }
-            });
-        }
     }
 
     /// Pushes this node's copy of a booking to the replicas.

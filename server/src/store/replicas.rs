@@ -230,7 +230,7 @@ impl Store {
         };
         let mut changed = None;
         if takes {
-            let settled = match replica.status {
+            let mut settled = match replica.status {
                 BookingStatus::Confirmed => take_seats(&mut tx, replica).await?,
                 other => Settled {
                     status: other,
@@ -238,6 +238,11 @@ impl Store {
                     lost_to: replica.lost_to,
                 },
             };
+            if let Some(winner) = settled.lost_to {
+                let winner = final_winner(&mut tx, winner).await?;
+                settled.lost_to = Some(winner);
+                repoint_losers(&mut tx, record.id, winner).await?;
+            }
             if existing.is_some() {
                 let status = (settled.status, settled.lost_to);
                 set_status(&mut tx, record.id, status, replica.status_epoch).await?;
@@ -262,6 +267,41 @@ impl Store {
             arrived: existing.is_none(),
         })
     }
+}
+
+/// The booking that holds in the end what `id` lost: a chain of losses
+/// (a booking lost to one that later lost too) followed to a booking that
+/// did not lose. Every replica ends with the same one, whatever order the
+/// copies arrived in.
+async fn final_winner(tx: &mut Transaction<'_, Postgres>, mut id: Uuid) -> StoreResult<Uuid> {
+    // A chain is at most as long as the bookings of one seat; this bounds
+    // the walk all the same.
+    for _ in 0..64 {
+        let next: Option<Option<Uuid>> =
+            sqlx::query_scalar("SELECT lost_to FROM bookings WHERE id = $1 AND status = 'lost'")
+                .bind(id)
+                .fetch_optional(&mut **tx)
+                .await?;
+        match next {
+            Some(Some(next)) => id = next,
+            _ => break,
+        }
+    }
+    Ok(id)
+}
+
+/// The bookings that lost to `loser` lost, in the end, to `winner`.
+async fn repoint_losers(
+    tx: &mut Transaction<'_, Postgres>,
+    loser: Uuid,
+    winner: Uuid,
+) -> StoreResult<()> {
+    sqlx::query("UPDATE bookings SET lost_to = $2 WHERE lost_to = $1")
+        .bind(loser)
+        .bind(winner)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }
 
 /// How a confirmed replica fared against the bookings holding its seats.
@@ -324,6 +364,7 @@ async fn take_seats(
                 let (id, epoch, _) = &rivals[index];
                 let lost = (BookingStatus::Lost, Some(record.id));
                 set_status(tx, *id, lost, u64::try_from(*epoch).unwrap_or(0)).await?;
+                repoint_losers(tx, *id, record.id).await?;
                 lost_to_it.push(*id);
             }
             Ok(Settled {
