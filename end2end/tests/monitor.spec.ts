@@ -69,6 +69,12 @@ test('the monitor shows every replica and switches the replication mode of the w
     const view = await (await page.request.get('/api/replicas')).json();
     expect(view.replicas.map((r: any) => r.behind)).toEqual([0, 0, 0]);
   }).toPass({ timeout: 15_000 });
+  // The other replicas list it among the changes they took, with how it
+  // came and how long it took to arrive.
+  const bookingId: string = (await booked.json()).id;
+  const taken = panel.getByTestId('taken-changes');
+  await expect(taken).toContainText(new RegExp(`${bookingId.slice(0, 8)}\\S* confirmed from node-\\d by (gossip|pull|push), \\d+ ms`), { timeout: 15_000 });
+  await expect(replicas).toContainText(/\d+ \/ \d+ ms/);
 
   // And back to the default, for whoever comes next.
   await panel.getByTestId('strategy').selectOption('master-slave');

@@ -17,7 +17,12 @@ use app::model::TakenChange;
 use cluster::election::Epoch;
 use cluster::replication::{Applied, Consistency};
 use cluster::NodeId;
+use futures::stream::StreamExt;
 use uuid::Uuid;
+
+/// How many copies of one batch are merged at once: each is a transaction
+/// of its own, and a batch merged one by one falls behind the writes.
+const MERGES_AT_ONCE: usize = 8;
 
 impl ReplicatedCinema {
     /// Holds a change the leader of `epoch` pushed, unless this node knows
@@ -139,13 +144,22 @@ impl ReplicatedCinema {
         let mut taken = 0;
         loop {
             let waiting = pending.len();
-            let mut deferred = Vec::new();
-            for arrival in pending {
-                if causal && !self.dependencies_met(std::slice::from_ref(&arrival)) {
-                    deferred.push(arrival);
-                    continue;
-                }
-                taken += self.merge_unless_refused(&arrival).await?;
+            // Everything whose causes are here already goes in side by
+            // side; what waits for one of them, in the next pass.
+            let (ready, deferred): (Vec<Arrival>, Vec<Arrival>) =
+                pending.into_iter().partition(|arrival| {
+                    !causal || self.dependencies_met(std::slice::from_ref(arrival))
+                });
+            let merged: Vec<Result<usize, ApiError>> = futures::stream::iter(ready)
+                .map(|arrival| {
+                    let this = self.clone();
+                    async move { this.merge_unless_refused(&arrival).await }
+                })
+                .buffer_unordered(MERGES_AT_ONCE)
+                .collect()
+                .await;
+            for outcome in merged {
+                taken += outcome?;
             }
             if deferred.is_empty() {
                 return Ok(taken);
@@ -225,7 +239,8 @@ impl ReplicatedCinema {
         };
         let lag_ms = outcome.arrived.then(|| {
             let stamped_ms = replica.record.timestamp.timestamp_micros() as f64 / 1000.0;
-            self.cluster.clocks.lock().physical_ms() - stamped_ms
+            // Clocks a few milliseconds apart can make it negative.
+            (self.cluster.clocks.lock().physical_ms() - stamped_ms).max(0.0)
         });
         self.arrivals
             .lock()
