@@ -75,6 +75,10 @@ test('the monitor shows every replica and switches the replication mode of the w
   const taken = panel.getByTestId('taken-changes');
   await expect(taken).toContainText(new RegExp(`${bookingId.slice(0, 8)}\\S* confirmed from node-\\d by (gossip|pull|push), \\d+ ms`), { timeout: 15_000 });
   await expect(replicas).toContainText(/\d+ \/ \d+ ms/);
+  // Every replica's lag drawn over time, refresh after refresh.
+  const chart = panel.getByTestId('lag-chart');
+  await expect(chart.locator('li polyline')).toHaveCount(3);
+  await expect(chart.locator('li').first()).toContainText(/node-\d: \d+ ms now, up to \d+ ms/);
 
   // And back to the default, for whoever comes next.
   await panel.getByTestId('strategy').selectOption('master-slave');

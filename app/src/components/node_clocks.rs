@@ -10,7 +10,7 @@ use leptos::prelude::*;
 use std::collections::{BTreeMap, VecDeque};
 
 /// Offsets kept per node for the sparkline: about a minute of heartbeats.
-const HISTORY: usize = 60;
+pub(crate) const HISTORY: usize = 60;
 
 /// One node's clocks as its last heartbeat reported them.
 #[derive(Clone, Debug, PartialEq)]
@@ -112,24 +112,35 @@ fn record(
     }
 }
 
-/// The values as a line around a zero axis, scaled to ±`scale`.
+/// The latest `HISTORY` values as a line, scaled to ±`scale` around a zero
+/// axis across the middle, or, `from_zero`, to `scale` above an axis at the
+/// bottom (for values that are never negative).
 #[component]
-fn Sparkline(offsets: VecDeque<f64>, scale: f64) -> impl IntoView {
+pub(crate) fn Sparkline(
+    offsets: VecDeque<f64>,
+    scale: f64,
+    #[prop(optional)] from_zero: bool,
+) -> impl IntoView {
     const WIDTH: f64 = 180.0;
     const HEIGHT: f64 = 36.0;
     let step = WIDTH / (HISTORY as f64 - 1.0);
+    let (axis, span) = if from_zero {
+        (HEIGHT - 1.0, HEIGHT - 3.0)
+    } else {
+        (HEIGHT / 2.0, HEIGHT / 2.0 - 2.0)
+    };
     let points: Vec<String> = offsets
         .iter()
         .enumerate()
         .map(|(i, offset)| {
-            let y = HEIGHT / 2.0 - offset / scale * (HEIGHT / 2.0 - 2.0);
+            let y = axis - offset / scale * span;
             format!("{:.1},{y:.1}", i as f64 * step)
         })
         .collect();
     view! {
         <svg class="sparkline" width=WIDTH height=HEIGHT viewBox=format!("0 0 {WIDTH} {HEIGHT}") role="img"
-            aria-label=format!("offset history, {} samples", offsets.len())>
-            <line class="axis" x1="0" y1=HEIGHT / 2.0 x2=WIDTH y2=HEIGHT / 2.0></line>
+            aria-label=format!("history, {} samples", offsets.len())>
+            <line class="axis" x1="0" y1=axis x2=WIDTH y2=axis></line>
             <polyline class="trace" points=points.join(" ")></polyline>
         </svg>
     }

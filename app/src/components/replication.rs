@@ -6,11 +6,13 @@
 //! seconds while the page is open.
 
 use crate::api::{get_replicas, SwitchReplication};
+use crate::components::node_clocks::{Sparkline, HISTORY};
 use crate::components::notice::{ErrorNotice, Loading};
 use crate::format::short_id;
 use crate::model::{ReplicaState, ReplicasView};
 use crate::pages::booking::status_word;
 use leptos::prelude::*;
+use std::collections::{BTreeMap, VecDeque};
 
 /// How often the panel asks again, in the browser.
 #[cfg(feature = "hydrate")]
@@ -20,6 +22,8 @@ const REFRESH_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
 pub fn ReplicationPanel() -> impl IntoView {
     let replicas = Resource::new(|| (), |_| get_replicas());
     let switch = ServerAction::<SwitchReplication>::new();
+    // Each node's arrival lag p99 at every refresh, while the page is open.
+    let lag_history = RwSignal::new(BTreeMap::<u64, VecDeque<f64>>::new());
     let strategy = RwSignal::new(String::from("master-slave"));
     let consistency = RwSignal::new(String::from("strong"));
 
@@ -32,6 +36,19 @@ pub fn ReplicationPanel() -> impl IntoView {
     Effect::new(move |_| {
         if switch.version().get() > 0 {
             replicas.refetch();
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(view)) = replicas.get() {
+            lag_history.update(|all| {
+                for replica in view.replicas.iter().filter(|r| r.reachable) {
+                    let history = all.entry(replica.node_id).or_default();
+                    history.push_back(replica.lag_p99_ms);
+                    if history.len() > HISTORY {
+                        history.pop_front();
+                    }
+                }
+            });
         }
     });
     // The form starts from the mode in force.
@@ -61,6 +78,19 @@ pub fn ReplicationPanel() -> impl IntoView {
                     Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
                 })}
             </Transition>
+            <h3>"Arrival lag p99 over time"</h3>
+            <ul class="lag-chart" data-testid="lag-chart">
+                {move || lag_history.get().into_iter().map(|(node, lags)| {
+                    let now = lags.back().copied().unwrap_or_default();
+                    let scale = lags.iter().copied().fold(1.0, f64::max);
+                    view! {
+                        <li data-node=node>
+                            <span>{format!("node-{node}: {now:.0} ms now, up to {scale:.0} ms")}</span>
+                            <Sparkline offsets=lags scale from_zero=true/>
+                        </li>
+                    }
+                }).collect_view()}
+            </ul>
             <form class="mode-switch" on:submit=submit>
                 <Choice id="strategy" label="Strategy" value=strategy
                     options=&["master-slave", "multi-master", "gossip"]/>
