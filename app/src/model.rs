@@ -261,6 +261,8 @@ pub struct SeatConflict {
     pub lost_to: String,
     pub showtime_id: i64,
     pub seats: Vec<String>,
+    /// Why it lost: the stamps last-write-wins compared.
+    pub why: String,
 }
 
 /// What the system monitor shows: the cluster as one node sees it.

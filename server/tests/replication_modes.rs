@@ -176,6 +176,19 @@ async fn eventual_bookings_of_one_seat_across_a_partition_settle_on_one_winner_e
         verdicts.windows(2).all(|pair| pair[0] == pair[1]),
         "every node settles on the same winner: {verdicts:?}"
     );
+    // The operator's conflict log names both bookings and says why.
+    let loser = if verdicts[0] == ada { &bob } else { &ada };
+    let view = nodes[0].get_json("/api/replicas").await;
+    let conflict = view["conflicts"]
+        .as_array()
+        .and_then(|all| all.iter().find(|c| c["bookingId"] == json!(loser)))
+        .unwrap_or_else(|| panic!("the conflict is logged: {view}"));
+    assert_eq!(conflict["lostTo"], json!(verdicts[0]));
+    let why = conflict["why"].as_str().unwrap_or_default();
+    assert!(
+        why.starts_with("last write wins: the winner's stamp (epoch"),
+        "{why}"
+    );
 }
 
 #[tokio::test]

@@ -160,8 +160,8 @@ fn ReplicasTable(view: ReplicasView) -> impl IntoView {
                 <ul class="conflicts" data-testid="conflicts">
                     {conflicts.into_iter().map(|c| view! {
                         <li>{format!(
-                            "Booking {} lost seats {} of showtime {} to booking {}",
-                            short_id(&c.booking_id), c.seats.join(", "), c.showtime_id, short_id(&c.lost_to)
+                            "Booking {} lost seats {} of showtime {} to booking {}: {}",
+                            short_id(&c.booking_id), c.seats.join(", "), c.showtime_id, short_id(&c.lost_to), c.why
                         )}</li>
                     }).collect_view()}
                 </ul>

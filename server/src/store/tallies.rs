@@ -34,11 +34,26 @@ impl Store {
     /// The `limit` bookings that most recently lost their seats to a
     /// concurrent booking, newest first.
     pub async fn seat_conflicts(&self, limit: i64) -> StoreResult<Vec<SeatConflict>> {
-        let rows: Vec<(uuid::Uuid, uuid::Uuid, i64, Vec<String>)> = sqlx::query_as(
+        type Row = (
+            uuid::Uuid,
+            uuid::Uuid,
+            i64,
+            Vec<String>,
+            i64,
+            i64,
+            String,
+            Option<i64>,
+            Option<i64>,
+            Option<String>,
+        );
+        let rows: Vec<Row> = sqlx::query_as(
             "SELECT b.id, b.lost_to, b.showtime_id, \
                     ARRAY(SELECT bs.seat_label FROM booking_seats bs \
-                          WHERE bs.booking_id = b.id ORDER BY bs.seat_label) \
-             FROM bookings b WHERE b.status = 'lost' AND b.lost_to IS NOT NULL \
+                          WHERE bs.booking_id = b.id ORDER BY bs.seat_label), \
+                    b.status_epoch, b.logical_clock, b.processed_by, \
+                    w.status_epoch, w.logical_clock, w.processed_by \
+             FROM bookings b LEFT JOIN bookings w ON w.id = b.lost_to \
+             WHERE b.status = 'lost' AND b.lost_to IS NOT NULL \
              ORDER BY b.updated_at DESC LIMIT $1",
         )
         .bind(limit)
@@ -46,12 +61,41 @@ impl Store {
         .await?;
         Ok(rows
             .into_iter()
-            .map(|(id, lost_to, showtime_id, seats)| SeatConflict {
-                booking_id: id.to_string(),
-                lost_to: lost_to.to_string(),
-                showtime_id,
-                seats,
+            .map(|row| {
+                let (id, lost_to, showtime_id, seats, epoch, lamport, node, ..) = row;
+                let loser = (epoch, lamport, node);
+                let winner = match (row.7, row.8, row.9) {
+                    (Some(epoch), Some(lamport), Some(node)) => Some((epoch, lamport, node)),
+                    _ => None,
+                };
+                SeatConflict {
+                    booking_id: id.to_string(),
+                    lost_to: lost_to.to_string(),
+                    showtime_id,
+                    seats,
+                    why: why_it_lost(&loser, winner.as_ref()),
+                }
             })
             .collect())
+    }
+}
+
+/// Why a booking lost its seats, from the stamps last-write-wins compared
+/// (`cluster::replication::WriteStamp`: epoch, then Lamport time, then node).
+fn why_it_lost(loser: &(i64, i64, String), winner: Option<&(i64, i64, String)>) -> String {
+    let stamp = |(epoch, lamport, node): &(i64, i64, String)| {
+        format!("epoch {epoch}, Lamport {lamport}, {node}")
+    };
+    match winner {
+        Some(winner) => format!(
+            "last write wins: the winner's stamp ({}) is later than the loser's ({})",
+            stamp(winner),
+            stamp(loser)
+        ),
+        None => format!(
+            "last write wins: a later booking took the seats (the loser's stamp: {}); \
+             it has not reached this node yet",
+            stamp(loser)
+        ),
     }
 }
