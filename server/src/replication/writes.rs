@@ -228,9 +228,7 @@ impl ReplicatedCinema {
         epoch: Epoch,
     ) -> Result<Booking, ApiError> {
         let replica = self.book_here(id, request, epoch).await?;
-        if self.mode().strategy() != Strategy::Gossip {
-            self.share_in_background(Change::Booking { replica });
-        }
+        self.push_in_background(replica);
         self.committed(id).await
     }
 
@@ -320,17 +318,22 @@ impl ReplicatedCinema {
     /// to the gossip rounds. Anti-entropy brings it to any replica that
     /// misses it.
     pub(super) fn spread_in_background(&self, booking_id: Uuid) {
-        if self.mode().strategy() == Strategy::Gossip {
-            return;
-        }
         let this = self.clone();
         tokio::spawn(async move {
             match this.store.replica(booking_id).await {
-                Ok(Some(replica)) => this.share_in_background(Change::Booking { replica }),
+                Ok(Some(replica)) => this.push_in_background(replica),
                 Ok(None) => {}
                 Err(e) => tracing::error!(error = %e, "cannot read a booking to spread"),
             }
         });
+    }
+
+    /// Queues a copy of a booking for the live replicas, unless gossip
+    /// rounds are to spread it.
+    fn push_in_background(&self, replica: BookingReplica) {
+        if self.mode().strategy() != Strategy::Gossip {
+            self.share_in_background(Change::Booking { replica });
+        }
     }
 
     /// Pushes this node's copy of a booking to the replicas.
