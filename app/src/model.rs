@@ -239,6 +239,28 @@ pub struct ReplicaState {
     pub recent: Vec<TakenChange>,
 }
 
+impl ReplicaState {
+    /// Sets how far each reachable replica is behind the most advanced of
+    /// them, origin by origin.
+    pub fn mark_behind(states: &mut [ReplicaState]) {
+        let mut most: BTreeMap<String, u64> = BTreeMap::new();
+        for state in states.iter().filter(|s| s.reachable) {
+            for (origin, &count) in &state.applied {
+                let best = most.entry(origin.clone()).or_default();
+                *best = (*best).max(count);
+            }
+        }
+        for state in states.iter_mut().filter(|s| s.reachable) {
+            state.behind = most
+                .iter()
+                .map(|(origin, best)| {
+                    best.saturating_sub(state.applied.get(origin).copied().unwrap_or(0))
+                })
+                .sum();
+        }
+    }
+}
+
 /// A change a replica took from a peer.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -294,4 +316,35 @@ pub struct ReplicationMode {
     /// "strong", "causal" or "eventual".
     pub consistency: String,
     pub version: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(node_id: u64, reachable: bool, applied: &[(u64, u64)]) -> ReplicaState {
+        ReplicaState {
+            node_id,
+            reachable,
+            applied: applied
+                .iter()
+                .map(|(origin, count)| (format!("node-{origin}"), *count))
+                .collect(),
+            ..ReplicaState::default()
+        }
+    }
+
+    #[test]
+    fn behind_counts_what_the_most_advanced_reachable_replicas_have() {
+        let mut states = vec![
+            state(1, true, &[(1, 10), (2, 4)]),
+            state(2, true, &[(1, 7), (2, 6)]),
+            state(3, false, &[(1, 50)]),
+        ];
+        ReplicaState::mark_behind(&mut states);
+        let behind: Vec<u64> = states.iter().map(|s| s.behind).collect();
+        // Node 1 lacks 2 of node 2's ops; node 2 lacks 3 of node 1's; what
+        // the unreachable node last said it had counts for nothing.
+        assert_eq!(behind, [2, 3, 0]);
+    }
 }

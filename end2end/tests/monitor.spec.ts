@@ -62,9 +62,21 @@ test('the monitor shows every replica and switches the replication mode of the w
     const mode = await (await page.request.get('/api/replication')).json();
     expect(`${mode.strategy}/${mode.consistency}`, `answer ${node}`).toBe('gossip/causal');
   }
+  let confirmedBefore: number[] = [];
+  await expect(async () => {
+    const view = await (await page.request.get('/api/replicas')).json();
+    expect(view.replicas.map((r: any) => r.behind)).toEqual([0, 0, 0]);
+    confirmedBefore = view.replicas.map((r: any) => r.confirmed);
+  }).toPass({ timeout: 15_000 });
   const booked = await bookAFreeSeat(page, 7, 'replica-watcher');
   expect(booked.status()).toBe(201);
   expect((await booked.json()).mode).toBe('gossip/causal');
+  // The rows follow the reports every node puts on the feed each second:
+  // the booking is counted on all three without reloading the page.
+  for (const [i, node] of ['1', '2', '3'].entries()) {
+    await expect(replicas.locator(`tr[data-node="${node}"] td:nth-child(4)`))
+      .toHaveText(String(confirmedBefore[i] + 1), { timeout: 15_000 });
+  }
   await expect(async () => {
     const view = await (await page.request.get('/api/replicas')).json();
     expect(view.replicas.map((r: any) => r.behind)).toEqual([0, 0, 0]);
@@ -75,7 +87,7 @@ test('the monitor shows every replica and switches the replication mode of the w
   const taken = panel.getByTestId('taken-changes');
   await expect(taken).toContainText(new RegExp(`${bookingId.slice(0, 8)}\\S* confirmed from node-\\d by (gossip|pull|push), \\d+ ms`), { timeout: 15_000 });
   await expect(replicas).toContainText(/\d+ \/ \d+ ms/);
-  // Every replica's lag drawn over time, refresh after refresh.
+  // Every replica's lag drawn over time, report after report.
   const chart = panel.getByTestId('lag-chart');
   await expect(chart.locator('li polyline')).toHaveCount(3);
   await expect(chart.locator('li').first()).toContainText(/node-\d: \d+ ms now, up to \d+ ms/);

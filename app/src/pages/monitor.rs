@@ -187,16 +187,21 @@ fn changes_the_picture(
             let answering = shown.and_then(|s| s.ok()).map(|s| s.node_id.to_string());
             answering.is_none() || json_field(json, "node") == answering
         }
-        "routing" | "booking" | "replicated" => false,
+        "routing" | "booking" | "replicated" | "replica" => false,
         _ => true,
     }
 }
 
-/// A one-line description of a feed event, or None if it is not JSON.
+/// A one-line description of a feed event, or None if it is not JSON or is
+/// a replica's report (one a second from every node, drawn by the
+/// replication panel instead).
 fn describe_event(json: &str) -> Option<String> {
     let find = |key: &str| json_field(json, key);
     let node = find("node")?;
     let kind = find("kind")?;
+    if kind == "replica" {
+        return None;
+    }
     // Node 0 is the gateway, which routes requests and watches node health.
     let source = if node == "0" {
         "gateway".to_string()

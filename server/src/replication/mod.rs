@@ -133,6 +133,7 @@ impl ReplicatedCinema {
         tokio::spawn(anti_entropy::gossip(replicated.clone(), settings.gossip));
         tokio::spawn(recovery::run(replicated.clone()));
         tokio::spawn(claims::settle(replicated.clone()));
+        tokio::spawn(view::report(replicated.clone()));
         Ok(replicated)
     }
 

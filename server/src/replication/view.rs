@@ -1,19 +1,37 @@
 //! The replicas as an operator sees them (`GET /api/replicas`): what each
 //! node has applied, how far behind the most advanced one it is, its
-//! bookings by status, and the seat conflicts settled here lately.
+//! bookings by status, and the seat conflicts settled here lately. Every
+//! node also reports its own replica on the event feed once a second, which
+//! is what the monitor's replication panel follows.
 
 use super::wire::{ReplicationReply, ReplicationRequest};
 use super::ReplicatedCinema;
+use crate::runtime::events::EventKind;
 use crate::service::storage_error;
 use app::error::ApiError;
 use app::model::{ReplicaState, SeatConflict};
-use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How long an operator's view waits for a node to describe itself.
 const DESCRIBE_WAIT: Duration = Duration::from_secs(1);
 /// How many recent conflicts the view lists.
 const CONFLICTS_SHOWN: i64 = 20;
+/// How often a node reports its replica on the event feed.
+const REPORT_EVERY: Duration = Duration::from_secs(1);
+
+/// Reports this node's replica on the event feed until the process ends.
+pub(super) async fn report(cinema: Arc<ReplicatedCinema>) {
+    let mut every = tokio::time::interval(REPORT_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        match cinema.own_replica_state().await {
+            Ok(state) => cinema.cluster.publish(EventKind::Replica { state }),
+            Err(e) => tracing::debug!(error = %e, "could not describe this replica"),
+        }
+    }
+}
 
 impl ReplicatedCinema {
     /// This node's replica.
@@ -76,7 +94,7 @@ impl ReplicatedCinema {
         let mut states = futures::future::join_all(described).await;
         states.push(own);
         states.sort_by_key(|state| state.node_id);
-        with_lag(&mut states);
+        ReplicaState::mark_behind(&mut states);
         let conflicts = self
             .store
             .seat_conflicts(CONFLICTS_SHOWN)
@@ -86,64 +104,25 @@ impl ReplicatedCinema {
     }
 }
 
-/// Sets how far each reachable replica is behind the most advanced of them,
-/// origin by origin.
-fn with_lag(states: &mut [ReplicaState]) {
-    let mut most: BTreeMap<String, u64> = BTreeMap::new();
-    for state in states.iter().filter(|s| s.reachable) {
-        for (origin, &count) in &state.applied {
-            let best = most.entry(origin.clone()).or_default();
-            *best = (*best).max(count);
-        }
-    }
-    for state in states.iter_mut().filter(|s| s.reachable) {
-        state.behind = most
-            .iter()
-            .map(|(origin, best)| {
-                best.saturating_sub(state.applied.get(origin).copied().unwrap_or(0))
-            })
-            .sum();
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn state(node_id: u64, reachable: bool, applied: &[(u64, u64)]) -> ReplicaState {
-        ReplicaState {
-            node_id,
-            reachable,
-            applied: applied
-                .iter()
-                .map(|(origin, count)| (format!("node-{origin}"), *count))
-                .collect(),
-            ..ReplicaState::default()
-        }
-    }
-
     #[test]
     fn a_described_replica_round_trips_between_nodes() {
         let reply = ReplicationReply::Described {
-            state: state(2, true, &[(1, 10), (3, 4)]),
+            state: ReplicaState {
+                node_id: 2,
+                reachable: true,
+                applied: [("node-1".to_string(), 10), ("node-3".to_string(), 4)].into(),
+                lag_p99_ms: 12.5,
+                ..ReplicaState::default()
+            },
         };
         let json = serde_json::to_string(&reply).unwrap();
         assert_eq!(
             serde_json::from_str::<ReplicationReply>(&json).unwrap(),
             reply
         );
-    }
-
-    #[test]
-    fn lag_counts_what_the_most_advanced_reachable_replicas_have() {
-        let mut states = vec![
-            state(1, true, &[(1, 10), (2, 4)]),
-            state(2, true, &[(1, 7), (2, 6)]),
-            state(3, false, &[]),
-        ];
-        with_lag(&mut states);
-        let behind: Vec<u64> = states.iter().map(|s| s.behind).collect();
-        // Node 1 lacks 2 of node 2's ops; node 2 lacks 3 of node 1's.
-        assert_eq!(behind, [2, 3, 0]);
     }
 }

@@ -1,7 +1,7 @@
 //! The cluster's typed events, as the `/ws/events` feed streams them: one
 //! JSON object per event, stamped with the node and its clocks.
 
-use app::model::BookingStatus;
+use app::model::{BookingStatus, ReplicaState};
 use cluster::clock::BerkeleyResult;
 use cluster::election::ElectionEvent;
 use cluster::NodeId;
@@ -83,6 +83,11 @@ pub enum EventKind {
         from: NodeId,
         via: &'static str,
         displaced: Vec<String>,
+    },
+    /// This node's replica as `GET /api/replicas` describes it, once a
+    /// second: the monitor's replication panel is drawn from these.
+    Replica {
+        state: ReplicaState,
     },
 }
 
