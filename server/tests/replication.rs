@@ -10,7 +10,7 @@ use common::{
     agreed_leader, cluster_specs, eventually, not_available, seat_states, start_all, FakePeer,
     TestNode,
 };
-use moviebook::replication::wire::{ReplicationRequest, Write};
+use moviebook::replication::wire::{ReplicationReply, ReplicationRequest, Write};
 use serde_json::{json, Value};
 use std::time::Duration;
 use uuid::Uuid;
@@ -193,6 +193,19 @@ async fn replication_calls_must_be_signed() {
     assert_eq!(response.status(), 401);
 }
 
+/// Books `seat` through the leader `node` once it takes writes (it has
+/// caught up in its epoch).
+async fn books_once_serving(node: &TestNode, showtime: i64, seat: &str) {
+    let served = eventually(PATIENCE, || async {
+        let (status, _) = node
+            .book(json!({"userId": "gil", "showtimeId": showtime, "seats": [seat]}))
+            .await;
+        (status == 201).then_some(())
+    })
+    .await;
+    assert!(served.is_some(), "the leader takes writes");
+}
+
 /// A booking of `seats` as a forwarded write, the way a follower hands one
 /// to the leader.
 fn forwarded_booking(id: Uuid, showtime: i64, seats: &[&str]) -> ReplicationRequest {
@@ -208,7 +221,7 @@ fn forwarded_booking(id: Uuid, showtime: i64, seats: &[&str]) -> ReplicationRequ
 }
 
 #[tokio::test]
-async fn a_write_whose_caller_hangs_up_is_still_decided_and_a_retry_gets_that_decision() {
+async fn a_write_whose_caller_hangs_up_keeps_its_seat_and_a_retry_confirms_it() {
     let _turn = ONE_CLUSTER_AT_A_TIME.lock().await;
     // Nodes 2 and 3 are real; this test is node 1, forwarding writes.
     let specs = cluster_specs("decided", 3);
@@ -218,14 +231,7 @@ async fn a_write_whose_caller_hangs_up_is_still_decided_and_a_retry_gets_that_de
     let follower = FakePeer::new(1, "secret-of-decided");
     let showtime = node3.future_showtime(1).await;
     // The leader takes writes (it has caught up in its epoch).
-    let served = eventually(PATIENCE, || async {
-        let (status, _) = node3
-            .book(json!({"userId": "gil", "showtimeId": showtime, "seats": ["B1"]}))
-            .await;
-        (status == 201).then_some(())
-    })
-    .await;
-    assert!(served.is_some(), "the leader takes writes");
+    books_once_serving(node3, showtime, "B1").await;
 
     // Node 2 freezes, so no majority can hold the write; the caller gives up
     // long before the leader could decide.
@@ -241,23 +247,19 @@ async fn a_write_whose_caller_hangs_up_is_still_decided_and_a_retry_gets_that_de
         .await;
     assert!(gave_up.is_err(), "{gave_up:?}");
 
-    // The leader still decides: lost, since no majority took it. Never a
-    // confirmed booking that no majority holds.
-    let status = eventually(PATIENCE, || async {
-        let status = booking_status(node3, &id.to_string()).await?;
-        (status != "confirmed").then_some(status)
-    })
-    .await;
-    assert_eq!(status.as_deref(), Some("lost"));
-    // The abandoned request stopped counting as load.
+    // The leader still decides, without the caller: the outcome is not
+    // known (a majority may hold it though the answers did not come), so
+    // the booking is never withdrawn. It keeps its seat on the leader.
     let idle = eventually(PATIENCE, || async {
         (node3.own_load().await == 0).then_some(())
     })
     .await;
     assert!(idle.is_some(), "the leader's load never went back to 0");
+    let status = booking_status(node3, &id.to_string()).await;
+    assert_eq!(status.as_deref(), Some("confirmed"));
 
-    // The retry of that write, under the same id, gets the failure again:
-    // never the lost booking passed off as a success.
+    // The retry of that write, under the same id, once a majority can be
+    // reached again, confirms that same booking: one booking, never two.
     node2.resume();
     let leader = wait_for_leader(&[node2, node3]).await;
     let leader_node = if leader == 2 { node2 } else { node3 };
@@ -270,11 +272,57 @@ async fn a_write_whose_caller_hangs_up_is_still_decided_and_a_retry_gets_that_de
         )
         .await;
     match retried {
-        Err(refusal) => assert!(refusal.contains("nothing was booked"), "{refusal}"),
-        Ok(reply) => panic!("a failed booking was answered {reply:?}"),
+        Ok(ReplicationReply::Booking { booking, .. }) => {
+            assert_eq!(booking.id, id.to_string());
+            assert_eq!(booking.status, app::model::BookingStatus::Confirmed);
+        }
+        other => panic!("the retry was answered {other:?}"),
     }
     for node in [node2, node3] {
-        assert!(sees_taken(node, showtime, &["B1"]).await, "B2 is free");
+        assert!(sees_taken(node, showtime, &["B1", "B2"]).await);
+        let status = booking_status(node, &id.to_string()).await;
+        assert_eq!(status.as_deref(), Some("confirmed"));
+    }
+}
+
+/// A leader deposed without knowing it yet: a new leader (here this test,
+/// as node 1) won a later epoch and read what node 3 held when node 3
+/// promised it. Node 3 still believes it leads, and node 2 has promised
+/// nothing yet; if node 3 counted itself for a write of its old epoch, a
+/// majority (node 3 and node 2) would hold a booking the new leader never
+/// read, and it could sell the seat again. Node 3 refuses the write.
+#[tokio::test]
+async fn a_leader_that_promised_a_later_epoch_takes_no_write_of_its_own() {
+    let _turn = ONE_CLUSTER_AT_A_TIME.lock().await;
+    let specs = cluster_specs("self_fenced", 3);
+    let nodes = start_all(&specs[1..]).await;
+    let (node2, node3) = (&nodes[0], &nodes[1]);
+    assert_eq!(wait_for_leader(&[node2, node3]).await, 3);
+    let new_leader = FakePeer::new(1, "secret-of-self_fenced");
+    let showtime = node3.future_showtime(1).await;
+    books_once_serving(node3, showtime, "C1").await;
+    let (_, epoch) = agreed_leader(&[node2, node3]).await.expect("one leader");
+
+    let promised = new_leader
+        .call(
+            node3,
+            3,
+            ReplicationRequest::Promise { epoch: epoch + 5 },
+            PATIENCE,
+        )
+        .await;
+    assert!(
+        matches!(promised, Ok(ReplicationReply::Promised)),
+        "{promised:?}"
+    );
+    let (status, body) = node3
+        .book(json!({"userId": "gil", "showtimeId": showtime, "seats": ["C2"]}))
+        .await;
+    assert_eq!(status, 503, "{body}");
+    assert!(body.to_string().contains("no longer leads"), "{body}");
+    // Nothing was written, here or at node 2.
+    for node in [node2, node3] {
+        assert!(sees_taken(node, showtime, &["C1"]).await, "C2 was sold");
     }
 }
 

@@ -20,12 +20,12 @@ use crate::store::BookingReplica;
 use app::error::{ApiError, ErrorCode};
 use app::model::{Booking, BookingRequest, BookingStatus, NewMovie};
 use cluster::election::Epoch;
-use cluster::replication::{QuorumState, SeatRule, Strategy, WriteQuorum};
+use cluster::replication::{Fence, QuorumState, SeatRule, Strategy, WriteQuorum};
 use futures::future::{BoxFuture, FutureExt, Shared};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, RwLockReadGuard};
 use uuid::Uuid;
 
 /// How long the leader waits for a majority to hold a write.
@@ -93,6 +93,33 @@ impl ReplicatedCinema {
         }
     }
 
+    /// A master-slave leader's own write passes its fence, as a pushed one
+    /// does at a replica: a leader deposed without knowing it yet, which
+    /// has promised a later epoch to the new leader (answering with what it
+    /// held then), must not count itself for a write of its old epoch, or
+    /// a majority could hold a booking the new leader never read. The
+    /// fence stays read-locked until the write is done, so a promise comes
+    /// after it. Leaderless modes have no fence to pass.
+    async fn own_write_fence(
+        &self,
+        epoch: Epoch,
+    ) -> Result<Option<RwLockReadGuard<'_, Fence>>, ApiError> {
+        if !self.mode().has_leader_writes() {
+            return Ok(None);
+        }
+        let fence = self.fence.read().await;
+        if !fence.admits(epoch) {
+            return Err(ApiError::new(
+                ErrorCode::Unavailable,
+                format!(
+                    "This node no longer leads: epoch {} has begun. Please try again in a moment.",
+                    fence.promised()
+                ),
+            ));
+        }
+        Ok(Some(fence))
+    }
+
     /// Waits, a little, until this node serves as leader of `epoch`.
     async fn caught_up_in(&self, epoch: Epoch) -> Result<(), ApiError> {
         let mut serving = self.serving.subscribe();
@@ -149,10 +176,12 @@ impl ReplicatedCinema {
     /// A cancellation is final here at once; in strong consistency it is
     /// acknowledged once a majority holds it too.
     async fn decide_cancel(&self, booking_id: Uuid, user_id: String, epoch: Epoch) -> Outcome {
+        let fence = self.own_write_fence(epoch).await?;
         let deps = self.frontier();
         let by = self.decider(epoch, &deps);
         let (cancelled, op) = self.local.cancel(booking_id, &user_id, &by).await?;
         self.applied_now([op]);
+        drop(fence);
         if !self.mode().is_strong() {
             self.spread_in_background(booking_id);
         } else if self.replicate_booking(booking_id, epoch).await != QuorumState::Committed {
@@ -205,10 +234,12 @@ impl ReplicatedCinema {
         request: BookingRequest,
         epoch: Epoch,
     ) -> Result<BookingReplica, ApiError> {
+        let fence = self.own_write_fence(epoch).await?;
         let deps = self.frontier();
         let by = self.decider(epoch, &deps);
         let (_, record, op) = self.local.book_as(id, request, self.mode(), &by).await?;
         self.applied_now([op]);
+        drop(fence);
         Ok(BookingReplica {
             record,
             status: BookingStatus::Confirmed,
@@ -233,10 +264,20 @@ impl ReplicatedCinema {
     }
 
     /// A new booking: written here, then confirmed once a majority holds it.
-    /// If a majority cannot be reached it is withdrawn (`withdraw`), and
-    /// nothing was booked: no one acknowledged it. In multi-master a
-    /// replica refuses it if a rival's claim holds a seat there; then the
-    /// answer names the seats.
+    ///
+    /// In multi-master it is a claim: a replica refuses it if a rival's
+    /// claim holds a seat there, and if a majority does not take it, it is
+    /// withdrawn (`withdraw`): nothing was booked, and the answer names the
+    /// seats taken.
+    ///
+    /// A master-slave leader's booking that a majority did not confirm in
+    /// time is never withdrawn: a majority may hold it though the answers
+    /// did not come, and a new leader may have read it. It keeps its seat
+    /// here, the caller is told the outcome is not known yet, and a retry
+    /// (or anti-entropy) confirms it, unless a later leader's booking wins
+    /// the seat. Withdrawing it could free, on some replicas only, a seat it
+    /// had already taken there from an older rival, and the replicas would
+    /// never agree again (the simulation found that).
     async fn book_and_commit(
         &self,
         id: Uuid,
@@ -253,6 +294,9 @@ impl ReplicatedCinema {
                 self.claim_won(id).await;
             }
             return self.committed(id).await;
+        }
+        if !claims {
+            return Err(outcome_not_known());
         }
         self.withdraw(id, epoch).await;
         if pushed.seats_taken.is_empty() {
@@ -281,12 +325,14 @@ impl ReplicatedCinema {
     /// caller is told the outcome is not known yet.
     async fn reconfirm(&self, held: BookingReplica, epoch: Epoch) -> Result<Booking, ApiError> {
         let id = held.record.id;
+        let fence = self.own_write_fence(epoch).await?;
         let deps = self.frontier();
         let reconfirmed = self
             .store
             .reconfirm(id, &self.decider(epoch, &deps))
             .await
             .map_err(|e| storage_error(e, ""))?;
+        drop(fence);
         // Not reconfirmed: a later leader or a rival decided it meanwhile.
         if let Some(op) = reconfirmed {
             self.applied_now([op]);
@@ -294,11 +340,7 @@ impl ReplicatedCinema {
                 return self.committed(id).await;
             }
         }
-        Err(ApiError::new(
-            ErrorCode::Unavailable,
-            "Too few nodes of the cluster are reachable to confirm this booking yet. \
-             Check My bookings in a moment to see whether it went through.",
-        ))
+        Err(outcome_not_known())
     }
 
     /// The answer for a booking a majority holds: the booking as it stands
@@ -447,6 +489,15 @@ pub(super) struct Pushed {
     pub refused_for_good: bool,
     /// The seats replicas refused it for, held there by rival claims.
     pub seats_taken: Vec<String>,
+}
+
+/// A booking written here that a majority did not confirm in time.
+fn outcome_not_known() -> ApiError {
+    ApiError::new(
+        ErrorCode::Unavailable,
+        "Too few nodes of the cluster are reachable to confirm this booking yet. \
+         Check My bookings in a moment to see whether it went through.",
+    )
 }
 
 fn too_few_nodes(outcome: &str) -> ApiError {
