@@ -46,7 +46,7 @@ CLUSTER_PORT=$((PORT + 10))
 for i in 1 2 3; do
   target/release/moviebook db prepare --database-url "$SERVER_URL" --name "moviebook_node_$i" --extra-showtimes 250 >/dev/null
 done
-RUST_LOG=warn DATABASE_URL=$SERVER_URL target/release/moviebook up --port "$CLUSTER_PORT" &
+RUST_LOG=warn DATABASE_URL=$SERVER_URL target/release/moviebook up --port "$CLUSTER_PORT" --no-rate-limit &
 UP_PID=$!
 # Up once every node answers and a leader is elected.
 for _ in $(seq 150); do
@@ -69,7 +69,7 @@ start_cluster() {
     target/release/moviebook db prepare --database-url "$mode_url" --name "moviebook_node_$i" --extra-showtimes 250 >/dev/null
   done
   REPLICATION=${1%/*} CONSISTENCY=${1#*/} NODES_COUNT=$2 RUST_LOG=warn DATABASE_URL=$mode_url \
-    target/release/moviebook up --port "$CLUSTER_PORT" &
+    target/release/moviebook up --port "$CLUSTER_PORT" --no-rate-limit &
   UP_PID=$!
   for _ in $(seq 150); do
     curl -sf "http://127.0.0.1:$CLUSTER_PORT/api/election" | grep -q '"leader":{' && break; sleep 0.2

@@ -22,6 +22,9 @@ pub enum ErrorCode {
     NotFound,
     /// The request body is larger than the server takes.
     PayloadTooLarge,
+    /// The caller made too many requests too fast; `Retry-After` says when
+    /// to try again.
+    TooManyRequests,
     /// One or more requested seats are held by another booking.
     SeatsTaken,
     /// The operation conflicts with the resource's current state.
@@ -43,6 +46,7 @@ impl ErrorCode {
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::SeatsTaken | ErrorCode::Conflict | ErrorCode::StaleMessage => 409,
             ErrorCode::InvalidInput => 422,
+            ErrorCode::TooManyRequests => 429,
             ErrorCode::Internal => 500,
             ErrorCode::Unavailable => 503,
         }

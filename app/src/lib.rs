@@ -18,8 +18,35 @@ use leptos_meta::{provide_meta_context, Link, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes, A};
 use leptos_router::path;
 
+/// The content security policy of a page whose inline scripts carry
+/// `nonce`: scripts from this site and those inline ones only, WebAssembly
+/// compiled from them, connections (the event feed's WebSocket too) to this
+/// site only, inline style attributes (the seat map's and charts' sizes),
+/// and no framing.
+pub fn page_policy(nonce: &str) -> String {
+    format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
+         style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; \
+         object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    )
+}
+
+/// Sets the page's policy on its response, with the nonce of this render.
+#[cfg(feature = "ssr")]
+fn set_page_policy() {
+    use http::header::{HeaderValue, CONTENT_SECURITY_POLICY};
+    let response = use_context::<leptos_axum::ResponseOptions>();
+    if let (Some(nonce), Some(response)) = (leptos::nonce::use_nonce(), response) {
+        if let Ok(policy) = HeaderValue::from_str(&page_policy(&nonce)) {
+            response.insert_header(CONTENT_SECURITY_POLICY, policy);
+        }
+    }
+}
+
 /// The HTML document around the app, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    set_page_policy();
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -84,4 +111,18 @@ fn mark_hydrated() {
             let _ = body.set_attribute("data-hydrated", "true");
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::page_policy;
+
+    #[test]
+    fn a_page_policy_runs_only_its_own_scripts_and_is_never_framed() {
+        let policy = page_policy("abc123");
+        assert!(policy.contains("script-src 'self' 'nonce-abc123' 'wasm-unsafe-eval';"));
+        assert!(!policy.contains("script-src 'self' 'unsafe-inline'"));
+        assert!(policy.contains("frame-ancestors 'none'"));
+        assert!(policy.contains("object-src 'none'"));
+    }
 }

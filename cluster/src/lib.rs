@@ -14,6 +14,8 @@
 //!   acknowledgment, so a minority partition never has a leader.
 //! - [`replication`]: when a write is committed (a majority holds it) and how
 //!   replicas that disagree settle it (last-write-wins, status moves forward).
+//! - [`balancer`] and [`rate_limit`]: the gateway's choice of a node for
+//!   each request, and the token buckets that bound each client's rate.
 //! - [`sim`]: many nodes in one thread over a seeded, faulty network; the
 //!   tests run it over thousands of seeds and check the invariants.
 //!
@@ -47,6 +49,7 @@ pub mod balancer;
 pub mod clock;
 pub mod election;
 pub mod membership;
+pub mod rate_limit;
 pub mod replication;
 pub mod rng;
 pub mod sim;

@@ -14,10 +14,16 @@ export async function newMoviegoer(browser: Browser): Promise<{ context: Browser
   return { context, page };
 }
 
-/** Fails the test on any uncaught error in the page. */
+/** Fails the test on any uncaught error in the page, and on anything the
+ *  page's content security policy refused. */
 export function watchForErrors(page: Page) {
   page.on('pageerror', (e) => {
     throw new Error(`page error: ${e.message}`);
+  });
+  page.on('console', (message) => {
+    if (/Content Security Policy/i.test(message.text())) {
+      throw new Error(`refused by the content security policy: ${message.text()}`);
+    }
   });
 }
 

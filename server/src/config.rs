@@ -66,6 +66,8 @@ pub struct UpConfig {
     #[arg(long, env = "BALANCE", default_value = "round-robin")]
     pub balance: cluster::balancer::Strategy,
     #[command(flatten)]
+    pub rate_limits: RateLimitFlags,
+    #[command(flatten)]
     pub site: SiteConfig,
 }
 
@@ -227,6 +229,38 @@ pub struct GatewayConfig {
     /// round-robin, least-connections or weighted-round-robin.
     #[arg(long, env = "BALANCE", default_value = "round-robin")]
     pub balance: cluster::balancer::Strategy,
+    #[command(flatten)]
+    pub rate_limits: RateLimitFlags,
+}
+
+/// How often one client (one address) may call the gateway.
+#[derive(Args, Debug, Clone)]
+pub struct RateLimitFlags {
+    /// Requests a second one client may make, sustained.
+    #[arg(long, env = "RATE_LIMIT", default_value_t = 100.0)]
+    pub rate_limit: f64,
+    /// Requests one client may make at once before that rate applies.
+    #[arg(long, env = "RATE_BURST", default_value_t = 400.0)]
+    pub rate_burst: f64,
+    /// Sign-ins and operator actions (elections, mode switches, new movies)
+    /// a minute one client may make, sustained (a burst of 10).
+    #[arg(long, env = "SENSITIVE_RATE_PER_MINUTE", default_value_t = 30.0)]
+    pub sensitive_per_minute: f64,
+    /// No rate limits at all (for benchmarks): never on a public address.
+    #[arg(long, env = "NO_RATE_LIMIT")]
+    pub no_rate_limit: bool,
+}
+
+impl RateLimitFlags {
+    /// The limits to enforce, or none.
+    pub fn limits(&self) -> Option<crate::gateway::RateLimits> {
+        use cluster::rate_limit::Rate;
+        const SENSITIVE_BURST: f64 = 10.0;
+        (!self.no_rate_limit).then(|| crate::gateway::RateLimits {
+            ordinary: Rate::new(self.rate_limit, self.rate_burst),
+            sensitive: Rate::new(self.sensitive_per_minute / 60.0, SENSITIVE_BURST),
+        })
+    }
 }
 
 /// Where the compiled browser app (WASM, JS, CSS) and static assets are.

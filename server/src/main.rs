@@ -43,6 +43,7 @@ async fn run_gateway(config: GatewayConfig) -> anyhow::Result<()> {
         port: config.port,
         nodes,
         strategy: config.balance,
+        rate_limits: config.rate_limits.limits(),
     };
     gateway::run(gateway, node::shutdown_signal()).await
 }

@@ -37,6 +37,11 @@ async fn start_gateway(nodes: &[&TestNode]) -> TestGateway {
 
 /// A gateway over the given node addresses, numbered 1, 2, ... in order.
 fn start_gateway_for(addresses: &[&str]) -> TestGateway {
+    start_gateway_with(addresses, &[])
+}
+
+/// `start_gateway_for`, with more flags.
+fn start_gateway_with(addresses: &[&str], flags: &[&str]) -> TestGateway {
     let members: Vec<String> = addresses
         .iter()
         .enumerate()
@@ -44,6 +49,7 @@ fn start_gateway_for(addresses: &[&str]) -> TestGateway {
         .collect();
     let mut process = Command::new(env!("CARGO_BIN_EXE_moviebook"))
         .args(["gateway", "--port", "0", "--nodes", &members.join(",")])
+        .args(flags)
         .env("RUST_LOG", "info")
         .env("NO_COLOR", "1")
         .stdout(Stdio::piped())
@@ -196,17 +202,20 @@ async fn the_gateway_feed_merges_every_node_and_its_routing_decisions() {
     assert!(told.is_ok(), "the feed says the gateway took node 2 out");
 }
 
-#[tokio::test]
-async fn with_no_node_reachable_the_gateway_answers_503_in_the_error_shape() {
-    // Ports that were free a moment ago: nothing listens there.
-    let listeners: Vec<std::net::TcpListener> = (0..2)
+/// Addresses that were free a moment ago: nothing listens there.
+fn unreachable_addresses(count: usize) -> Vec<String> {
+    let listeners: Vec<std::net::TcpListener> = (0..count)
         .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("a free port"))
         .collect();
-    let addresses: Vec<String> = listeners
+    listeners
         .iter()
         .map(|l| l.local_addr().expect("a bound address").to_string())
-        .collect();
-    drop(listeners);
+        .collect()
+}
+
+#[tokio::test]
+async fn with_no_node_reachable_the_gateway_answers_503_in_the_error_shape() {
+    let addresses = unreachable_addresses(2);
     let gateway = start_gateway_for(&addresses.iter().map(String::as_str).collect::<Vec<_>>());
 
     let response = reqwest::get(format!("{}/api/movies", gateway.base_url))
@@ -217,6 +226,80 @@ async fn with_no_node_reachable_the_gateway_answers_503_in_the_error_shape() {
     assert_eq!(error["error"]["code"], "unavailable");
     let message = error["error"]["message"].as_str().unwrap_or_default();
     assert!(message.contains("reachable"), "{message}");
+}
+
+/// Each client has a bucket for ordinary requests and a tighter one for
+/// sign-ins and operator actions; past it, a 429 in the error shape with
+/// `Retry-After`, and the request goes no further. (Nothing listens behind
+/// this gateway: a request it lets through gets its 503.)
+#[tokio::test]
+async fn a_client_beyond_its_rate_gets_429_with_retry_after() {
+    let addresses = unreachable_addresses(1);
+    let flags = [
+        "--rate-limit",
+        "0.5",
+        "--rate-burst",
+        "3",
+        "--sensitive-per-minute",
+        "6",
+    ];
+    let gateway = start_gateway_with(&[addresses[0].as_str()], &flags);
+    let client = reqwest::Client::new();
+    let get_movies = || {
+        client
+            .get(format!("{}/api/movies", gateway.base_url))
+            .send()
+    };
+
+    for _ in 0..3 {
+        assert_eq!(get_movies().await.unwrap().status(), 503);
+    }
+    let refused = get_movies().await.unwrap();
+    assert_eq!(refused.status(), 429);
+    assert_eq!(refused.headers()["retry-after"], "2");
+    assert_eq!(refused.headers()["x-content-type-options"], "nosniff");
+    let error: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(error["error"]["code"], "too_many_requests");
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("wait 2 s"),
+        "{error}"
+    );
+
+    // Operator actions draw from a bucket of their own: ten at once.
+    let start_election = || {
+        client
+            .post(format!("{}/api/election", gateway.base_url))
+            .json(&serde_json::json!({"algorithm": "bully"}))
+            .send()
+    };
+    for _ in 0..10 {
+        assert_eq!(start_election().await.unwrap().status(), 503);
+    }
+    let refused = start_election().await.unwrap();
+    assert_eq!(refused.status(), 429);
+    assert_eq!(refused.headers()["retry-after"], "10");
+}
+
+#[tokio::test]
+async fn benchmarks_can_turn_the_rate_limits_off() {
+    let addresses = unreachable_addresses(1);
+    let flags = [
+        "--rate-limit",
+        "0.5",
+        "--rate-burst",
+        "1",
+        "--no-rate-limit",
+    ];
+    let gateway = start_gateway_with(&[addresses[0].as_str()], &flags);
+    for _ in 0..20 {
+        let response = reqwest::get(format!("{}/api/movies", gateway.base_url))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 503);
+    }
 }
 
 /// Waits for the next event of `node` on the feed.

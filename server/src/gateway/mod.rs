@@ -7,6 +7,9 @@
 mod feed;
 mod health;
 mod proxy;
+mod rate_limit;
+
+pub use rate_limit::RateLimits;
 
 use axum::extract::{DefaultBodyLimit, State};
 use axum::routing::get;
@@ -37,6 +40,8 @@ pub struct Gateway {
     /// Every node: id and the host:port its HTTP server listens on.
     pub nodes: BTreeMap<NodeId, String>,
     pub strategy: Strategy,
+    /// Per-client rate limits; none if turned off.
+    pub rate_limits: Option<RateLimits>,
 }
 
 /// The gateway's state, shared by its handlers and background tasks.
@@ -47,6 +52,7 @@ struct Shared {
     /// Every event as JSON text, from the nodes and from the gateway itself.
     feed: broadcast::Sender<String>,
     forwarded: BTreeMap<NodeId, AtomicU64>,
+    limiter: Option<rate_limit::Limiter>,
 }
 
 impl Shared {
@@ -95,6 +101,7 @@ pub async fn run(
         nodes: gateway.nodes.clone(),
         client,
         feed: broadcast::channel(FEED_CAPACITY).0,
+        limiter: gateway.rate_limits.map(rate_limit::Limiter::new),
     });
     let address = SocketAddr::new(gateway.bind, gateway.port);
     let listener = tokio::net::TcpListener::bind(address)
@@ -112,8 +119,18 @@ pub async fn run(
         .route("/gateway/status", get(status))
         .fallback(proxy::forward)
         .layer(DefaultBodyLimit::max(proxy::MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn_with_state(
+            shared.clone(),
+            rate_limit::limit,
+        ))
+        // The nodes' responses pass through with their headers; the
+        // gateway's own (its errors, its status) get the same.
+        .layer(axum::middleware::map_response(
+            crate::http::security_headers::add,
+        ))
         .with_state(shared);
     tracing::info!("gateway listening on http://{address}");
+    let app = app.into_make_service_with_connect_info::<SocketAddr>();
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;

@@ -6,6 +6,7 @@ mod control;
 mod error;
 mod replication;
 mod rest;
+pub mod security_headers;
 mod session_clock;
 
 pub use error::HttpError;
@@ -66,6 +67,7 @@ pub fn router(
         .fallback(leptos_axum::file_and_error_handler(app::shell))
         .with_state(leptos_options)
         .layer(axum::middleware::map_response(server_fn_error_status))
+        .layer(axum::middleware::map_response(security_headers::add))
         .layer(axum::middleware::from_fn_with_state(
             replication_for_sessions,
             session_clock::track,

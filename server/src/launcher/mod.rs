@@ -62,6 +62,7 @@ async fn serve(config: &UpConfig, admin_url: &str) -> anyhow::Result<()> {
         port: config.port,
         nodes: addresses,
         strategy: config.balance,
+        rate_limits: config.rate_limits.limits(),
     };
     let result = gateway::run(gateway, crate::node::shutdown_signal()).await;
     futures::future::join_all(nodes.into_iter().map(|node| node.stop())).await;

@@ -1,0 +1,28 @@
+import { test, expect } from '@playwright/test';
+import { open, watchForErrors } from './helpers';
+
+test.beforeEach(async ({ page }) => watchForErrors(page));
+
+test('every page comes with security headers, and hydrates under its content security policy', async ({ page }) => {
+  for (const path of ['/', '/monitor', '/bookings']) {
+    const response = await page.request.get(path);
+    const headers = response.headers();
+    const nonce = headers['content-security-policy']?.match(/'nonce-([\w-]+)'/)?.[1];
+    expect(nonce, `${path}: ${headers['content-security-policy']}`).toBeTruthy();
+    expect(headers['content-security-policy']).toContain("frame-ancestors 'none'");
+    expect(headers['x-content-type-options']).toBe('nosniff');
+    expect(headers['x-frame-options']).toBe('DENY');
+    // Every script of the page carries the nonce the policy names.
+    const html = await response.text();
+    const scripts = html.match(/<script[^>]*>/g) ?? [];
+    expect(scripts.length, path).toBeGreaterThan(0);
+    for (const script of scripts) {
+      expect(script, path).toContain(`nonce="${nonce}"`);
+    }
+    // And the browser app runs under it (a refusal fails the test).
+    await open(page, path);
+  }
+  // A JSON answer is no document: it may load nothing at all.
+  const api = await page.request.get('/api/movies');
+  expect(api.headers()['content-security-policy']).toBe("default-src 'none'; frame-ancestors 'none'");
+});
