@@ -105,7 +105,7 @@ pub struct ClusterFlags {
     /// The secret every message between nodes is signed with. Required with
     /// peers; a cluster of one makes up its own.
     #[arg(long, env = "CLUSTER_SECRET", hide_env_values = true)]
-    pub cluster_secret: Option<String>,
+    pub cluster_secret: Option<crate::secret::Secret>,
     /// Milliseconds between heartbeats.
     #[arg(long, env = "HEARTBEAT_MS", default_value_t = 100)]
     pub heartbeat_ms: u64,

@@ -8,5 +8,6 @@ pub mod launcher;
 pub mod node;
 pub mod replication;
 pub mod runtime;
+pub mod secret;
 pub mod service;
 pub mod store;

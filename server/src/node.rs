@@ -5,6 +5,7 @@ use crate::config::{NodeConfig, SiteConfig};
 use crate::replication::{GossipConfig, ReplicatedCinema, ReplicationSettings};
 use crate::runtime::events::EventFeed;
 use crate::runtime::{ClusterConfig, ClusterHandle};
+use crate::secret::Secret;
 use crate::service::{real_time_ms, Cinema, NodeClocks, SharedClocks};
 use crate::store::Store;
 use chrono::Utc;
@@ -76,7 +77,7 @@ fn cluster_config(config: &NodeConfig, address: SocketAddr) -> anyhow::Result<Cl
         .map_err(|e| anyhow::anyhow!("PEERS: {e}"))?;
     let secret = match (&flags.cluster_secret, peers.is_empty()) {
         (Some(secret), _) if !secret.is_empty() => secret.clone(),
-        (_, true) => uuid::Uuid::new_v4().simple().to_string(),
+        (_, true) => Secret::new(uuid::Uuid::new_v4().simple().to_string()),
         (_, false) => anyhow::bail!("CLUSTER_SECRET is required when the node has peers"),
     };
     Ok(ClusterConfig {

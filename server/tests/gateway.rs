@@ -55,7 +55,7 @@ fn start_gateway_with(addresses: &[&str], flags: &[&str]) -> TestGateway {
         .stdout(Stdio::piped())
         .spawn()
         .expect("start moviebook gateway");
-    let address = common::listening_address(&mut process);
+    let (address, _) = common::listening_address(&mut process);
     TestGateway {
         base_url: format!("http://{address}"),
         process,

@@ -39,7 +39,7 @@ pub struct ClusterConfig {
     pub self_address: String,
     /// Every other member: id and the host:port its HTTP server listens on.
     pub peers: BTreeMap<NodeId, String>,
-    pub secret: String,
+    pub secret: crate::secret::Secret,
     pub heartbeat_ms: u64,
     pub failure_timeout_ms: u64,
     pub algorithm: Algorithm,
@@ -155,7 +155,7 @@ pub fn start(config: ClusterConfig, clocks: SharedClocks, feed: EventFeed) -> Cl
     let mut all = members.clone();
     all.push(config.node_id);
     let membership = Membership::new(config.node_id, &all, config.failure_timeout_ms);
-    let signer = Signer::new(&config.secret);
+    let signer = Signer::new(config.secret.expose());
     let started_ms = real_time_ms();
     let stamper = Stamper::new(config.node_id, clocks.clone(), started_ms);
     let config = Arc::new(config);

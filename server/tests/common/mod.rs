@@ -8,12 +8,15 @@
 pub mod relay;
 
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub struct TestNode {
     pub base_url: String,
     pub client: reqwest::Client,
     process: Child,
+    /// Everything the process wrote to its standard output (its log).
+    pub output: Arc<Mutex<String>>,
 }
 
 impl Drop for TestNode {
@@ -103,11 +106,12 @@ impl NodeSpec {
             .stdout(Stdio::piped())
             .spawn()
             .expect("start moviebook node");
-        let address = listening_address(&mut process);
+        let (address, output) = listening_address(&mut process);
         let node = TestNode {
             base_url: format!("http://{address}"),
             client: reqwest::Client::new(),
             process,
+            output,
         };
         let up = eventually(Duration::from_secs(60), || async {
             let response = node.client.get(node.url("/api/movies")).send().await.ok()?;
@@ -123,12 +127,15 @@ impl NodeSpec {
     }
 }
 
-/// The address a node says it listens on, read from its log; the rest of
-/// its output is drained in the background so the pipe never fills.
-pub fn listening_address(process: &mut Child) -> String {
+/// The address a process says it listens on, read from its log, and all
+/// of its output, kept as it is read in the background (so the pipe never
+/// fills).
+pub fn listening_address(process: &mut Child) -> (String, Arc<Mutex<String>>) {
     use std::io::BufRead;
     let stdout = process.stdout.take().expect("piped stdout");
     let (found, address) = std::sync::mpsc::channel();
+    let output = Arc::new(Mutex::new(String::new()));
+    let kept = output.clone();
     std::thread::spawn(move || {
         for line in std::io::BufReader::new(stdout)
             .lines()
@@ -137,15 +144,20 @@ pub fn listening_address(process: &mut Child) -> String {
             if std::env::var_os("MOVIEBOOK_TEST_LOGS").is_some() {
                 eprintln!("{line}");
             }
+            if let Ok(mut kept) = kept.lock() {
+                kept.push_str(&line);
+                kept.push('\n');
+            }
             if let Some((_, rest)) = line.split_once("listening on http://") {
                 let address = rest.split_whitespace().next().unwrap_or_default();
                 let _ = found.send(address.to_string());
             }
         }
     });
-    address
+    let address = address
         .recv_timeout(Duration::from_secs(60))
-        .expect("the node says where it listens within 60 s")
+        .expect("the node says where it listens within 60 s");
+    (address, output)
 }
 
 /// Specs for an `n`-node cluster on free ports, each node knowing the others.
