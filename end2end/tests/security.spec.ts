@@ -1,5 +1,5 @@
 import { test, expect } from '@playwright/test';
-import { open, watchForErrors } from './helpers';
+import { open, watchForErrors, futureShowtime } from './helpers';
 
 test.beforeEach(async ({ page }) => watchForErrors(page));
 
@@ -25,4 +25,24 @@ test('every page comes with security headers, and hydrates under its content sec
   // A JSON answer is no document: it may load nothing at all.
   const api = await page.request.get('/api/movies');
   expect(api.headers()['content-security-policy']).toBe("default-src 'none'; frame-ancestors 'none'");
+});
+
+test('a form on another site cannot book: the cross-site post is refused and the seat stays free', async ({ page, baseURL }) => {
+  const showtime = await futureShowtime(page, 2);
+  const seatsOf = async () => (await (await page.request.get(`/api/seats?showtimeId=${showtime}`)).json());
+  const free = (map: any) => map.rows.flatMap((row: any) => row.seats).filter((s: any) => s.state === 'available').length;
+  const freeBefore = free(await seatsOf());
+  // A page that is not MovieBook's posts a form at it, its body shaped as
+  // the API's JSON (the classic cross-site request forgery).
+  await page.setContent(`
+    <form method="post" action="${baseURL}/api/bookings" enctype="text/plain">
+      <input name='{"userId":"victim","showtimeId":${showtime},"seats":["B3"],"pad":"' value='"}'>
+    </form>`);
+  const [response] = await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith('/api/bookings')),
+    page.evaluate(() => (document.forms[0] as HTMLFormElement).submit()),
+  ]);
+  expect(response.status()).toBe(403);
+  expect(await response.text()).toContain('another site');
+  expect(free(await seatsOf())).toBe(freeBefore);
 });

@@ -485,3 +485,64 @@ async fn movies_added_by_two_nodes_unaware_of_each_other_get_different_ids() {
     }
     assert_ne!(ids[0], ids[1]);
 }
+
+/// A page of another site (a form posted, a script's fetch) cannot book or
+/// cancel: the browser says where the request comes from, and the node
+/// refuses it with a 403, changing nothing. The same request from the
+/// site itself, or from a client that is not a browser page, goes through.
+#[tokio::test]
+async fn requests_from_other_sites_change_nothing() {
+    let node = start_node("cross_site").await;
+    let showtime = node.future_showtime(1).await;
+    let booking = json!({"userId": "ivy", "showtimeId": showtime, "seats": ["E5"]});
+    let post = |headers: &[(&'static str, &'static str)]| {
+        let mut request = node.client.post(node.url("/api/bookings")).json(&booking);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.send()
+    };
+
+    let from_other_sites: [&[(&str, &str)]; 3] = [
+        &[
+            ("sec-fetch-site", "cross-site"),
+            ("origin", "https://evil.example"),
+        ],
+        &[("sec-fetch-site", "same-site")],
+        &[("origin", "https://evil.example")],
+    ];
+    for headers in from_other_sites {
+        let refused = post(headers).await.unwrap();
+        assert_eq!(refused.status(), 403, "{headers:?}");
+        assert_eq!(refused.headers()["x-content-type-options"], "nosniff");
+        let error: Value = refused.json().await.unwrap();
+        assert_eq!(error["error"]["code"], "forbidden");
+    }
+    assert!(not_available(&seat_states(&node, showtime, "ivy").await).is_empty());
+
+    let from_the_site = post(&[("sec-fetch-site", "same-origin")]).await.unwrap();
+    assert_eq!(from_the_site.status(), 201);
+    let id = from_the_site.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let cancel = node
+        .client
+        .delete(node.url(&format!("/api/bookings?id={id}&userId=ivy")))
+        .header("sec-fetch-site", "cross-site")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cancel.status(), 403);
+    let still: Value = node.get_json(&format!("/api/bookings?id={id}")).await;
+    assert_eq!(still["status"], "confirmed");
+    // Reading from another site is not refused: it changes nothing.
+    let read = node
+        .client
+        .get(node.url(&format!("/api/bookings?id={id}")))
+        .header("sec-fetch-site", "cross-site")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status(), 200);
+}

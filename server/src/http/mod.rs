@@ -3,6 +3,7 @@
 
 mod cluster;
 mod control;
+mod cross_site;
 mod error;
 mod replication;
 mod rest;
@@ -67,7 +68,6 @@ pub fn router(
         .fallback(leptos_axum::file_and_error_handler(app::shell))
         .with_state(leptos_options)
         .layer(axum::middleware::map_response(server_fn_error_status))
-        .layer(axum::middleware::map_response(security_headers::add))
         .layer(axum::middleware::from_fn_with_state(
             replication_for_sessions,
             session_clock::track,
@@ -86,6 +86,10 @@ pub fn router(
                 }
             },
         ))
+        // Outermost: a request a page of another site makes to change
+        // something stops here, and every answer gets the security headers.
+        .layer(axum::middleware::from_fn(cross_site::refuse))
+        .layer(axum::middleware::map_response(security_headers::add))
 }
 
 /// Server functions answer every error with status 500. This gives an error
