@@ -5,7 +5,7 @@
 //! converge after each Berkeley round. Berkeley agrees on the cluster's
 //! average, not on true time, so the distance to the others is what shrinks.
 
-use crate::components::live::on_cluster_event;
+use crate::components::live::{json_field, on_cluster_event};
 use leptos::prelude::*;
 use std::collections::{BTreeMap, VecDeque};
 
@@ -24,6 +24,10 @@ struct NodeClocks {
 
 /// A heartbeat event's node, Lamport time, vector clock and offset.
 fn heartbeat_clocks(json: &str) -> Option<(u32, u64, BTreeMap<String, u64>, f64)> {
+    // Most of the feed is other events: read the kind before parsing.
+    if json_field(json, "kind").as_deref() != Some("heartbeat") {
+        return None;
+    }
     let event: serde_json::Value = serde_json::from_str(json).ok()?;
     if event["event"]["kind"] != "heartbeat" {
         return None;

@@ -68,6 +68,10 @@ impl Reports {
 
 /// The replica a `replica` event reports, if it is one.
 fn reported_replica(json: &str) -> Option<ReplicaState> {
+    // Most of the feed is other events: read the kind before parsing.
+    if json_field(json, "kind").as_deref() != Some("replica") {
+        return None;
+    }
     let event: serde_json::Value = serde_json::from_str(json).ok()?;
     if event["event"]["kind"] != "replica" {
         return None;

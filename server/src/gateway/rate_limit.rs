@@ -27,6 +27,15 @@ pub struct RateLimits {
     pub sensitive: Rate,
 }
 
+impl RateLimits {
+    fn of(&self, kind: Kind) -> Rate {
+        match kind {
+            Kind::Ordinary => self.ordinary,
+            Kind::Sensitive => self.sensitive,
+        }
+    }
+}
+
 /// Which bucket a request draws from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 enum Kind {
@@ -51,21 +60,12 @@ impl Limiter {
     /// Takes a token for `client`'s request of `kind` at `now_ms`; if there
     /// is none, the milliseconds until there is.
     fn take(&self, client: IpAddr, kind: Kind, now_ms: u64) -> Result<(), u64> {
-        let rate = match kind {
-            Kind::Ordinary => self.limits.ordinary,
-            Kind::Sensitive => self.limits.sensitive,
-        };
+        let rate = self.limits.of(kind);
         // The map holds no invariant a panic elsewhere could break.
         let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
         if buckets.len() >= BUCKETS_KEPT {
             let limits = self.limits;
-            buckets.retain(|(_, kind), bucket| {
-                let rate = match kind {
-                    Kind::Ordinary => limits.ordinary,
-                    Kind::Sensitive => limits.sensitive,
-                };
-                !bucket.is_full(rate, now_ms)
-            });
+            buckets.retain(|(_, kind), bucket| !bucket.is_full(limits.of(*kind), now_ms));
         }
         buckets
             .entry((client, kind))
