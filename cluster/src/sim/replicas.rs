@@ -117,6 +117,8 @@ impl Leadership {
 struct Session {
     seen: Frontier,
     observed: BTreeMap<BookingId, Lifecycle>,
+    /// The bookings acknowledged to it, which it may cancel.
+    mine: Vec<BookingId>,
 }
 
 /// A write this node coordinates (a claim, or a master-slave leader's
@@ -207,6 +209,10 @@ enum Happening {
         node: NodeId,
         session: usize,
     },
+    Cancel {
+        node: NodeId,
+        session: usize,
+    },
     Elect,
     /// A deposed leader learns that `epoch` has begun.
     Deposed {
@@ -269,6 +275,8 @@ struct ReplicaWorld {
     report: ReplicaSimReport,
     /// The latest epoch begun (master-slave).
     epoch: u64,
+    /// Bookings whose owner asked to cancel them.
+    cancel_asked: BTreeSet<BookingId>,
     /// The node that most lately came back from a crash or a cut: the one
     /// most likely to lack acknowledged writes, and (as Bully hands the
     /// highest id the leadership back at once) often the next leader.
@@ -311,6 +319,7 @@ impl ReplicaWorld {
             acknowledged: Vec::new(),
             report: ReplicaSimReport::default(),
             epoch: 0,
+            cancel_asked: BTreeSet::new(),
             last_back: None,
             sessions: (0..SESSIONS).map(|_| Session::default()).collect(),
             seat_rule: Mode::seat_rule,
@@ -357,6 +366,11 @@ impl ReplicaWorld {
             let node = self.rng.between(1, u64::from(self.config.nodes)) as NodeId;
             let session = self.rng.index(SESSIONS);
             self.agenda.add(at, Happening::Read { node, session });
+            if self.rng.chance(0.2) {
+                let node = self.rng.between(1, u64::from(self.config.nodes)) as NodeId;
+                let session = self.rng.index(SESSIONS);
+                self.agenda.add(at, Happening::Cancel { node, session });
+            }
         }
         // Master-slave: a leader from the start, and new ones now and then.
         if self.config.mode.has_leader_writes() {
@@ -400,6 +414,7 @@ impl ReplicaWorld {
                 session,
             } => self.book(node, seat, session),
             Happening::Read { node, session } => self.read(node, session),
+            Happening::Cancel { node, session } => self.cancel(node, session),
             Happening::Elect => self.elect(),
             Happening::Deposed { node, epoch } => {
                 let healed = self.healed;
@@ -498,20 +513,8 @@ impl ReplicaWorld {
         if self.healed {
             return;
         }
-        let (node, epoch) = if self.config.mode.has_leader_writes() {
-            let serving: Vec<(NodeId, u64)> = (1..)
-                .zip(&self.replicas)
-                .filter_map(|(id, r)| match &r.leading {
-                    Some(lead) if r.up && lead.serving() => Some((id, lead.epoch)),
-                    _ => None,
-                })
-                .collect();
-            if serving.is_empty() {
-                return;
-            }
-            serving[self.rng.index(serving.len())]
-        } else {
-            (node, 0)
+        let Some((node, epoch)) = self.coordinator(node) else {
+            return;
         };
         let fences = self.leaders_fence_themselves;
         let replica = self.replica(node);
@@ -574,6 +577,78 @@ impl ReplicaWorld {
         }
     }
 
+    /// The node that carries out a write a client sends to `node`, and its
+    /// epoch: in master-slave, a node that believes it serves as leader
+    /// (deposed or not); otherwise `node` itself. None if no leader serves.
+    fn coordinator(&mut self, node: NodeId) -> Option<(NodeId, u64)> {
+        if !self.config.mode.has_leader_writes() {
+            return Some((node, 0));
+        }
+        let serving: Vec<(NodeId, u64)> = (1..)
+            .zip(&self.replicas)
+            .filter_map(|(id, r)| match &r.leading {
+                Some(lead) if r.up && lead.serving() => Some((id, lead.epoch)),
+                _ => None,
+            })
+            .collect();
+        (!serving.is_empty()).then(|| serving[self.rng.index(serving.len())])
+    }
+
+    /// A client of `session` cancels one of its bookings through `node`:
+    /// the coordinator marks it cancelled with an op of its own and sends
+    /// it on as it sends bookings (without waiting for a majority: the
+    /// checks hold any cancellation asked for as allowed, acknowledged or
+    /// not).
+    fn cancel(&mut self, node: NodeId, session: usize) {
+        let mine = &self.sessions[session].mine;
+        if self.healed || mine.is_empty() {
+            return;
+        }
+        let id = mine[self.rng.index(mine.len())];
+        let Some((node, epoch)) = self.coordinator(node) else {
+            return;
+        };
+        let replica = self.replica(node);
+        if !replica.up || !replica.fence.admits(epoch) {
+            return;
+        }
+        let deps = replica.applied.frontier();
+        let Some(copy) = replica.bookings.get_mut(&id) else {
+            return;
+        };
+        if copy.status != Lifecycle::Confirmed {
+            return;
+        }
+        replica.lamport += 1;
+        replica.next_op += 1;
+        let op = OpId {
+            origin: node,
+            number: replica.next_op,
+        };
+        copy.status = Lifecycle::Cancelled;
+        copy.status_epoch = epoch;
+        copy.ops.push(op);
+        copy.deps = deps;
+        let (seat, copy) = (copy.seat, copy.clone());
+        if replica.holder.get(&seat) == Some(&id) {
+            replica.holder.remove(&seat);
+        }
+        replica.applied.insert(op);
+        self.cancel_asked.insert(id);
+        let frontier = self.replica(node).applied.frontier();
+        let session = &mut self.sessions[session];
+        session.seen.merge(&frontier);
+        session.observed.insert(id, Lifecycle::Cancelled);
+        match self.config.mode.strategy() {
+            Strategy::MasterSlave => self.broadcast(node, || Message::Push {
+                epoch,
+                copy: copy.clone(),
+            }),
+            Strategy::MultiMaster => self.broadcast(node, || Message::Share(vec![copy.clone()])),
+            Strategy::Gossip => {}
+        }
+    }
+
     /// Booking `id` is acknowledged to `session`, with what `node` had
     /// applied once it was.
     fn acknowledge(&mut self, node: NodeId, id: BookingId, seat: Seat, session: usize) {
@@ -582,6 +657,7 @@ impl ReplicaWorld {
         let session = &mut self.sessions[session];
         session.seen.merge(&frontier);
         session.observed.insert(id, Lifecycle::Confirmed);
+        session.mine.push(id);
     }
 
     /// A session reads through `node`: the node answers once it has
@@ -970,9 +1046,22 @@ impl ReplicaWorld {
             for &(id, _) in &self.acknowledged {
                 match replica.bookings.get(&id) {
                     None => violations.push(format!("node {node} lacks acknowledged {id}")),
-                    Some(copy) if strong && copy.status != Lifecycle::Confirmed => violations.push(
-                        format!("node {node} holds acknowledged {id} {:?}", copy.status),
-                    ),
+                    Some(copy)
+                        if copy.status == Lifecycle::Cancelled
+                            && !self.cancel_asked.contains(&id) =>
+                    {
+                        violations.push(format!("node {node}: {id} cancelled, never asked"))
+                    }
+                    Some(copy)
+                        if strong
+                            && copy.status != Lifecycle::Confirmed
+                            && copy.status != Lifecycle::Cancelled =>
+                    {
+                        violations.push(format!(
+                            "node {node} holds acknowledged {id} {:?}",
+                            copy.status
+                        ))
+                    }
                     Some(copy) if copy.status == Lifecycle::Lost && copy.lost_to.is_none() => {
                         violations.push(format!("node {node}: {id} lost to no one"))
                     }
