@@ -23,8 +23,8 @@
 use super::agenda::Agenda;
 use crate::replication::{
     settle_seats, takes_incoming, Applied, Consistency, Fence, Frontier, Lifecycle, Mode, OpId,
-    QuorumState, Recovery, RecoveryState, SeatRule, SeatVerdict, StatusVersion, Strategy,
-    WriteQuorum, WriteStamp,
+    QuorumState, Recovery, RecoveryState, SeatClaim, SeatRule, SeatVerdict, StatusVersion,
+    Strategy, WriteQuorum, WriteStamp,
 };
 use crate::rng::SplitMix64;
 use crate::NodeId;
@@ -946,8 +946,8 @@ impl ReplicaWorld {
             for copy in pending {
                 if causal && !self.dependencies_met(node, std::slice::from_ref(&copy)) {
                     deferred.push(copy);
-                } else {
-                    let _ = self.merge(node, &copy);
+                } else if self.merge(node, &copy).is_ok() {
+                    self.check_causes(node, std::slice::from_ref(&copy));
                 }
             }
             if deferred.is_empty() {
@@ -958,6 +958,7 @@ impl ReplicaWorld {
                     for copy in &deferred {
                         let _ = self.merge(node, copy);
                     }
+                    self.check_causes(node, &deferred);
                 }
                 return;
             }
@@ -985,27 +986,51 @@ impl ReplicaWorld {
             .is_none_or(|held| takes_incoming(held.version(), incoming.version()));
         if takes {
             let mut copy = incoming.clone();
-            if copy.status == Lifecycle::Confirmed {
-                let rival = replica
-                    .holder
-                    .get(&copy.seat)
-                    .copied()
-                    .filter(|&holder| holder != copy.id);
-                let rivals: Vec<WriteStamp> = rival
-                    .iter()
-                    .map(|id| replica.bookings[id].stamp.clone())
-                    .collect();
-                match settle_seats(rule, &copy.stamp, &rivals) {
-                    SeatVerdict::Refused => return Err(()),
-                    SeatVerdict::LosesTo(_) => {
-                        copy.status = Lifecycle::Lost;
-                        copy.lost_to = rival;
+            // A booking's ops are all kept, whichever copy's status wins
+            // (the store records each one).
+            if let Some(held) = replica.bookings.get(&copy.id) {
+                for op in &held.ops {
+                    if !copy.ops.contains(op) {
+                        copy.ops.push(*op);
                     }
-                    SeatVerdict::Holds { .. } => {
-                        if let Some(rival) = rival {
+                }
+            }
+            if copy.status == Lifecycle::Confirmed {
+                // The seat's holder, and the bookings cancelled since they
+                // held it: every claim on the seat but the lost ones.
+                let claimers: Vec<BookingId> = replica
+                    .bookings
+                    .values()
+                    .filter(|other| other.id != copy.id && other.seat == copy.seat)
+                    .filter(|other| match other.status {
+                        Lifecycle::Confirmed => replica.holder.get(&other.seat) == Some(&other.id),
+                        Lifecycle::Cancelled => true,
+                        Lifecycle::Lost => false,
+                    })
+                    .map(|other| other.id)
+                    .collect();
+                let claims: Vec<SeatClaim> = claimers
+                    .iter()
+                    .map(|id| SeatClaim {
+                        stamp: replica.bookings[id].stamp.clone(),
+                        cancelled: replica.bookings[id].status == Lifecycle::Cancelled,
+                    })
+                    .collect();
+                match settle_seats(rule, &copy.stamp, &claims) {
+                    SeatVerdict::Refused => return Err(()),
+                    SeatVerdict::LosesTo(winner) => {
+                        copy.status = Lifecycle::Lost;
+                        copy.lost_to = Some(claimers[winner]);
+                    }
+                    SeatVerdict::Holds { displaced } => {
+                        for &index in &displaced {
+                            let rival = claimers[index];
                             let lost = replica.bookings.get_mut(&rival).expect("held");
                             lost.status = Lifecycle::Lost;
                             lost.lost_to = Some(copy.id);
+                        }
+                        // Whatever lost to an outranked claim lost to this.
+                        for &rival in &claimers {
                             replica.repoint(rival, copy.id);
                         }
                         replica.holder.insert(copy.seat, copy.id);
@@ -1024,14 +1049,22 @@ impl ReplicaWorld {
         for op in &incoming.ops {
             replica.applied.insert(*op);
         }
-        if causal && !replica.applied.covers(&incoming.deps) {
-            let violation = format!(
-                "t={} node {node} holds booking {} without what it depends on",
-                self.now, incoming.id
-            );
-            self.report.violations.push(violation);
-        }
         Ok(())
+    }
+
+    /// Causal delivery's promise, checked once copies are in: nothing held
+    /// without what it depends on.
+    fn check_causes(&mut self, node: NodeId, copies: &[Copy]) {
+        let causal = self.config.mode.consistency() == Consistency::Causal;
+        for copy in copies {
+            if causal && !self.replica(node).applied.covers(&copy.deps) {
+                let violation = format!(
+                    "t={} node {node} holds booking {} without what it depends on",
+                    self.now, copy.id
+                );
+                self.report.violations.push(violation);
+            }
+        }
     }
 
     fn check(&mut self) {
@@ -1070,7 +1103,16 @@ impl ReplicaWorld {
             }
         }
         if strong {
+            // A seat sold again after its booking was cancelled is fine;
+            // two acknowledged bookings of it that both stand are not.
+            let standing = |id: &BookingId| {
+                self.replicas[0]
+                    .bookings
+                    .get(id)
+                    .is_none_or(|copy| copy.status != Lifecycle::Cancelled)
+            };
             for (seat, ids) in &sold {
+                let ids: Vec<&BookingId> = ids.iter().filter(|id| standing(id)).collect();
                 if ids.len() > 1 {
                     violations.push(format!("seat {seat} acknowledged to {ids:?}"));
                 }
