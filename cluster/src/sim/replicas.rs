@@ -1,6 +1,6 @@
 //! A deterministic simulation of every replication mode, built from the
 //! pure decisions of `crate::replication`: writes committed at a majority
-//! (`WriteQuorum`), seat claims (`settle_seats`), last-write-wins, statuses
+//! (`WriteQuorum`), seat claims, last-write-wins over every claim on a seat, statuses
 //! that only move forward (`takes_incoming`), op digests (`Applied`),
 //! causal delivery (`Applied::covers`), and, for master-slave, epochs
 //! fenced by promises and a new leader that catches up before it serves
@@ -22,9 +22,8 @@
 
 use super::agenda::Agenda;
 use crate::replication::{
-    settle_seats, takes_incoming, Applied, Consistency, Fence, Frontier, Lifecycle, Mode, OpId,
-    QuorumState, Recovery, RecoveryState, SeatClaim, SeatRule, SeatVerdict, StatusVersion,
-    Strategy, WriteQuorum, WriteStamp,
+    takes_incoming, Applied, Consistency, Fence, Frontier, Lifecycle, Mode, OpId, QuorumState,
+    Recovery, RecoveryState, SeatRule, StatusVersion, Strategy, WriteQuorum, WriteStamp,
 };
 use crate::rng::SplitMix64;
 use crate::NodeId;
@@ -149,27 +148,56 @@ struct Replica {
 }
 
 impl Replica {
-    /// The booking that holds what `id` lost in the end: a chain of
-    /// losses followed to a booking that did not lose.
-    fn final_winner(&self, mut id: BookingId) -> BookingId {
-        for _ in 0..self.bookings.len() {
-            match self.bookings.get(&id) {
-                Some(copy) if copy.status == Lifecycle::Lost => match copy.lost_to {
-                    Some(next) => id = next,
-                    None => break,
-                },
-                _ => break,
+    /// Last-write-wins, settled from every booking that claimed `seat`,
+    /// whatever order they came in: the one with the latest stamp keeps
+    /// its own status (and the seat, if it is confirmed); every other one
+    /// is lost to it, unless its owner cancelled it. A claim withdrawn for
+    /// want of a quorum (lost to no booking) does not rank.
+    fn settle_seat(&mut self, seat: Seat) {
+        let ranked: Vec<BookingId> = self
+            .bookings
+            .values()
+            .filter(|b| b.seat == seat && !(b.status == Lifecycle::Lost && b.lost_to.is_none()))
+            .map(|b| b.id)
+            .collect();
+        let latest = ranked
+            .iter()
+            .copied()
+            .max_by(|a, b| self.bookings[a].stamp.cmp(&self.bookings[b].stamp));
+        let Some(latest) = latest else {
+            self.holder.remove(&seat);
+            return;
+        };
+        for id in ranked {
+            let booking = self.bookings.get_mut(&id).expect("ranked");
+            if id == latest {
+                if booking.status == Lifecycle::Lost {
+                    booking.status = Lifecycle::Confirmed;
+                    booking.lost_to = None;
+                }
+            } else if booking.status != Lifecycle::Cancelled {
+                booking.status = Lifecycle::Lost;
+                booking.lost_to = Some(latest);
             }
         }
-        id
+        if self.bookings[&latest].status == Lifecycle::Confirmed {
+            self.holder.insert(seat, latest);
+        } else {
+            self.holder.remove(&seat);
+        }
     }
 
-    /// The bookings that lost to `loser` lost to `winner` in the end.
-    fn repoint(&mut self, loser: BookingId, winner: BookingId) {
-        for copy in self.bookings.values_mut() {
-            if copy.lost_to == Some(loser) {
-                copy.lost_to = Some(winner);
-            }
+    /// First claim holds: a confirmed booking taken here holds its seat (a
+    /// rival's claim was refused before); one no longer confirmed frees it.
+    fn hold_if_confirmed(&mut self, id: BookingId) {
+        let Some(booking) = self.bookings.get(&id) else {
+            return;
+        };
+        let seat = booking.seat;
+        if booking.status == Lifecycle::Confirmed {
+            self.holder.insert(seat, id);
+        } else if self.holder.get(&seat) == Some(&id) {
+            self.holder.remove(&seat);
         }
     }
 }
@@ -559,6 +587,10 @@ impl ReplicaWorld {
         replica.bookings.insert(id, copy.clone());
         replica.holder.insert(seat, id);
         replica.applied.insert(op);
+        if mode.seat_rule() == SeatRule::LastWriteWins {
+            // Its Lamport time outranks every claim this node has seen.
+            replica.settle_seat(seat);
+        }
         if mode.is_strong() {
             if !mode.has_leader_writes() {
                 replica.undecided.insert(id);
@@ -616,7 +648,9 @@ impl ReplicaWorld {
         let Some(copy) = replica.bookings.get_mut(&id) else {
             return;
         };
-        if copy.status != Lifecycle::Confirmed {
+        // A leader deposed without knowing it yet must not decide a booking
+        // a later leader decided last: its decision would rank below.
+        if copy.status != Lifecycle::Confirmed || copy.status_epoch > epoch {
             return;
         }
         replica.lamport += 1;
@@ -634,6 +668,9 @@ impl ReplicaWorld {
             replica.holder.remove(&seat);
         }
         replica.applied.insert(op);
+        if copy.mode.seat_rule() == SeatRule::LastWriteWins {
+            replica.settle_seat(seat);
+        }
         self.cancel_asked.insert(id);
         let frontier = self.replica(node).applied.frontier();
         let session = &mut self.sessions[session];
@@ -977,13 +1014,18 @@ impl ReplicaWorld {
     /// Merges one copy by the rules every replica applies; Err if it is a
     /// claim refused here (nothing taken).
     fn merge(&mut self, node: NodeId, incoming: &Copy) -> Result<(), ()> {
-        let causal = self.config.mode.consistency() == Consistency::Causal;
         let rule = (self.seat_rule)(incoming.mode);
         let replica = self.replica(node);
         let takes = replica
             .bookings
             .get(&incoming.id)
             .is_none_or(|held| takes_incoming(held.version(), incoming.version()));
+        if rule == SeatRule::FirstClaimHolds && takes && incoming.status == Lifecycle::Confirmed {
+            let holder = replica.holder.get(&incoming.seat).copied();
+            if holder.is_some_and(|holder| holder != incoming.id) {
+                return Err(());
+            }
+        }
         if takes {
             let mut copy = incoming.clone();
             // A booking's ops are all kept, whichever copy's status wins
@@ -995,59 +1037,24 @@ impl ReplicaWorld {
                     }
                 }
             }
-            if copy.status == Lifecycle::Confirmed {
-                // The seat's holder, and the bookings cancelled since they
-                // held it: every claim on the seat but the lost ones.
-                let claimers: Vec<BookingId> = replica
-                    .bookings
-                    .values()
-                    .filter(|other| other.id != copy.id && other.seat == copy.seat)
-                    .filter(|other| match other.status {
-                        Lifecycle::Confirmed => replica.holder.get(&other.seat) == Some(&other.id),
-                        Lifecycle::Cancelled => true,
-                        Lifecycle::Lost => false,
-                    })
-                    .map(|other| other.id)
-                    .collect();
-                let claims: Vec<SeatClaim> = claimers
-                    .iter()
-                    .map(|id| SeatClaim {
-                        stamp: replica.bookings[id].stamp.clone(),
-                        cancelled: replica.bookings[id].status == Lifecycle::Cancelled,
-                    })
-                    .collect();
-                match settle_seats(rule, &copy.stamp, &claims) {
-                    SeatVerdict::Refused => return Err(()),
-                    SeatVerdict::LosesTo(winner) => {
-                        copy.status = Lifecycle::Lost;
-                        copy.lost_to = Some(claimers[winner]);
-                    }
-                    SeatVerdict::Holds { displaced } => {
-                        for &index in &displaced {
-                            let rival = claimers[index];
-                            let lost = replica.bookings.get_mut(&rival).expect("held");
-                            lost.status = Lifecycle::Lost;
-                            lost.lost_to = Some(copy.id);
-                        }
-                        // Whatever lost to an outranked claim lost to this.
-                        for &rival in &claimers {
-                            replica.repoint(rival, copy.id);
-                        }
-                        replica.holder.insert(copy.seat, copy.id);
-                    }
-                }
-            } else if replica.holder.get(&copy.seat) == Some(&copy.id) {
-                replica.holder.remove(&copy.seat);
-            }
-            if let Some(winner) = copy.lost_to {
-                let winner = replica.final_winner(winner);
-                copy.lost_to = Some(winner);
-                replica.repoint(copy.id, winner);
-            }
             replica.bookings.insert(copy.id, copy);
+        } else if let Some(held) = replica.bookings.get_mut(&incoming.id) {
+            // Its status stays, but its ops are all kept: this node passes
+            // them on.
+            for op in &incoming.ops {
+                if !held.ops.contains(op) {
+                    held.ops.push(*op);
+                }
+            }
         }
         for op in &incoming.ops {
             replica.applied.insert(*op);
+        }
+        // A Lamport clock moves past every stamp it sees.
+        replica.lamport = replica.lamport.max(incoming.stamp.lamport);
+        match rule {
+            SeatRule::LastWriteWins => replica.settle_seat(incoming.seat),
+            SeatRule::FirstClaimHolds => replica.hold_if_confirmed(incoming.id),
         }
         Ok(())
     }
