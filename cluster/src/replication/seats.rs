@@ -80,6 +80,51 @@ pub fn settle_seats(rule: SeatRule, incoming: &WriteStamp, claims: &[SeatClaim])
     }
 }
 
+/// What decided a booking, apart from the seats: nothing yet (it stands
+/// unless a later claim on one of its seats beats it), its owner's
+/// cancellation, or its withdrawal for want of a quorum.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decided {
+    Open,
+    Cancelled,
+    Withdrawn,
+}
+
+/// Where a booking stands among every claim on its seats.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Standing<Id> {
+    /// Confirmed, holding its seats.
+    Holds,
+    /// Lost to this booking: the latest claim on one of its seats.
+    LostTo(Id),
+    /// Cancelled or withdrawn: it holds nothing and loses to no one.
+    Decided,
+}
+
+/// Last-write-wins over every claim, whatever order they came in: a booking
+/// open to the seats' outcome loses to the latest claim on any of its seats
+/// with a later stamp (held, lost or cancelled: only a withdrawn claim does
+/// not rank), and holds its seats otherwise. So every replica that holds
+/// the same claims settles them the same way, and a booking once beaten
+/// stays beaten as claims only ever arrive.
+pub fn standing<'a, Id: Clone + 'a>(
+    own: &WriteStamp,
+    decided: Decided,
+    claims_on_its_seats: impl IntoIterator<Item = (&'a Id, &'a WriteStamp, Decided)>,
+) -> Standing<Id> {
+    if decided != Decided::Open {
+        return Standing::Decided;
+    }
+    let latest = claims_on_its_seats
+        .into_iter()
+        .filter(|(_, stamp, decided)| *decided != Decided::Withdrawn && *stamp > own)
+        .max_by(|(_, a, _), (_, b, _)| a.cmp(b));
+    match latest {
+        Some((id, _, _)) => Standing::LostTo(id.clone()),
+        None => Standing::Holds,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,6 +231,61 @@ mod tests {
                 wins[usize::from(!a_first)] += 1;
             }
             assert!(wins.iter().filter(|&&w| w >= 2).count() <= 1, "{wins:?}");
+        }
+    }
+
+    #[test]
+    fn a_booking_loses_to_the_latest_later_claim_on_any_of_its_seats() {
+        let claims = [
+            ("a", stamp(3, "a"), Decided::Open),
+            ("b", stamp(8, "b"), Decided::Cancelled),
+            ("c", stamp(6, "c"), Decided::Open),
+            ("d", stamp(9, "d"), Decided::Withdrawn),
+        ];
+        let on_seats = || {
+            claims
+                .iter()
+                .map(|(id, stamp, decided)| (id, stamp, *decided))
+        };
+        // Beaten by a cancelled claim too: the seat stays free.
+        assert_eq!(
+            standing(&stamp(5, "x"), Decided::Open, on_seats()),
+            Standing::LostTo("b")
+        );
+        // A withdrawn claim does not rank.
+        assert_eq!(
+            standing(&stamp(8, "y"), Decided::Open, on_seats()),
+            Standing::Holds
+        );
+        assert_eq!(
+            standing(&stamp(1, "z"), Decided::Cancelled, on_seats()),
+            Standing::Decided
+        );
+    }
+
+    /// The same claims settle the same way whatever order a replica took
+    /// them in: the standing depends on the set alone.
+    #[test]
+    fn the_order_claims_arrive_in_changes_nothing() {
+        let claims = [
+            ("a", stamp(3, "a"), Decided::Open),
+            ("b", stamp(8, "b"), Decided::Cancelled),
+            ("c", stamp(6, "c"), Decided::Open),
+        ];
+        let mut reversed = claims.clone();
+        reversed.reverse();
+        for (id, own, decided) in &claims {
+            let others = |all: &[(&'static str, WriteStamp, Decided)]| {
+                all.iter()
+                    .filter(|(other, ..)| other != id)
+                    .map(|(other, stamp, decided)| (*other, stamp.clone(), *decided))
+                    .collect::<Vec<_>>()
+            };
+            let (forward, backward) = (others(&claims), others(&reversed));
+            assert_eq!(
+                standing(own, *decided, forward.iter().map(|(i, s, d)| (i, s, *d))),
+                standing(own, *decided, backward.iter().map(|(i, s, d)| (i, s, *d)))
+            );
         }
     }
 }

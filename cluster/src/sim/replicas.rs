@@ -22,8 +22,9 @@
 
 use super::agenda::Agenda;
 use crate::replication::{
-    takes_incoming, Applied, Consistency, Fence, Frontier, Lifecycle, Mode, OpId, QuorumState,
-    Recovery, RecoveryState, SeatRule, StatusVersion, Strategy, WriteQuorum, WriteStamp,
+    standing, takes_incoming, Applied, Consistency, Decided, Fence, Frontier, Lifecycle, Mode,
+    OpId, QuorumState, Recovery, RecoveryState, SeatRule, Standing, StatusVersion, Strategy,
+    WriteQuorum, WriteStamp,
 };
 use crate::rng::SplitMix64;
 use crate::NodeId;
@@ -148,42 +149,39 @@ struct Replica {
 }
 
 impl Replica {
-    /// Last-write-wins, settled from every booking that claimed `seat`,
-    /// whatever order they came in: the one with the latest stamp keeps
-    /// its own status (and the seat, if it is confirmed); every other one
-    /// is lost to it, unless its owner cancelled it. A claim withdrawn for
-    /// want of a quorum (lost to no booking) does not rank.
+    /// Last-write-wins, settled from every booking that claimed `seat`
+    /// (`replication::standing`), whatever order they came in.
     fn settle_seat(&mut self, seat: Seat) {
-        let ranked: Vec<BookingId> = self
+        let decided = |copy: &Copy| match copy.status {
+            Lifecycle::Cancelled => Decided::Cancelled,
+            Lifecycle::Lost if copy.lost_to.is_none() => Decided::Withdrawn,
+            _ => Decided::Open,
+        };
+        let claims: Vec<(BookingId, WriteStamp, Decided)> = self
             .bookings
             .values()
-            .filter(|b| b.seat == seat && !(b.status == Lifecycle::Lost && b.lost_to.is_none()))
-            .map(|b| b.id)
+            .filter(|copy| copy.seat == seat)
+            .map(|copy| (copy.id, copy.stamp.clone(), decided(copy)))
             .collect();
-        let latest = ranked
-            .iter()
-            .copied()
-            .max_by(|a, b| self.bookings[a].stamp.cmp(&self.bookings[b].stamp));
-        let Some(latest) = latest else {
-            self.holder.remove(&seat);
-            return;
-        };
-        for id in ranked {
-            let booking = self.bookings.get_mut(&id).expect("ranked");
-            if id == latest {
-                if booking.status == Lifecycle::Lost {
+        self.holder.remove(&seat);
+        for (id, stamp, decided) in &claims {
+            let others = claims
+                .iter()
+                .filter(|(other, ..)| other != id)
+                .map(|(other, stamp, decided)| (other, stamp, *decided));
+            let booking = self.bookings.get_mut(id).expect("claimed");
+            match standing(stamp, *decided, others) {
+                Standing::Holds => {
                     booking.status = Lifecycle::Confirmed;
                     booking.lost_to = None;
+                    self.holder.insert(seat, *id);
                 }
-            } else if booking.status != Lifecycle::Cancelled {
-                booking.status = Lifecycle::Lost;
-                booking.lost_to = Some(latest);
+                Standing::LostTo(winner) => {
+                    booking.status = Lifecycle::Lost;
+                    booking.lost_to = Some(winner);
+                }
+                Standing::Decided => {}
             }
-        }
-        if self.bookings[&latest].status == Lifecycle::Confirmed {
-            self.holder.insert(seat, latest);
-        } else {
-            self.holder.remove(&seat);
         }
     }
 
