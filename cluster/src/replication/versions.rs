@@ -33,14 +33,19 @@ pub fn last_write_wins<'a>(a: &'a WriteStamp, b: &'a WriteStamp) -> &'a WriteSta
     }
 }
 
-/// A booking's life: confirmed, then cancelled by its owner or lost (to a
-/// conflicting booking, or for want of a quorum). In this order, which is
-/// the order of precedence of decisions made in one epoch.
+/// A booking's life: confirmed, then lost (to a conflicting booking, or for
+/// want of a quorum) or cancelled by its owner. In this order, which is the
+/// order of precedence of decisions made in one epoch.
+///
+/// Cancelled comes last so that a replica that saw the booking displaced by
+/// a rival and one that saw its owner cancel it first agree: both end with
+/// it cancelled. (A cancelled booking keeps its place among the claims on
+/// its seats, `seats.rs`, so the rival fares the same on both.)
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Lifecycle {
     Confirmed,
-    Cancelled,
     Lost,
+    Cancelled,
 }
 
 /// A booking's status and the epoch of the leader that decided it (0 where
@@ -129,15 +134,15 @@ mod tests {
                 );
             }
         }
-        // Within an epoch, status only moves forward, and lost beats
-        // cancelled: a seat lost to another booking was never the owner's
-        // to cancel.
+        // Within an epoch, status only moves forward, and the owner's
+        // cancellation beats a loss to a rival.
         assert!(!takes_incoming(version(1, Lost), version(1, Confirmed)));
         assert!(!takes_incoming(
             version(1, Cancelled),
             version(1, Confirmed)
         ));
-        assert!(takes_incoming(version(1, Cancelled), version(1, Lost)));
+        assert!(takes_incoming(version(1, Lost), version(1, Cancelled)));
+        assert!(!takes_incoming(version(1, Cancelled), version(1, Lost)));
         // A later leader's decision overrides an earlier one's.
         assert!(takes_incoming(version(1, Lost), version(2, Confirmed)));
         assert!(!takes_incoming(version(2, Confirmed), version(1, Lost)));

@@ -1,6 +1,6 @@
 //! A deterministic simulation of every replication mode, built from the
 //! pure decisions of `crate::replication`: writes committed at a majority
-//! (`WriteQuorum`), seat claims (`settle_seats`), last-write-wins, statuses
+//! (`WriteQuorum`), seat claims, last-write-wins over every claim on a seat, statuses
 //! that only move forward (`takes_incoming`), op digests (`Applied`),
 //! causal delivery (`Applied::covers`), and, for master-slave, epochs
 //! fenced by promises and a new leader that catches up before it serves
@@ -22,8 +22,8 @@
 
 use super::agenda::Agenda;
 use crate::replication::{
-    settle_seats, takes_incoming, Applied, Consistency, Fence, Frontier, Lifecycle, Mode, OpId,
-    QuorumState, Recovery, RecoveryState, SeatRule, SeatVerdict, StatusVersion, Strategy,
+    standing, takes_incoming, Applied, Consistency, Decided, Fence, Frontier, Lifecycle, Mode,
+    OpId, QuorumState, Recovery, RecoveryState, SeatRule, Standing, StatusVersion, Strategy,
     WriteQuorum, WriteStamp,
 };
 use crate::rng::SplitMix64;
@@ -117,6 +117,8 @@ impl Leadership {
 struct Session {
     seen: Frontier,
     observed: BTreeMap<BookingId, Lifecycle>,
+    /// The bookings acknowledged to it, which it may cancel.
+    mine: Vec<BookingId>,
 }
 
 /// A write this node coordinates (a claim, or a master-slave leader's
@@ -147,27 +149,53 @@ struct Replica {
 }
 
 impl Replica {
-    /// The booking that holds what `id` lost in the end: a chain of
-    /// losses followed to a booking that did not lose.
-    fn final_winner(&self, mut id: BookingId) -> BookingId {
-        for _ in 0..self.bookings.len() {
-            match self.bookings.get(&id) {
-                Some(copy) if copy.status == Lifecycle::Lost => match copy.lost_to {
-                    Some(next) => id = next,
-                    None => break,
-                },
-                _ => break,
+    /// Last-write-wins, settled from every booking that claimed `seat`
+    /// (`replication::standing`), whatever order they came in.
+    fn settle_seat(&mut self, seat: Seat) {
+        let decided = |copy: &Copy| match copy.status {
+            Lifecycle::Cancelled => Decided::Cancelled,
+            Lifecycle::Lost if copy.lost_to.is_none() => Decided::Withdrawn,
+            _ => Decided::Open,
+        };
+        let claims: Vec<(BookingId, WriteStamp, Decided)> = self
+            .bookings
+            .values()
+            .filter(|copy| copy.seat == seat)
+            .map(|copy| (copy.id, copy.stamp.clone(), decided(copy)))
+            .collect();
+        self.holder.remove(&seat);
+        for (id, stamp, decided) in &claims {
+            let others = claims
+                .iter()
+                .filter(|(other, ..)| other != id)
+                .map(|(other, stamp, decided)| (other, stamp, *decided));
+            let booking = self.bookings.get_mut(id).expect("claimed");
+            match standing(stamp, *decided, others) {
+                Standing::Holds => {
+                    booking.status = Lifecycle::Confirmed;
+                    booking.lost_to = None;
+                    self.holder.insert(seat, *id);
+                }
+                Standing::LostTo(winner) => {
+                    booking.status = Lifecycle::Lost;
+                    booking.lost_to = Some(winner);
+                }
+                Standing::Decided => {}
             }
         }
-        id
     }
 
-    /// The bookings that lost to `loser` lost to `winner` in the end.
-    fn repoint(&mut self, loser: BookingId, winner: BookingId) {
-        for copy in self.bookings.values_mut() {
-            if copy.lost_to == Some(loser) {
-                copy.lost_to = Some(winner);
-            }
+    /// First claim holds: a confirmed booking taken here holds its seat (a
+    /// rival's claim was refused before); one no longer confirmed frees it.
+    fn hold_if_confirmed(&mut self, id: BookingId) {
+        let Some(booking) = self.bookings.get(&id) else {
+            return;
+        };
+        let seat = booking.seat;
+        if booking.status == Lifecycle::Confirmed {
+            self.holder.insert(seat, id);
+        } else if self.holder.get(&seat) == Some(&id) {
+            self.holder.remove(&seat);
         }
     }
 }
@@ -204,6 +232,10 @@ enum Happening {
         session: usize,
     },
     Read {
+        node: NodeId,
+        session: usize,
+    },
+    Cancel {
         node: NodeId,
         session: usize,
     },
@@ -269,6 +301,8 @@ struct ReplicaWorld {
     report: ReplicaSimReport,
     /// The latest epoch begun (master-slave).
     epoch: u64,
+    /// Bookings whose owner asked to cancel them.
+    cancel_asked: BTreeSet<BookingId>,
     /// The node that most lately came back from a crash or a cut: the one
     /// most likely to lack acknowledged writes, and (as Bully hands the
     /// highest id the leadership back at once) often the next leader.
@@ -311,6 +345,7 @@ impl ReplicaWorld {
             acknowledged: Vec::new(),
             report: ReplicaSimReport::default(),
             epoch: 0,
+            cancel_asked: BTreeSet::new(),
             last_back: None,
             sessions: (0..SESSIONS).map(|_| Session::default()).collect(),
             seat_rule: Mode::seat_rule,
@@ -357,6 +392,11 @@ impl ReplicaWorld {
             let node = self.rng.between(1, u64::from(self.config.nodes)) as NodeId;
             let session = self.rng.index(SESSIONS);
             self.agenda.add(at, Happening::Read { node, session });
+            if self.rng.chance(0.2) {
+                let node = self.rng.between(1, u64::from(self.config.nodes)) as NodeId;
+                let session = self.rng.index(SESSIONS);
+                self.agenda.add(at, Happening::Cancel { node, session });
+            }
         }
         // Master-slave: a leader from the start, and new ones now and then.
         if self.config.mode.has_leader_writes() {
@@ -400,6 +440,7 @@ impl ReplicaWorld {
                 session,
             } => self.book(node, seat, session),
             Happening::Read { node, session } => self.read(node, session),
+            Happening::Cancel { node, session } => self.cancel(node, session),
             Happening::Elect => self.elect(),
             Happening::Deposed { node, epoch } => {
                 let healed = self.healed;
@@ -498,20 +539,8 @@ impl ReplicaWorld {
         if self.healed {
             return;
         }
-        let (node, epoch) = if self.config.mode.has_leader_writes() {
-            let serving: Vec<(NodeId, u64)> = (1..)
-                .zip(&self.replicas)
-                .filter_map(|(id, r)| match &r.leading {
-                    Some(lead) if r.up && lead.serving() => Some((id, lead.epoch)),
-                    _ => None,
-                })
-                .collect();
-            if serving.is_empty() {
-                return;
-            }
-            serving[self.rng.index(serving.len())]
-        } else {
-            (node, 0)
+        let Some((node, epoch)) = self.coordinator(node) else {
+            return;
         };
         let fences = self.leaders_fence_themselves;
         let replica = self.replica(node);
@@ -556,6 +585,10 @@ impl ReplicaWorld {
         replica.bookings.insert(id, copy.clone());
         replica.holder.insert(seat, id);
         replica.applied.insert(op);
+        if mode.seat_rule() == SeatRule::LastWriteWins {
+            // Its Lamport time outranks every claim this node has seen.
+            replica.settle_seat(seat);
+        }
         if mode.is_strong() {
             if !mode.has_leader_writes() {
                 replica.undecided.insert(id);
@@ -574,6 +607,83 @@ impl ReplicaWorld {
         }
     }
 
+    /// The node that carries out a write a client sends to `node`, and its
+    /// epoch: in master-slave, a node that believes it serves as leader
+    /// (deposed or not); otherwise `node` itself. None if no leader serves.
+    fn coordinator(&mut self, node: NodeId) -> Option<(NodeId, u64)> {
+        if !self.config.mode.has_leader_writes() {
+            return Some((node, 0));
+        }
+        let serving: Vec<(NodeId, u64)> = (1..)
+            .zip(&self.replicas)
+            .filter_map(|(id, r)| match &r.leading {
+                Some(lead) if r.up && lead.serving() => Some((id, lead.epoch)),
+                _ => None,
+            })
+            .collect();
+        (!serving.is_empty()).then(|| serving[self.rng.index(serving.len())])
+    }
+
+    /// A client of `session` cancels one of its bookings through `node`:
+    /// the coordinator marks it cancelled with an op of its own and sends
+    /// it on as it sends bookings (without waiting for a majority: the
+    /// checks hold any cancellation asked for as allowed, acknowledged or
+    /// not).
+    fn cancel(&mut self, node: NodeId, session: usize) {
+        let mine = &self.sessions[session].mine;
+        if self.healed || mine.is_empty() {
+            return;
+        }
+        let id = mine[self.rng.index(mine.len())];
+        let Some((node, epoch)) = self.coordinator(node) else {
+            return;
+        };
+        let replica = self.replica(node);
+        if !replica.up || !replica.fence.admits(epoch) {
+            return;
+        }
+        let deps = replica.applied.frontier();
+        let Some(copy) = replica.bookings.get_mut(&id) else {
+            return;
+        };
+        // A leader deposed without knowing it yet must not decide a booking
+        // a later leader decided last: its decision would rank below.
+        if copy.status != Lifecycle::Confirmed || copy.status_epoch > epoch {
+            return;
+        }
+        replica.lamport += 1;
+        replica.next_op += 1;
+        let op = OpId {
+            origin: node,
+            number: replica.next_op,
+        };
+        copy.status = Lifecycle::Cancelled;
+        copy.status_epoch = epoch;
+        copy.ops.push(op);
+        copy.deps = deps;
+        let (seat, copy) = (copy.seat, copy.clone());
+        if replica.holder.get(&seat) == Some(&id) {
+            replica.holder.remove(&seat);
+        }
+        replica.applied.insert(op);
+        if copy.mode.seat_rule() == SeatRule::LastWriteWins {
+            replica.settle_seat(seat);
+        }
+        self.cancel_asked.insert(id);
+        let frontier = self.replica(node).applied.frontier();
+        let session = &mut self.sessions[session];
+        session.seen.merge(&frontier);
+        session.observed.insert(id, Lifecycle::Cancelled);
+        match self.config.mode.strategy() {
+            Strategy::MasterSlave => self.broadcast(node, || Message::Push {
+                epoch,
+                copy: copy.clone(),
+            }),
+            Strategy::MultiMaster => self.broadcast(node, || Message::Share(vec![copy.clone()])),
+            Strategy::Gossip => {}
+        }
+    }
+
     /// Booking `id` is acknowledged to `session`, with what `node` had
     /// applied once it was.
     fn acknowledge(&mut self, node: NodeId, id: BookingId, seat: Seat, session: usize) {
@@ -582,6 +692,7 @@ impl ReplicaWorld {
         let session = &mut self.sessions[session];
         session.seen.merge(&frontier);
         session.observed.insert(id, Lifecycle::Confirmed);
+        session.mine.push(id);
     }
 
     /// A session reads through `node`: the node answers once it has
@@ -870,8 +981,8 @@ impl ReplicaWorld {
             for copy in pending {
                 if causal && !self.dependencies_met(node, std::slice::from_ref(&copy)) {
                     deferred.push(copy);
-                } else {
-                    let _ = self.merge(node, &copy);
+                } else if self.merge(node, &copy).is_ok() {
+                    self.check_causes(node, std::slice::from_ref(&copy));
                 }
             }
             if deferred.is_empty() {
@@ -882,6 +993,7 @@ impl ReplicaWorld {
                     for copy in &deferred {
                         let _ = self.merge(node, copy);
                     }
+                    self.check_causes(node, &deferred);
                 }
                 return;
             }
@@ -900,62 +1012,64 @@ impl ReplicaWorld {
     /// Merges one copy by the rules every replica applies; Err if it is a
     /// claim refused here (nothing taken).
     fn merge(&mut self, node: NodeId, incoming: &Copy) -> Result<(), ()> {
-        let causal = self.config.mode.consistency() == Consistency::Causal;
         let rule = (self.seat_rule)(incoming.mode);
         let replica = self.replica(node);
         let takes = replica
             .bookings
             .get(&incoming.id)
             .is_none_or(|held| takes_incoming(held.version(), incoming.version()));
+        if rule == SeatRule::FirstClaimHolds && takes && incoming.status == Lifecycle::Confirmed {
+            let holder = replica.holder.get(&incoming.seat).copied();
+            if holder.is_some_and(|holder| holder != incoming.id) {
+                return Err(());
+            }
+        }
         if takes {
             let mut copy = incoming.clone();
-            if copy.status == Lifecycle::Confirmed {
-                let rival = replica
-                    .holder
-                    .get(&copy.seat)
-                    .copied()
-                    .filter(|&holder| holder != copy.id);
-                let rivals: Vec<WriteStamp> = rival
-                    .iter()
-                    .map(|id| replica.bookings[id].stamp.clone())
-                    .collect();
-                match settle_seats(rule, &copy.stamp, &rivals) {
-                    SeatVerdict::Refused => return Err(()),
-                    SeatVerdict::LosesTo(_) => {
-                        copy.status = Lifecycle::Lost;
-                        copy.lost_to = rival;
-                    }
-                    SeatVerdict::Holds { .. } => {
-                        if let Some(rival) = rival {
-                            let lost = replica.bookings.get_mut(&rival).expect("held");
-                            lost.status = Lifecycle::Lost;
-                            lost.lost_to = Some(copy.id);
-                            replica.repoint(rival, copy.id);
-                        }
-                        replica.holder.insert(copy.seat, copy.id);
+            // A booking's ops are all kept, whichever copy's status wins
+            // (the store records each one).
+            if let Some(held) = replica.bookings.get(&copy.id) {
+                for op in &held.ops {
+                    if !copy.ops.contains(op) {
+                        copy.ops.push(*op);
                     }
                 }
-            } else if replica.holder.get(&copy.seat) == Some(&copy.id) {
-                replica.holder.remove(&copy.seat);
-            }
-            if let Some(winner) = copy.lost_to {
-                let winner = replica.final_winner(winner);
-                copy.lost_to = Some(winner);
-                replica.repoint(copy.id, winner);
             }
             replica.bookings.insert(copy.id, copy);
+        } else if let Some(held) = replica.bookings.get_mut(&incoming.id) {
+            // Its status stays, but its ops are all kept: this node passes
+            // them on.
+            for op in &incoming.ops {
+                if !held.ops.contains(op) {
+                    held.ops.push(*op);
+                }
+            }
         }
         for op in &incoming.ops {
             replica.applied.insert(*op);
         }
-        if causal && !replica.applied.covers(&incoming.deps) {
-            let violation = format!(
-                "t={} node {node} holds booking {} without what it depends on",
-                self.now, incoming.id
-            );
-            self.report.violations.push(violation);
+        // A Lamport clock moves past every stamp it sees.
+        replica.lamport = replica.lamport.max(incoming.stamp.lamport);
+        match rule {
+            SeatRule::LastWriteWins => replica.settle_seat(incoming.seat),
+            SeatRule::FirstClaimHolds => replica.hold_if_confirmed(incoming.id),
         }
         Ok(())
+    }
+
+    /// Causal delivery's promise, checked once copies are in: nothing held
+    /// without what it depends on.
+    fn check_causes(&mut self, node: NodeId, copies: &[Copy]) {
+        let causal = self.config.mode.consistency() == Consistency::Causal;
+        for copy in copies {
+            if causal && !self.replica(node).applied.covers(&copy.deps) {
+                let violation = format!(
+                    "t={} node {node} holds booking {} without what it depends on",
+                    self.now, copy.id
+                );
+                self.report.violations.push(violation);
+            }
+        }
     }
 
     fn check(&mut self) {
@@ -970,9 +1084,22 @@ impl ReplicaWorld {
             for &(id, _) in &self.acknowledged {
                 match replica.bookings.get(&id) {
                     None => violations.push(format!("node {node} lacks acknowledged {id}")),
-                    Some(copy) if strong && copy.status != Lifecycle::Confirmed => violations.push(
-                        format!("node {node} holds acknowledged {id} {:?}", copy.status),
-                    ),
+                    Some(copy)
+                        if copy.status == Lifecycle::Cancelled
+                            && !self.cancel_asked.contains(&id) =>
+                    {
+                        violations.push(format!("node {node}: {id} cancelled, never asked"))
+                    }
+                    Some(copy)
+                        if strong
+                            && copy.status != Lifecycle::Confirmed
+                            && copy.status != Lifecycle::Cancelled =>
+                    {
+                        violations.push(format!(
+                            "node {node} holds acknowledged {id} {:?}",
+                            copy.status
+                        ))
+                    }
                     Some(copy) if copy.status == Lifecycle::Lost && copy.lost_to.is_none() => {
                         violations.push(format!("node {node}: {id} lost to no one"))
                     }
@@ -981,7 +1108,16 @@ impl ReplicaWorld {
             }
         }
         if strong {
+            // A seat sold again after its booking was cancelled is fine;
+            // two acknowledged bookings of it that both stand are not.
+            let standing = |id: &BookingId| {
+                self.replicas[0]
+                    .bookings
+                    .get(id)
+                    .is_none_or(|copy| copy.status != Lifecycle::Cancelled)
+            };
             for (seat, ids) in &sold {
+                let ids: Vec<&BookingId> = ids.iter().filter(|id| standing(id)).collect();
                 if ids.len() > 1 {
                     violations.push(format!("seat {seat} acknowledged to {ids:?}"));
                 }
