@@ -29,5 +29,5 @@ pub use mode::{Consistency, Mode, ModeSetting, Strategy};
 pub use ops::{Applied, Frontier, OpId, OpRange};
 pub use quorum::{majority, QuorumState, WriteQuorum};
 pub use recovery::{Fence, Recovery, RecoveryState};
-pub use seats::{settle_seats, standing, Decided, SeatClaim, SeatRule, SeatVerdict, Standing};
+pub use seats::{refuses_claim, standing, Decided, SeatRule, Standing};
 pub use versions::{last_write_wins, takes_incoming, Lifecycle, StatusVersion, WriteStamp};

@@ -22,9 +22,9 @@
 
 use super::agenda::Agenda;
 use crate::replication::{
-    standing, takes_incoming, Applied, Consistency, Decided, Fence, Frontier, Lifecycle, Mode,
-    OpId, QuorumState, Recovery, RecoveryState, SeatRule, Standing, StatusVersion, Strategy,
-    WriteQuorum, WriteStamp,
+    refuses_claim, standing, takes_incoming, Applied, Consistency, Decided, Fence, Frontier,
+    Lifecycle, Mode, OpId, QuorumState, Recovery, RecoveryState, SeatRule, Standing, StatusVersion,
+    Strategy, WriteQuorum, WriteStamp,
 };
 use crate::rng::SplitMix64;
 use crate::NodeId;
@@ -1018,9 +1018,10 @@ impl ReplicaWorld {
             .bookings
             .get(&incoming.id)
             .is_none_or(|held| takes_incoming(held.version(), incoming.version()));
-        if rule == SeatRule::FirstClaimHolds && takes && incoming.status == Lifecycle::Confirmed {
+        if takes && incoming.status == Lifecycle::Confirmed {
             let holder = replica.holder.get(&incoming.seat).copied();
-            if holder.is_some_and(|holder| holder != incoming.id) {
+            let a_rival_holds_it = holder.is_some_and(|holder| holder != incoming.id);
+            if refuses_claim(rule, a_rival_holds_it) {
                 return Err(());
             }
         }
