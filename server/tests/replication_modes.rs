@@ -1,7 +1,8 @@
 //! The replication modes between real node processes: a mode is chosen at
 //! start and switched through the cluster, and the nonsense ones are
 //! refused; eventual bookings of one seat made on both sides of a partition
-//! settle on the same winner everywhere, the loser marked lost to it;
+//! settle on the same winner everywhere, the loser marked lost to it, and
+//! so does a cancellation racing a rival's booking of its seat;
 //! gossip brings a node that was cut off to the same state as the others;
 //! a causal session reads its own writes on a node that had not heard of
 //! them; a gossip write acknowledged by a node killed before it spread it
@@ -189,6 +190,80 @@ async fn eventual_bookings_of_one_seat_across_a_partition_settle_on_one_winner_e
         why.starts_with("last write wins: the winner's stamp (epoch"),
         "{why}"
     );
+}
+
+/// A cancellation races a rival's booking of its seat. Node 3, cut off,
+/// sells F7 to Bob; node 1 sells F7 to Ada later (a later stamp), node 2
+/// takes Ada's booking and is cut off too; node 1 cancels Ada's booking.
+/// Healed, node 1 hears of Bob after the cancellation, node 2 hears of
+/// both with Ada's booking still confirmed there, node 3 hears of both at
+/// once: each ends the same, Bob's booking lost to Ada's (last write wins,
+/// and a cancelled booking still ranks) and F7 free.
+#[tokio::test]
+async fn a_cancellation_racing_a_rival_booking_of_its_seat_settles_the_same_everywhere() {
+    let _turn = ONE_CLUSTER_AT_A_TIME.lock().await;
+    let (specs, links) = Links::cluster("cancel_race", 3).await;
+    let nodes = start_all(&in_mode(specs, "multi-master", "eventual")).await;
+    let showtime = nodes[0].future_showtime(2).await;
+    let clock = |booking: &Value| booking["logicalClock"].as_u64().expect("a Lamport time");
+
+    links.isolate(3);
+    let (status, bob) = nodes[2]
+        .book(json!({"userId": "bob", "showtimeId": showtime, "seats": ["F7"]}))
+        .await;
+    assert_eq!(status, 201, "{bob}");
+    // Node 1's clock moves past Bob's stamp, so Ada's booking is the later.
+    for seat in 1.. {
+        let (status, other) = nodes[0]
+            .book(json!({"userId": "cy", "showtimeId": showtime, "seats": [format!("G{seat}")]}))
+            .await;
+        assert_eq!(status, 201, "{other}");
+        if clock(&other) > clock(&bob) {
+            break;
+        }
+    }
+    let (status, ada) = nodes[0]
+        .book(json!({"userId": "ada", "showtimeId": showtime, "seats": ["F7"]}))
+        .await;
+    assert_eq!(status, 201, "{ada}");
+    assert!(clock(&ada) > clock(&bob));
+    let (ada, bob) = (id_of(&ada), id_of(&bob));
+    let confirmed_on_2 = eventually(PATIENCE, || async {
+        let held = booking_on(&nodes[1], &ada).await?;
+        (held["status"] == "confirmed").then_some(())
+    })
+    .await;
+    assert!(confirmed_on_2.is_some(), "node 2 holds Ada's booking");
+
+    links.isolate(2);
+    let cancelled = nodes[0]
+        .client
+        .delete(nodes[0].url(&format!("/api/bookings?id={ada}&userId=ada")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cancelled.status(), 200);
+
+    links.heal();
+    for node in &nodes {
+        let settled = eventually(PATIENCE, || async {
+            let ada = booking_on(node, &ada).await?;
+            let bob = booking_on(node, &bob).await?;
+            (ada["status"] == "cancelled" && bob["status"] == "lost").then_some(bob)
+        })
+        .await
+        .unwrap_or_else(|| panic!("{}: Ada's booking cancelled, Bob's lost", node.base_url));
+        assert_eq!(settled["lostTo"], json!(ada), "Bob's booking lost to Ada's");
+        let taken = not_available(&seat_states(node, showtime, "observer").await);
+        assert!(!taken.contains(&"F7".to_string()), "F7 is free: {taken:?}");
+    }
+    let view = nodes[1].get_json("/api/replicas").await;
+    let conflict = view["conflicts"]
+        .as_array()
+        .and_then(|all| all.iter().find(|c| c["bookingId"] == json!(bob)))
+        .unwrap_or_else(|| panic!("the conflict is logged: {view}"));
+    let why = conflict["why"].as_str().unwrap_or_default();
+    assert!(why.contains("cancelled it since"), "{why}");
 }
 
 #[tokio::test]

@@ -1,12 +1,17 @@
-//! This node's ops in its own database: numbered after they commit, many
-//! at a time, with no gap and none twice, even when writes fail or the node
-//! stops between a commit and its numbering; and a peer's digest answered
-//! with everything it lacks, however many ops it holds past a gap.
+//! This node's database as replication uses it: its ops numbered after
+//! they commit, many at a time, with no gap and none twice, even when
+//! writes fail or the node stops between a commit and its numbering; a
+//! peer's digest answered with everything it lacks, however many ops it
+//! holds past a gap; and copies of rival bookings, cancelled ones among
+//! them, settled the same way whatever order they arrive in.
 
+use app::model::BookingStatus;
 use chrono::Utc;
 use cluster::replication::{Applied, Frontier, Mode, OpId};
-use moviebook::store::{url_with_database, Decider, NewBookingRecord, Store, StoreError};
-use std::collections::BTreeSet;
+use moviebook::store::{
+    url_with_database, BookingReplica, Decider, NewBookingRecord, Store, StoreError,
+};
+use std::collections::{BTreeMap, BTreeSet};
 use uuid::Uuid;
 
 const NODE: u32 = 1;
@@ -42,6 +47,7 @@ fn record(showtime_id: i64, seat: &str) -> NewBookingRecord {
         processed_by: format!("node-{NODE}"),
         timestamp: Utc::now(),
         mode: Mode::DEFAULT,
+        epoch: 1,
     }
 }
 
@@ -169,4 +175,120 @@ async fn a_digest_with_ops_past_a_gap_is_sent_everything_it_lacks() {
     // A page holds at most the limit of lacking ops, and says there is more.
     let (first_page, more) = lacking(Applied::default()).await;
     assert_eq!((first_page, more), (ids_of(&[1, 2, 3, 4, 5]), true));
+}
+
+/// A copy of a booking made on node `origin` at Lamport time `lamport`
+/// (multi-master eventual: last-write-wins), of `seats` of `showtime`, as
+/// that node's op `number`.
+fn copy(
+    showtime: i64,
+    seats: &[u32],
+    (origin, number): (u32, u64),
+    lamport: u64,
+) -> BookingReplica {
+    BookingReplica {
+        record: NewBookingRecord {
+            id: Uuid::new_v4(),
+            processed_by: format!("node-{origin}"),
+            seats: seats.iter().map(|n| (format!("A{n}"), 1000)).collect(),
+            logical_clock: lamport,
+            mode: "multi-master/eventual".parse().unwrap(),
+            epoch: 0,
+            ..record(showtime, "A1")
+        },
+        status: BookingStatus::Confirmed,
+        status_epoch: 0,
+        ops: vec![OpId { origin, number }],
+        deps: Frontier::default(),
+        lost_to: None,
+    }
+}
+
+/// Every order of `items`.
+fn orders<T: Clone>(items: &[T]) -> Vec<Vec<T>> {
+    if items.len() <= 1 {
+        return vec![items.to_vec()];
+    }
+    let mut all = Vec::new();
+    for (i, first) in items.iter().enumerate() {
+        let mut rest = items.to_vec();
+        rest.remove(i);
+        for mut order in orders(&rest) {
+            order.insert(0, first.clone());
+            all.push(order);
+        }
+    }
+    all
+}
+
+/// Four bookings of overlapping seats, one of them cancelled by its owner,
+/// reach a replica in each of the 120 orders their five copies can come
+/// in: every order ends the same, as `cluster::replication::standing` has
+/// it. The latest booking holds its seats; the others lose to the claim
+/// that first beat them, a cancelled one too (the seat it beat another to
+/// stays free).
+#[tokio::test]
+async fn rival_and_cancelled_copies_settle_the_same_in_every_order() {
+    let (store, _, showtime) = fresh_store("settle").await;
+    for (run, order) in orders(&[0, 1, 2, 3, 4]).into_iter().enumerate() {
+        let seat = |n: u32| 3 * run as u32 + n;
+        let op = |n: u64| 2 * run as u64 + n;
+        let held = copy(showtime, &[seat(1), seat(2)], (1, op(1)), 5);
+        let beaten = copy(showtime, &[seat(2), seat(3)], (2, op(1)), 3);
+        let earlier = copy(showtime, &[seat(1)], (2, op(2)), 4);
+        let cancelled_confirmed = copy(showtime, &[seat(3)], (3, op(1)), 7);
+        let mut cancelled = cancelled_confirmed.clone();
+        cancelled.status = BookingStatus::Cancelled;
+        cancelled.ops.push(OpId {
+            origin: 3,
+            number: op(2),
+        });
+        let copies = [&held, &beaten, &earlier, &cancelled_confirmed, &cancelled];
+        for index in &order {
+            store.merge_replica(copies[*index]).await.unwrap();
+        }
+
+        let outcome = |replica: &BookingReplica| {
+            let store = store.clone();
+            let id = replica.record.id;
+            async move {
+                let booking = store.booking(id).await.unwrap();
+                (booking.status, booking.lost_to)
+            }
+        };
+        let named = |replica: &BookingReplica| Some(replica.record.id.to_string());
+        let expected = [
+            (BookingStatus::Confirmed, None),
+            (BookingStatus::Lost, named(&held)),
+            (BookingStatus::Lost, named(&held)),
+            (BookingStatus::Cancelled, None),
+        ];
+        let got = [
+            outcome(&held).await,
+            outcome(&beaten).await,
+            outcome(&earlier).await,
+            outcome(&cancelled).await,
+        ];
+        assert_eq!(got, expected, "arrival order {order:?}");
+        let taken: BTreeMap<String, String> = store
+            .taken_seats(showtime)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|t| {
+                [seat(1), seat(2), seat(3)]
+                    .map(|n| format!("A{n}"))
+                    .contains(&t.seat_label)
+            })
+            .map(|t| (t.seat_label, t.user_id))
+            .collect();
+        let labels: Vec<&String> = taken.keys().collect();
+        assert_eq!(
+            labels,
+            [format!("A{}", seat(1)), format!("A{}", seat(2))]
+                .iter()
+                .collect::<Vec<_>>(),
+            "arrival order {order:?}: the latest booking's seats and no others are taken"
+        );
+    }
 }

@@ -284,6 +284,7 @@ impl Cinema {
             processed_by: self.node_id.clone(),
             timestamp: stamp.physical,
             mode,
+            epoch: by.epoch,
         };
         match self.store.insert_booking(&record, by).await {
             Ok(op) => Ok((booking_from_record(record.clone(), &show), record, op)),

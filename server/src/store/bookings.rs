@@ -26,6 +26,10 @@ pub struct NewBookingRecord {
     pub timestamp: DateTime<Utc>,
     /// The replication mode it was made under.
     pub mode: Mode,
+    /// The epoch of the leader that made it (0 where none did): with its
+    /// Lamport time, node and id, the stamp it claims its seats with, for
+    /// good (`cluster::replication::WriteStamp`).
+    pub epoch: u64,
 }
 
 impl NewBookingRecord {
@@ -100,7 +104,11 @@ const BOOKING_SELECT: &str = "SELECT b.id, b.user_id, b.user_name, b.showtime_id
 impl Store {
     /// Writes a new booking, and its seats, in one transaction, as `by`'s
     /// op. If any seat is already held by an active booking, nothing is
-    /// written and the error names the seats that were taken.
+    /// written and the error names the seats that were taken. So is a seat
+    /// that a claim stamped as late or later claimed here, held or not: a
+    /// new booking must outrank every claim on its seats (this node's
+    /// clocks move past every stamp it takes, so only a deposed leader's
+    /// booking can meet one).
     pub async fn insert_booking(
         &self,
         booking: &NewBookingRecord,
@@ -116,11 +124,16 @@ impl Store {
             "WITH booking AS ( \
                 INSERT INTO bookings (id, user_id, user_name, showtime_id, total_cents, status, \
                                       logical_clock, vector_clock, processed_by, \"timestamp\", \
-                                      status_epoch, mode) \
-                VALUES ($1, $2, $3, $4, $5, 'confirmed', $6, $7, $8, $9, $12, $13) RETURNING id) \
+                                      status_epoch, mode, made_in_epoch) \
+                VALUES ($1, $2, $3, $4, $5, 'confirmed', $6, $7, $8, $9, $12, $13, $14) \
+                RETURNING id) \
              INSERT INTO booking_seats (booking_id, showtime_id, seat_label, price_cents) \
              SELECT booking.id, $4, seat.label, seat.price \
              FROM booking, unnest($10::TEXT[], $11::BIGINT[]) AS seat(label, price) \
+             WHERE NOT EXISTS (SELECT 1 FROM booking_seats claim \
+                               JOIN bookings rival ON rival.id = claim.booking_id \
+                               WHERE claim.showtime_id = $4 AND claim.seat_label = seat.label \
+                                 AND (rival.made_in_epoch, rival.logical_clock) >= ($14, $6)) \
              ON CONFLICT (showtime_id, seat_label) WHERE active DO NOTHING \
              RETURNING seat_label",
         )
@@ -137,6 +150,7 @@ impl Store {
         .bind(&prices)
         .bind(i64::try_from(by.epoch).unwrap_or(i64::MAX))
         .bind(booking.mode.to_string())
+        .bind(i64::try_from(booking.epoch).unwrap_or(i64::MAX))
         .fetch_all(&mut *tx)
         .await?;
 

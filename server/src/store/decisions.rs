@@ -6,10 +6,10 @@
 //! mode it last switched to.
 
 use super::ops::record_op;
-use super::replicas::set_status;
+use super::replicas::{lock_seats_of, set_status, settle_seats};
 use super::{Store, StoreResult};
 use app::model::BookingStatus;
-use cluster::replication::{Frontier, OpId};
+use cluster::replication::{Frontier, Mode, OpId, SeatRule};
 use cluster::NodeId;
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
@@ -54,6 +54,18 @@ impl Store {
     ) -> StoreResult<Option<OpId>> {
         let epoch = i64::try_from(by.epoch).unwrap_or(i64::MAX);
         let mut tx = self.pool.begin().await?;
+        let booking: Option<(i64, String, Vec<String>)> = sqlx::query_as(
+            "SELECT showtime_id, mode, \
+                    ARRAY(SELECT seat_label FROM booking_seats WHERE booking_id = id) \
+             FROM bookings WHERE id = $1",
+        )
+        .bind(booking_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((showtime_id, mode, seats)) = booking else {
+            return Ok(None);
+        };
+        lock_seats_of(&mut tx, showtime_id).await?;
         let confirmed: Option<String> = sqlx::query_scalar(
             "SELECT status FROM bookings WHERE id = $1 AND status = 'confirmed' \
              AND status_epoch <= $2 FOR UPDATE",
@@ -68,6 +80,12 @@ impl Store {
         set_status(&mut tx, booking_id, (status, None), by.epoch).await?;
         if status != BookingStatus::Confirmed {
             forget_claim(&mut tx, booking_id).await?;
+        }
+        let mode: Mode = mode.parse().unwrap_or_default();
+        if mode.seat_rule() == SeatRule::LastWriteWins {
+            // A withdrawn booking no longer ranks: what it beat may hold.
+            let labels: Vec<&str> = seats.iter().map(String::as_str).collect();
+            settle_seats(&mut tx, showtime_id, &labels).await?;
         }
         let op = record_op(&mut tx, booking_id, by.node, by.deps).await?;
         tx.commit().await?;

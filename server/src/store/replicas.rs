@@ -8,8 +8,8 @@ use super::{NewBookingRecord, Store, StoreError, StoreResult};
 use app::model::BookingStatus;
 use chrono::{DateTime, Utc};
 use cluster::replication::{
-    settle_seats, takes_incoming, Applied, Frontier, Lifecycle, OpId, SeatVerdict, StatusVersion,
-    WriteStamp,
+    refuses_claim, standing, takes_incoming, Applied, Decided, Frontier, Lifecycle, OpId, SeatRule,
+    Standing, StatusVersion, WriteStamp,
 };
 use cluster::NodeId;
 use serde::{Deserialize, Serialize};
@@ -39,7 +39,7 @@ impl BookingReplica {
     /// What this booking claims its seats with.
     pub fn stamp(&self) -> WriteStamp {
         WriteStamp {
-            epoch: self.status_epoch,
+            epoch: self.record.epoch,
             lamport: self.record.logical_clock,
             node: self.record.processed_by.clone(),
             id: self.record.id.to_string(),
@@ -54,8 +54,9 @@ impl BookingReplica {
 /// What merging a replica changed here.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MergeOutcome {
-    /// The booking is new here, or took a later status: that status, and
-    /// the bookings that held one of its seats here and lost them to it.
+    /// The booking is new here, or took a later status: its status once
+    /// its seats are settled, and the bookings that held one of its seats
+    /// here and lost them to it.
     pub changed: Option<(BookingStatus, Vec<Uuid>)>,
     /// Its ops this database did not hold before.
     pub new_ops: Vec<OpId>,
@@ -78,6 +79,7 @@ struct ReplicaRow {
     processed_by: String,
     timestamp: DateTime<Utc>,
     mode: String,
+    made_in_epoch: i64,
     deps: Json<Frontier>,
     lost_to: Option<Uuid>,
     op_origins: Vec<i32>,
@@ -98,6 +100,7 @@ impl From<ReplicaRow> for BookingReplica {
                 processed_by: r.processed_by,
                 timestamp: r.timestamp,
                 mode: r.mode.parse().unwrap_or_default(),
+                epoch: u64::try_from(r.made_in_epoch).unwrap_or(0),
             },
             status: status_from_text(&r.status),
             status_epoch: u64::try_from(r.status_epoch).unwrap_or(0),
@@ -119,7 +122,7 @@ const REPLICA_SELECT: &str = "SELECT b.id, b.user_id, b.user_name, b.showtime_id
         ARRAY(SELECT bs.price_cents FROM booking_seats bs WHERE bs.booking_id = b.id \
               ORDER BY bs.seat_label) AS seat_prices, \
         b.status, b.status_epoch, b.logical_clock, b.vector_clock, b.processed_by, \
-        b.\"timestamp\", b.mode, b.deps, b.lost_to, \
+        b.\"timestamp\", b.mode, b.made_in_epoch, b.deps, b.lost_to, \
         ARRAY(SELECT o.origin FROM booking_ops o WHERE o.booking_id = b.id \
               ORDER BY o.origin, o.number) AS op_origins, \
         ARRAY(SELECT o.number FROM booking_ops o WHERE o.booking_id = b.id \
@@ -208,15 +211,17 @@ impl Store {
 
     /// Merges a replica from another node in one transaction. A booking
     /// this database holds takes the replica's status if its version is
-    /// later (`cluster::replication::StatusVersion`). A booking that arrives
-    /// confirmed (new here, or confirmed again by a later leader) competes
-    /// for its seats with the bookings holding them here by the seat rule
-    /// of its mode (`take_seats`): the losers are marked lost, never
-    /// deleted. The booking's ops are recorded as applied, unless it was a
-    /// claim refused here (`SeatsTaken`), which changes nothing.
+    /// later (`cluster::replication::StatusVersion`). Then its seats are
+    /// settled by the rule of its mode: by last-write-wins over every
+    /// booking that claimed them (`settle_seats`), which marks losers lost,
+    /// never deleted; or, a claim, it is refused where a rival holds one of
+    /// them (`SeatsTaken`, and nothing changes). The booking's ops are
+    /// recorded as applied.
     pub async fn merge_replica(&self, replica: &BookingReplica) -> StoreResult<MergeOutcome> {
         let record = &replica.record;
+        let rule = record.mode.seat_rule();
         let mut tx = self.pool.begin().await?;
+        lock_seats_of(&mut tx, record.showtime_id).await?;
         let existing: Option<(String, i64)> =
             sqlx::query_as("SELECT status, status_epoch FROM bookings WHERE id = $1 FOR UPDATE")
                 .bind(record.id)
@@ -230,31 +235,46 @@ impl Store {
         };
         let mut changed = None;
         if takes {
-            let mut settled = match replica.status {
-                BookingStatus::Confirmed => take_seats(&mut tx, replica).await?,
-                other => Settled {
-                    status: other,
-                    displaced: Vec::new(),
-                    lost_to: replica.lost_to,
-                },
-            };
-            if let Some(winner) = settled.lost_to {
-                let winner = final_winner(&mut tx, winner).await?;
-                settled.lost_to = Some(winner);
-                repoint_losers(&mut tx, record.id, winner).await?;
+            let confirmed = replica.status == BookingStatus::Confirmed;
+            if confirmed {
+                let rivals = rivals_holding_seats(&mut tx, record).await?;
+                if refuses_claim(rule, !rivals.is_empty()) {
+                    return Err(StoreError::SeatsTaken(rivals));
+                }
             }
+            // Under last-write-wins the seats are held only once settled.
+            let holds_seats = confirmed && rule == SeatRule::FirstClaimHolds;
+            let status = (replica.status, replica.lost_to);
             if existing.is_some() {
-                let status = (settled.status, settled.lost_to);
-                set_status(&mut tx, record.id, status, replica.status_epoch).await?;
+                write_status(
+                    &mut tx,
+                    record.id,
+                    status,
+                    replica.status_epoch,
+                    holds_seats,
+                )
+                .await?;
                 sqlx::query("UPDATE bookings SET deps = $2 WHERE id = $1")
                     .bind(record.id)
                     .bind(Json(&replica.deps))
                     .execute(&mut *tx)
                     .await?;
             } else {
-                insert_replica(&mut tx, replica, &settled).await?;
+                insert_replica(&mut tx, replica, holds_seats).await?;
             }
-            changed = Some((settled.status, settled.displaced));
+            let mut settled = (replica.status, Vec::new());
+            if rule == SeatRule::LastWriteWins {
+                let labels: Vec<&str> = record.seats.iter().map(|(l, _)| l.as_str()).collect();
+                let moves = settle_seats(&mut tx, record.showtime_id, &labels).await?;
+                for (id, was, now) in moves {
+                    if id == record.id {
+                        settled.0 = now;
+                    } else if was == BookingStatus::Confirmed && now == BookingStatus::Lost {
+                        settled.1.push(id);
+                    }
+                }
+            }
+            changed = Some(settled);
         }
         let new_ops = absorb_ops(&mut tx, record.id, &replica.ops).await?;
         if changed.is_none() && new_ops.is_empty() {
@@ -269,118 +289,158 @@ impl Store {
     }
 }
 
-/// The booking that holds in the end what `id` lost: a chain of losses
-/// (a booking lost to one that later lost too) followed to a booking that
-/// did not lose. Every replica ends with the same one, whatever order the
-/// copies arrived in.
-async fn final_winner(tx: &mut Transaction<'_, Postgres>, mut id: Uuid) -> StoreResult<Uuid> {
-    // A chain is at most as long as the bookings of one seat; this bounds
-    // the walk all the same.
-    for _ in 0..64 {
-        let next: Option<Option<Uuid>> =
-            sqlx::query_scalar("SELECT lost_to FROM bookings WHERE id = $1 AND status = 'lost'")
-                .bind(id)
-                .fetch_optional(&mut **tx)
-                .await?;
-        match next {
-            Some(Some(next)) => id = next,
-            _ => break,
-        }
-    }
-    Ok(id)
-}
-
-/// The bookings that lost to `loser` lost, in the end, to `winner`.
-async fn repoint_losers(
+/// Makes the settling of one showtime's seats wait for any other under
+/// way, until the transaction ends: settling reads every claim on the
+/// seats, and must see those a concurrent merge is writing.
+pub(super) async fn lock_seats_of(
     tx: &mut Transaction<'_, Postgres>,
-    loser: Uuid,
-    winner: Uuid,
+    showtime_id: i64,
 ) -> StoreResult<()> {
-    sqlx::query("UPDATE bookings SET lost_to = $2 WHERE lost_to = $1")
-        .bind(loser)
-        .bind(winner)
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(showtime_id)
         .execute(&mut **tx)
         .await?;
     Ok(())
 }
 
-/// How a confirmed replica fared against the bookings holding its seats.
-struct Settled {
-    status: BookingStatus,
-    displaced: Vec<Uuid>,
-    lost_to: Option<Uuid>,
-}
-
-/// Settles the seats of a confirmed replica against the active bookings
-/// holding any of them here (its own old copy aside), by the seat rule of
-/// the mode it was made under (`cluster::replication::seats`): it holds
-/// them, and its rivals are marked lost to it (each at its own epoch, so
-/// the loss outranks its confirmation); or it is lost, to the latest of
-/// them; or, a claim refused, nothing is taken: `SeatsTaken`.
-async fn take_seats(
+/// The seats of `record` that another booking holds here.
+async fn rivals_holding_seats(
     tx: &mut Transaction<'_, Postgres>,
-    replica: &BookingReplica,
-) -> StoreResult<Settled> {
-    let record = &replica.record;
+    record: &NewBookingRecord,
+) -> StoreResult<Vec<String>> {
     let labels: Vec<&str> = record.seats.iter().map(|(l, _)| l.as_str()).collect();
-    let held: Vec<(Uuid, i64, i64, String, String)> = sqlx::query_as(
-        "SELECT b.id, b.status_epoch, b.logical_clock, b.processed_by, bs.seat_label \
-         FROM booking_seats bs JOIN bookings b ON b.id = bs.booking_id \
-         WHERE bs.showtime_id = $1 AND bs.seat_label = ANY($2) AND bs.active AND b.id <> $3 \
-         ORDER BY b.id FOR UPDATE OF b",
+    Ok(sqlx::query_scalar(
+        "SELECT seat_label FROM booking_seats \
+         WHERE showtime_id = $1 AND seat_label = ANY($2) AND active AND booking_id <> $3 \
+         ORDER BY seat_label",
     )
     .bind(record.showtime_id)
     .bind(&labels)
     .bind(record.id)
     .fetch_all(&mut **tx)
-    .await?;
-    // One row per seat held: a rival holding two of the seats comes twice.
-    let mut rivals: Vec<(Uuid, i64, WriteStamp)> = Vec::new();
-    for (id, epoch, lamport, node, _) in &held {
-        if rivals.last().is_some_and(|(last, ..)| last == id) {
-            continue;
-        }
-        let stamp = WriteStamp {
-            epoch: u64::try_from(*epoch).unwrap_or(0),
-            lamport: u64::try_from(*lamport).unwrap_or(0),
-            node: node.clone(),
-            id: id.to_string(),
-        };
-        rivals.push((*id, *epoch, stamp));
-    }
-    let stamps: Vec<WriteStamp> = rivals.iter().map(|(.., stamp)| stamp.clone()).collect();
-    match settle_seats(record.mode.seat_rule(), &replica.stamp(), &stamps) {
-        SeatVerdict::Refused => Err(StoreError::SeatsTaken(
-            held.into_iter().map(|(.., seat)| seat).collect(),
-        )),
-        SeatVerdict::LosesTo(winner) => Ok(Settled {
-            status: BookingStatus::Lost,
-            displaced: Vec::new(),
-            lost_to: Some(rivals[winner].0),
-        }),
-        SeatVerdict::Holds { displaced } => {
-            let mut lost_to_it = Vec::with_capacity(displaced.len());
-            for index in displaced {
-                let (id, epoch, _) = &rivals[index];
-                let lost = (BookingStatus::Lost, Some(record.id));
-                set_status(tx, *id, lost, u64::try_from(*epoch).unwrap_or(0)).await?;
-                repoint_losers(tx, *id, record.id).await?;
-                lost_to_it.push(*id);
-            }
-            Ok(Settled {
-                status: BookingStatus::Confirmed,
-                displaced: lost_to_it,
-                lost_to: None,
-            })
-        }
-    }
+    .await?)
 }
 
-/// Writes a booking new to this database, as settled.
+/// One booking's claim on seats, as settling reads it.
+struct Claim {
+    stamp: WriteStamp,
+    decided: Decided,
+    status: BookingStatus,
+    status_epoch: u64,
+    lost_to: Option<Uuid>,
+    seats: Vec<String>,
+    /// Every one of its seats is marked held by it.
+    holds_seats: bool,
+    /// It claims one of the seats being settled.
+    settling: bool,
+}
+
+/// Settles by last-write-wins every booking that claims one of `labels`
+/// of `showtime_id` (`cluster::replication::standing`, over every booking
+/// that claimed any of its seats: held, lost or cancelled). Each ends
+/// holding its seats or lost to the claim that first beat it, whatever
+/// order the claims came in. Returns the bookings whose status moved, with
+/// their status before and after. The caller holds `lock_seats_of`.
+pub(super) async fn settle_seats(
+    tx: &mut Transaction<'_, Postgres>,
+    showtime_id: i64,
+    labels: &[&str],
+) -> StoreResult<Vec<(Uuid, BookingStatus, BookingStatus)>> {
+    type Row = (
+        Uuid,
+        String,
+        i64,
+        Option<Uuid>,
+        i64,
+        i64,
+        String,
+        String,
+        bool,
+        bool,
+    );
+    let rows: Vec<Row> = sqlx::query_as(
+        "WITH settling AS (SELECT DISTINCT booking_id FROM booking_seats \
+                           WHERE showtime_id = $1 AND seat_label = ANY($2)), \
+              their_seats AS (SELECT DISTINCT bs.seat_label FROM booking_seats bs \
+                              JOIN settling USING (booking_id)) \
+         SELECT b.id, b.status, b.status_epoch, b.lost_to, b.made_in_epoch, b.logical_clock, \
+                b.processed_by, bs.seat_label, bs.active, \
+                b.id IN (SELECT booking_id FROM settling) AS settling \
+         FROM booking_seats bs JOIN bookings b ON b.id = bs.booking_id \
+         WHERE bs.showtime_id = $1 AND bs.seat_label IN (SELECT seat_label FROM their_seats) \
+         ORDER BY b.id FOR UPDATE OF b",
+    )
+    .bind(showtime_id)
+    .bind(labels)
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut claims: BTreeMap<Uuid, Claim> = BTreeMap::new();
+    let mut claimants: BTreeMap<String, Vec<Uuid>> = BTreeMap::new();
+    for (id, status, status_epoch, lost_to, epoch, lamport, node, seat, active, settling) in rows {
+        claimants.entry(seat.clone()).or_default().push(id);
+        let status = status_from_text(&status);
+        let claim = claims.entry(id).or_insert_with(|| Claim {
+            stamp: WriteStamp {
+                epoch: u64::try_from(epoch).unwrap_or(0),
+                lamport: u64::try_from(lamport).unwrap_or(0),
+                node,
+                id: id.to_string(),
+            },
+            decided: match (status, lost_to) {
+                (BookingStatus::Cancelled, _) => Decided::Cancelled,
+                (BookingStatus::Lost, None) => Decided::Withdrawn,
+                _ => Decided::Open,
+            },
+            status,
+            status_epoch: u64::try_from(status_epoch).unwrap_or(0),
+            lost_to,
+            seats: Vec::new(),
+            holds_seats: true,
+            settling,
+        });
+        claim.seats.push(seat);
+        claim.holds_seats &= active;
+    }
+    let mut moves = Vec::new();
+    for (id, claim) in claims.iter().filter(|(_, claim)| claim.settling) {
+        let rivals: BTreeSet<&Uuid> = claim
+            .seats
+            .iter()
+            .flat_map(|seat| &claimants[seat])
+            .filter(|rival| *rival != id)
+            .collect();
+        let ranked = rivals.into_iter().map(|rival| {
+            let other = &claims[rival];
+            (rival, &other.stamp, other.decided)
+        });
+        let now = match standing(&claim.stamp, claim.decided, ranked) {
+            Standing::Holds => (BookingStatus::Confirmed, None),
+            Standing::LostTo(winner) => (BookingStatus::Lost, Some(winner)),
+            Standing::Decided => continue,
+        };
+        let holds = now.0 == BookingStatus::Confirmed;
+        if now != (claim.status, claim.lost_to) || holds != claim.holds_seats {
+            moves.push((*id, claim.status, now));
+        }
+    }
+    // Seats are freed before they are taken: a seat is held by one booking
+    // at a time, even within the transaction.
+    moves.sort_by_key(|(_, _, (status, _))| *status == BookingStatus::Confirmed);
+    for (id, _, now) in &moves {
+        let epoch = claims[id].status_epoch;
+        write_status(tx, *id, *now, epoch, now.0 == BookingStatus::Confirmed).await?;
+    }
+    Ok(moves
+        .into_iter()
+        .map(|(id, was, (now, _))| (id, was, now))
+        .collect())
+}
+
+/// Writes a booking new to this database, its seats held or not.
 async fn insert_replica(
     tx: &mut Transaction<'_, Postgres>,
     replica: &BookingReplica,
-    settled: &Settled,
+    holds_seats: bool,
 ) -> StoreResult<()> {
     let record = &replica.record;
     let labels: Vec<&str> = record.seats.iter().map(|(l, _)| l.as_str()).collect();
@@ -388,15 +448,15 @@ async fn insert_replica(
     sqlx::query(
         "INSERT INTO bookings (id, user_id, user_name, showtime_id, total_cents, status, \
                                status_epoch, logical_clock, vector_clock, processed_by, \
-                               \"timestamp\", mode, deps, lost_to) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                               \"timestamp\", mode, deps, lost_to, made_in_epoch) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
     )
     .bind(record.id)
     .bind(&record.user_id)
     .bind(&record.user_name)
     .bind(record.showtime_id)
     .bind(record.total_cents())
-    .bind(status_text(settled.status))
+    .bind(status_text(replica.status))
     .bind(i64::try_from(replica.status_epoch).unwrap_or(i64::MAX))
     .bind(i64::try_from(record.logical_clock).unwrap_or(i64::MAX))
     .bind(Json(&record.vector_clock))
@@ -404,7 +464,8 @@ async fn insert_replica(
     .bind(record.timestamp)
     .bind(record.mode.to_string())
     .bind(Json(&replica.deps))
-    .bind(settled.lost_to)
+    .bind(replica.lost_to)
+    .bind(i64::try_from(record.epoch).unwrap_or(i64::MAX))
     .execute(&mut **tx)
     .await?;
     sqlx::query(
@@ -416,7 +477,7 @@ async fn insert_replica(
     .bind(record.showtime_id)
     .bind(&labels)
     .bind(&prices)
-    .bind(settled.status == BookingStatus::Confirmed)
+    .bind(holds_seats)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -428,8 +489,19 @@ async fn insert_replica(
 pub(super) async fn set_status(
     tx: &mut Transaction<'_, Postgres>,
     booking_id: Uuid,
+    status: (BookingStatus, Option<Uuid>),
+    epoch: u64,
+) -> StoreResult<()> {
+    let holds_seats = status.0 == BookingStatus::Confirmed;
+    write_status(tx, booking_id, status, epoch, holds_seats).await
+}
+
+async fn write_status(
+    tx: &mut Transaction<'_, Postgres>,
+    booking_id: Uuid,
     (status, lost_to): (BookingStatus, Option<Uuid>),
     epoch: u64,
+    holds_seats: bool,
 ) -> StoreResult<()> {
     sqlx::query(
         "UPDATE bookings SET status = $2, status_epoch = $3, lost_to = $4, updated_at = now() \
@@ -443,7 +515,7 @@ pub(super) async fn set_status(
     .await?;
     sqlx::query("UPDATE booking_seats SET active = $2 WHERE booking_id = $1")
         .bind(booking_id)
-        .bind(status == BookingStatus::Confirmed)
+        .bind(holds_seats)
         .execute(&mut **tx)
         .await?;
     Ok(())

@@ -45,13 +45,14 @@ impl Store {
             Option<i64>,
             Option<i64>,
             Option<String>,
+            Option<String>,
         );
         let rows: Vec<Row> = sqlx::query_as(
             "SELECT b.id, b.lost_to, b.showtime_id, \
                     ARRAY(SELECT bs.seat_label FROM booking_seats bs \
                           WHERE bs.booking_id = b.id ORDER BY bs.seat_label), \
-                    b.status_epoch, b.logical_clock, b.processed_by, \
-                    w.status_epoch, w.logical_clock, w.processed_by \
+                    b.made_in_epoch, b.logical_clock, b.processed_by, \
+                    w.made_in_epoch, w.logical_clock, w.processed_by, w.status \
              FROM bookings b LEFT JOIN bookings w ON w.id = b.lost_to \
              WHERE b.status = 'lost' AND b.lost_to IS NOT NULL \
              ORDER BY b.updated_at DESC LIMIT $1",
@@ -68,12 +69,13 @@ impl Store {
                     (Some(epoch), Some(lamport), Some(node)) => Some((epoch, lamport, node)),
                     _ => None,
                 };
+                let winner_cancelled = row.10.as_deref() == Some("cancelled");
                 SeatConflict {
                     booking_id: id.to_string(),
                     lost_to: lost_to.to_string(),
                     showtime_id,
                     seats,
-                    why: why_it_lost(&loser, winner.as_ref()),
+                    why: why_it_lost(&loser, winner.as_ref(), winner_cancelled),
                 }
             })
             .collect())
@@ -82,15 +84,24 @@ impl Store {
 
 /// Why a booking lost its seats, from the stamps last-write-wins compared
 /// (`cluster::replication::WriteStamp`: epoch, then Lamport time, then node).
-fn why_it_lost(loser: &(i64, i64, String), winner: Option<&(i64, i64, String)>) -> String {
+fn why_it_lost(
+    loser: &(i64, i64, String),
+    winner: Option<&(i64, i64, String)>,
+    winner_cancelled: bool,
+) -> String {
     let stamp = |(epoch, lamport, node): &(i64, i64, String)| {
         format!("epoch {epoch}, Lamport {lamport}, {node}")
     };
     match winner {
         Some(winner) => format!(
-            "last write wins: the winner's stamp ({}) is later than the loser's ({})",
+            "last write wins: the winner's stamp ({}) is later than the loser's ({}){}",
             stamp(winner),
-            stamp(loser)
+            stamp(loser),
+            if winner_cancelled {
+                "; the winner's owner has cancelled it since, so the seats it won are free"
+            } else {
+                ""
+            }
         ),
         None => format!(
             "last write wins: a later booking took the seats (the loser's stamp: {}); \

@@ -1,11 +1,12 @@
 //! The history checker: a real 3-node cluster in one replication mode takes
 //! bookings from many clients through every node, some of them racing for
-//! the same seats, while its nodes are SIGKILLed and restarted and paused.
+//! the same seats, and cancellations of some of them (whose seats others
+//! then race for), while its nodes are SIGKILLed and restarted and paused.
 //! Every request and its answer is recorded; once the faults are healed and
 //! the replicas have converged, the history is checked against what every
 //! node holds (`history_check.rs`) and what was found is printed.
 
-use crate::history_check::{check, Attempt, NodeView};
+use crate::history_check::{check, Attempt, NodeView, Request};
 use crate::nodes::Nodes;
 use cluster::replication::Mode;
 use cluster::rng::SplitMix64;
@@ -127,7 +128,8 @@ pub async fn run(args: HistoryArgs) -> anyhow::Result<()> {
 }
 
 /// Books seats through random nodes until `deadline`: mostly seats no one
-/// tried yet, one time in four a seat someone already tried.
+/// tried yet, one time in four a seat someone already tried; and one time
+/// in ten, instead, cancels one of its own bookings acknowledged so far.
 async fn book_until(
     deadline: Instant,
     client: u64,
@@ -139,8 +141,27 @@ async fn book_until(
         .build()
         .expect("an HTTP client");
     let mut rng = SplitMix64::new(client.wrapping_mul(0x9e37_79b9) ^ 7);
+    let user = format!("history-{client}");
     let mut attempts = Vec::new();
+    let mut mine: Vec<(i64, String, String)> = Vec::new();
     while Instant::now() < deadline {
+        if !mine.is_empty() && rng.chance(0.1) {
+            let (showtime, seat, booking) = mine.swap_remove(rng.index(mine.len()));
+            let (node, url) = &urls[rng.index(urls.len())];
+            let answer = http
+                .delete(format!("{url}/api/bookings?id={booking}&userId={user}"))
+                .send()
+                .await;
+            attempts.push(Attempt {
+                request: Request::Cancel,
+                node: *node,
+                showtime,
+                seat,
+                status: answer.ok().map(|r| r.status().as_u16()),
+                booking_id: Some(booking),
+            });
+            continue;
+        }
         let (showtime, seat) = {
             let mut seats = seats.lock().unwrap_or_else(|e| e.into_inner());
             let race = rng.chance(0.25) && !seats.tried.is_empty();
@@ -157,8 +178,7 @@ async fn book_until(
             picked
         };
         let (node, url) = &urls[rng.index(urls.len())];
-        let body =
-            json!({"userId": format!("history-{client}"), "showtimeId": showtime, "seats": [seat]});
+        let body = json!({"userId": user, "showtimeId": showtime, "seats": [seat]});
         let answer = http
             .post(format!("{url}/api/bookings"))
             .json(&body)
@@ -172,7 +192,11 @@ async fn book_until(
             }
             Err(_) => (None, None),
         };
+        if let (Some(201), Some(id)) = (status, &booking_id) {
+            mine.push((showtime, seat.clone(), id.clone()));
+        }
         attempts.push(Attempt {
+            request: Request::Book,
             node: *node,
             showtime,
             seat,
@@ -318,7 +342,7 @@ async fn converged(nodes: &Nodes) -> Option<Duration> {
 async fn views(nodes: &Nodes, attempts: &[Attempt]) -> BTreeMap<u32, NodeView> {
     let acknowledged: BTreeSet<&str> = attempts
         .iter()
-        .filter(|a| a.status == Some(201))
+        .filter(|a| a.request == Request::Book && a.status == Some(201))
         .filter_map(|a| a.booking_id.as_deref())
         .collect();
     let showtimes: BTreeSet<i64> = attempts.iter().map(|a| a.showtime).collect();
@@ -351,15 +375,21 @@ fn report(
     settled: Option<Duration>,
     anomalies: &[crate::history_check::Anomaly],
 ) {
-    let mut outcomes: BTreeMap<String, usize> = BTreeMap::new();
-    for attempt in attempts {
-        let outcome = attempt
-            .status
-            .map_or("no answer".to_string(), |s| s.to_string());
-        *outcomes.entry(outcome).or_default() += 1;
+    for (request, name) in [
+        (Request::Book, "bookings"),
+        (Request::Cancel, "cancellations"),
+    ] {
+        let mut outcomes: BTreeMap<String, usize> = BTreeMap::new();
+        let asked: Vec<&Attempt> = attempts.iter().filter(|a| a.request == request).collect();
+        for attempt in &asked {
+            let outcome = attempt
+                .status
+                .map_or("no answer".to_string(), |s| s.to_string());
+            *outcomes.entry(outcome).or_default() += 1;
+        }
+        let outcomes: Vec<String> = outcomes.iter().map(|(o, n)| format!("{o}: {n}")).collect();
+        println!("{name}: {} ({})", asked.len(), outcomes.join(", "));
     }
-    let outcomes: Vec<String> = outcomes.iter().map(|(o, n)| format!("{o}: {n}")).collect();
-    println!("requests: {} ({})", attempts.len(), outcomes.join(", "));
     println!("faults:");
     for fault in faults {
         println!("  {fault}");

@@ -1,22 +1,40 @@
-//! Checking a recorded history of booking requests against what the
-//! replicas hold once the faults are healed, without I/O: every
-//! acknowledged booking still there on every node (and confirmed, in strong
-//! consistency), no seat acknowledged to two bookings (strong), no server
-//! error but the documented 503, and every replica the same.
+//! Checking a recorded history of booking and cancellation requests
+//! against what the replicas hold once the faults are healed, without I/O:
+//! every acknowledged booking still there on every node (and confirmed, in
+//! strong consistency, unless its owner asked to cancel it), every
+//! acknowledged cancellation kept, no seat acknowledged to two bookings
+//! (strong), no server error but the documented 503, and every replica the
+//! same.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
+/// What a request of the history asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Request {
+    /// A booking of `seat`.
+    Book,
+    /// The cancellation of booking `booking_id`, of `seat`, by its owner.
+    Cancel,
+}
+
 /// One request of the history, and its answer.
 #[derive(Clone, Debug)]
 pub struct Attempt {
+    pub request: Request,
     pub node: u32,
     pub showtime: i64,
     pub seat: String,
     /// The HTTP status, or None if no answer came.
     pub status: Option<u16>,
-    /// The booking an acknowledgment named.
+    /// The booking an acknowledgment named, or the one to cancel.
     pub booking_id: Option<String>,
+}
+
+impl Attempt {
+    fn acknowledged(&self, request: Request, status: u16) -> bool {
+        self.request == request && self.status == Some(status) && self.booking_id.is_some()
+    }
 }
 
 /// What one node holds at the end.
@@ -32,7 +50,7 @@ pub struct NodeView {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Anomaly {
     /// An acknowledged booking a node does not hold, or holds in a status
-    /// the consistency model does not allow.
+    /// the consistency model and its owner's requests do not allow.
     NotKept {
         booking: String,
         node: u32,
@@ -84,12 +102,25 @@ impl fmt::Display for Anomaly {
 /// Every anomaly of the history. `strong`: whether it was made in strong
 /// consistency, where an acknowledged booking stays confirmed and a seat is
 /// acknowledged once; elsewhere an acknowledged booking may have lost its
-/// seat to a concurrent one, but is never dropped.
+/// seat to a concurrent one, but is never dropped. A booking whose owner
+/// asked to cancel it may be cancelled, whatever the answer (one that never
+/// came may have gone through), and must be if the cancellation was
+/// acknowledged; its seat may then be sold again.
 pub fn check(strong: bool, attempts: &[Attempt], views: &BTreeMap<u32, NodeView>) -> Vec<Anomaly> {
     let mut anomalies = Vec::new();
     let acknowledged: Vec<&Attempt> = attempts
         .iter()
-        .filter(|a| a.status == Some(201) && a.booking_id.is_some())
+        .filter(|a| a.acknowledged(Request::Book, 201))
+        .collect();
+    let cancel_asked: BTreeSet<&str> = attempts
+        .iter()
+        .filter(|a| a.request == Request::Cancel)
+        .filter_map(|a| a.booking_id.as_deref())
+        .collect();
+    let cancelled: BTreeSet<&str> = attempts
+        .iter()
+        .filter(|a| a.acknowledged(Request::Cancel, 200))
+        .filter_map(|a| a.booking_id.as_deref())
         .collect();
 
     for attempt in attempts {
@@ -108,9 +139,17 @@ pub fn check(strong: bool, attempts: &[Attempt], views: &BTreeMap<u32, NodeView>
     };
     for attempt in &acknowledged {
         let booking = attempt.booking_id.clone().unwrap_or_default();
+        let allowed_here = |status: &str| {
+            if cancelled.contains(booking.as_str()) {
+                status == "cancelled"
+            } else {
+                allowed.contains(&status)
+                    || (status == "cancelled" && cancel_asked.contains(booking.as_str()))
+            }
+        };
         for (&node, view) in views {
             let status = view.statuses.get(&booking).cloned().flatten();
-            if !status.as_deref().is_some_and(|s| allowed.contains(&s)) {
+            if !status.as_deref().is_some_and(allowed_here) {
                 anomalies.push(Anomaly::NotKept {
                     booking: booking.clone(),
                     node,
@@ -122,7 +161,9 @@ pub fn check(strong: bool, attempts: &[Attempt], views: &BTreeMap<u32, NodeView>
 
     if strong {
         let mut sold: BTreeMap<(i64, &str), Vec<String>> = BTreeMap::new();
-        for attempt in &acknowledged {
+        let resellable =
+            |a: &&&Attempt| !cancel_asked.contains(a.booking_id.as_deref().unwrap_or_default());
+        for attempt in acknowledged.iter().filter(resellable) {
             sold.entry((attempt.showtime, attempt.seat.as_str()))
                 .or_default()
                 .extend(attempt.booking_id.clone());
@@ -169,6 +210,7 @@ mod tests {
 
     fn attempt(node: u32, seat: &str, status: Option<u16>, id: Option<&str>) -> Attempt {
         Attempt {
+            request: Request::Book,
             node,
             showtime: 7,
             seat: seat.into(),
@@ -279,5 +321,64 @@ mod tests {
                 }
             ]
         );
+    }
+
+    fn cancel(node: u32, seat: &str, status: Option<u16>, id: &str) -> Attempt {
+        Attempt {
+            request: Request::Cancel,
+            ..attempt(node, seat, status, Some(id))
+        }
+    }
+
+    #[test]
+    fn a_cancellation_asked_for_may_go_through_and_one_acknowledged_must() {
+        let booked = attempt(1, "A1", Some(201), Some("b1"));
+        let is = |status: &str| view(&[("b1", Some(status))], &[]);
+        // Asked for, with no answer: either outcome is right.
+        let unanswered = [booked.clone(), cancel(2, "A1", None, "b1")];
+        for status in ["cancelled", "confirmed"] {
+            let held = if status == "confirmed" {
+                &["A1"][..]
+            } else {
+                &[]
+            };
+            let same = view(&[("b1", Some(status))], held);
+            assert_eq!(check(true, &unanswered, &views(&[same])), vec![]);
+        }
+        // Acknowledged: it must be cancelled everywhere.
+        let acknowledged = [booked.clone(), cancel(2, "A1", Some(200), "b1")];
+        assert_eq!(
+            check(true, &acknowledged, &views(&[is("cancelled")])),
+            vec![]
+        );
+        let found = check(
+            false,
+            &acknowledged,
+            &views(&[view(&[("b1", Some("confirmed"))], &["A1"])]),
+        );
+        assert_eq!(
+            found,
+            vec![Anomaly::NotKept {
+                booking: "b1".into(),
+                node: 1,
+                status: Some("confirmed".into())
+            }]
+        );
+        // Never asked for: a cancelled booking was not kept.
+        assert_eq!(check(false, &[booked], &views(&[is("cancelled")])).len(), 1);
+    }
+
+    #[test]
+    fn a_seat_freed_by_a_cancellation_may_be_sold_again_in_strong_consistency() {
+        let history = [
+            attempt(1, "A1", Some(201), Some("b1")),
+            cancel(1, "A1", Some(200), "b1"),
+            attempt(2, "A1", Some(201), Some("b2")),
+        ];
+        let settled = view(
+            &[("b1", Some("cancelled")), ("b2", Some("confirmed"))],
+            &["A1"],
+        );
+        assert_eq!(check(true, &history, &views(&[settled])), vec![]);
     }
 }
