@@ -90,13 +90,8 @@ async fn a_booking_through_any_node_is_held_by_every_node() {
     assert_eq!(refusal["error"]["code"], "seats_taken");
 
     // A cancellation through a follower frees the seats everywhere.
-    let response = nodes[1]
-        .client
-        .delete(nodes[1].url(&format!("/api/bookings?id={id}&userId=ada")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
+    let (status, cancelled) = nodes[1].cancel(&id, "ada").await;
+    assert_eq!(status, 200, "{cancelled}");
     for node in &nodes {
         assert!(sees_taken(node, showtime, &[]).await);
         assert_eq!(
@@ -342,14 +337,7 @@ async fn a_cancellation_is_acknowledged_only_once_a_majority_holds_it() {
 
     nodes[0].pause();
     nodes[1].pause();
-    let response = nodes[2]
-        .client
-        .delete(nodes[2].url(&format!("/api/bookings?id={id}&userId=hal")))
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    let body: Value = response.json().await.unwrap();
+    let (status, body) = nodes[2].cancel(id, "hal").await;
     nodes[0].resume();
     nodes[1].resume();
     assert_eq!(status, 503, "{body}");

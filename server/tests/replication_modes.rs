@@ -236,13 +236,8 @@ async fn a_cancellation_racing_a_rival_booking_of_its_seat_settles_the_same_ever
     assert!(confirmed_on_2.is_some(), "node 2 holds Ada's booking");
 
     links.isolate(2);
-    let cancelled = nodes[0]
-        .client
-        .delete(nodes[0].url(&format!("/api/bookings?id={ada}&userId=ada")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(cancelled.status(), 200);
+    let (status, cancelled) = nodes[0].cancel(&ada, "ada").await;
+    assert_eq!(status, 200, "{cancelled}");
 
     links.heal();
     for node in &nodes {

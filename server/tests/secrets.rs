@@ -50,13 +50,8 @@ async fn the_cluster_secret_appears_in_no_log_line_and_no_event() {
         .await
         .expect("a booking");
         let id = booked["id"].as_str().unwrap();
-        let cancelled = nodes[0]
-            .client
-            .delete(nodes[0].url(&format!("/api/bookings?id={id}&userId=sam")))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(cancelled.status(), 200);
+        let (status, cancelled) = nodes[0].cancel(id, "sam").await;
+        assert_eq!(status, 200, "{cancelled}");
         let (status, _) = nodes[0]
             .send_json(
                 reqwest::Method::POST,

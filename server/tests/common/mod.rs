@@ -300,6 +300,13 @@ impl TestNode {
             .await
     }
 
+    /// `user` cancels booking `id`: the status and the JSON answer.
+    pub async fn cancel(&self, id: &str, user: &str) -> (u16, serde_json::Value) {
+        let path = format!("/api/bookings?id={id}&userId={user}");
+        self.send_json(reqwest::Method::DELETE, &path, serde_json::Value::Null)
+            .await
+    }
+
     /// Sends `body` as JSON; the status and the JSON answer (null if none).
     pub async fn send_json(
         &self,
