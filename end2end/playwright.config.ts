@@ -1,4 +1,5 @@
 import { defineConfig } from '@playwright/test';
+import { OPERATOR } from './tests/helpers';
 
 // The tests drive Debian's Chromium (never a downloaded browser) against a
 // real `moviebook up` started on its own port with the test database.
@@ -33,6 +34,8 @@ export default defineConfig({
     command: `target/release/moviebook up --port ${port} --data-dir target/e2e-data`,
     cwd: '..',
     url: `http://127.0.0.1:${port}/api/movies`,
+    // The first run creates the operator the monitor tests sign in as.
+    env: { ...process.env, OPERATOR_PASSWORD: OPERATOR.password } as Record<string, string>,
     reuseExistingServer: !process.env.CI,
     timeout: 120_000,
     stdout: 'pipe',

@@ -1,12 +1,15 @@
 //! Server functions: what the pages call. Each one is a thin door into the
-//! shared `CinemaService`, adding only who the caller is (from the cookie).
+//! shared `CinemaService`, adding only who the caller is (from the cookie),
+//! and for operators' actions, that they are one (`access`).
 
 use crate::error::ApiError;
 use crate::model::{Booking, ClusterStatus, Movie, MovieDetails, SeatMap, User};
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
-use crate::{model::BookingRequest, service::cinema, service::cluster, session};
+use crate::{
+    access, model::BookingRequest, service::cinema, service::cluster, service::operators, session,
+};
 
 #[server(prefix = "/sfn")]
 pub async fn list_movies() -> Result<Vec<Movie>, ApiError> {
@@ -75,6 +78,7 @@ pub async fn get_cluster_status() -> Result<ClusterStatus, ApiError> {
 
 #[server(prefix = "/sfn")]
 pub async fn start_election(algorithm: String) -> Result<(), ApiError> {
+    access::caller().await?.require_operator()?;
     cluster()?.start_election(&algorithm)
 }
 
@@ -83,7 +87,30 @@ pub async fn switch_replication(
     strategy: String,
     consistency: String,
 ) -> Result<crate::model::ReplicationMode, ApiError> {
+    access::caller().await?.require_operator()?;
     cluster()?.switch_replication(&strategy, &consistency).await
+}
+
+/// The signed-in operator's name, if the caller is one.
+#[server(prefix = "/sfn")]
+pub async fn current_operator() -> Result<Option<String>, ApiError> {
+    Ok(match access::caller().await? {
+        access::Caller::Operator(name) => Some(name),
+        _ => None,
+    })
+}
+
+/// Signs an operator in: the session goes to the browser as a cookie.
+#[server(prefix = "/sfn")]
+pub async fn operator_sign_in(name: String, password: String) -> Result<String, ApiError> {
+    let session = operators()?.sign_in(&name, &password).await?;
+    session::set_cookie(&access::operator_cookie(&session))?;
+    Ok(session.name)
+}
+
+#[server(prefix = "/sfn")]
+pub async fn operator_sign_out() -> Result<(), ApiError> {
+    session::set_cookie(&access::cleared_operator_cookie())
 }
 
 #[server(prefix = "/sfn")]

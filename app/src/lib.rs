@@ -1,6 +1,7 @@
 //! The MovieBook web app: routes, pages, components and server functions,
 //! compiled for the server (`ssr`) and for the browser (`hydrate`).
 
+pub mod access;
 pub mod api;
 mod components;
 pub mod error;

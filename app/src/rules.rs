@@ -256,6 +256,51 @@ pub fn shorten(text: &str) -> String {
     }
 }
 
+const MAX_OPERATOR_NAME_CHARS: usize = 32;
+const MIN_NEW_PASSWORD_CHARS: usize = 12;
+const MAX_PASSWORD_CHARS: usize = 256;
+
+/// An operator's name in its one spelling: lower case ASCII letters,
+/// digits, '-' and '_', starting with a letter, at most 32 characters.
+/// Upper case letters are lowered and surrounding spaces dropped.
+pub fn normalize_operator_name(name: &str) -> Result<String, ApiError> {
+    let name = name.trim().to_ascii_lowercase();
+    let ok = name.len() <= MAX_OPERATOR_NAME_CHARS
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+    if ok {
+        Ok(name)
+    } else {
+        Err(ApiError::invalid(format!(
+            "An operator's name is a letter, then up to {} letters, digits, '-' or '_'.",
+            MAX_OPERATOR_NAME_CHARS - 1
+        )))
+    }
+}
+
+/// A password offered at sign-in: anything but empty or overlong.
+pub fn validate_password(password: &str) -> Result<(), ApiError> {
+    if password.is_empty() || password.chars().count() > MAX_PASSWORD_CHARS {
+        return Err(ApiError::invalid(format!(
+            "A password is 1 to {MAX_PASSWORD_CHARS} characters."
+        )));
+    }
+    Ok(())
+}
+
+/// A password chosen for a new account: at least 12 characters.
+pub fn validate_new_password(password: &str) -> Result<(), ApiError> {
+    validate_password(password)?;
+    if password.chars().count() < MIN_NEW_PASSWORD_CHARS {
+        return Err(ApiError::invalid(format!(
+            "An operator's password needs at least {MIN_NEW_PASSWORD_CHARS} characters."
+        )));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -478,5 +523,22 @@ mod tests {
                 prop_assert_eq!(priced, labels);
             }
         }
+    }
+
+    #[test]
+    fn operator_names_have_one_spelling() {
+        assert_eq!(normalize_operator_name(" Admin ").unwrap(), "admin");
+        assert_eq!(normalize_operator_name("ops-2_b").unwrap(), "ops-2_b");
+        for bad in ["", "2ops", "ad min", "ad.min", "é", &"a".repeat(33)] {
+            assert!(normalize_operator_name(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn new_passwords_are_long_enough_and_none_is_overlong() {
+        assert!(validate_new_password("short").is_err());
+        assert!(validate_new_password("twelve chars").is_ok());
+        assert!(validate_password("").is_err());
+        assert!(validate_password(&"x".repeat(257)).is_err());
     }
 }

@@ -2,6 +2,7 @@
 //! alike, so each rule is written once. The server implements it; the pages
 //! reach it through Leptos context.
 
+use crate::access::OperatorSession;
 use crate::error::ApiError;
 use crate::model::{
     Booking, BookingRequest, ClusterStatus, Movie, MovieDetails, NewMovie, ReplicasView,
@@ -53,4 +54,20 @@ pub type SharedCluster = Arc<dyn ClusterControl>;
 /// The cluster from context, inside a server function.
 pub fn cluster() -> Result<SharedCluster, ApiError> {
     leptos::prelude::use_context::<SharedCluster>().ok_or_else(ApiError::internal)
+}
+
+/// Operators' accounts, as sign-in checks them.
+#[async_trait::async_trait]
+pub trait Operators: Send + Sync + 'static {
+    /// A session for operator `name` if `password` is theirs; otherwise a
+    /// 401 that does not say which of the two was wrong, given no sooner
+    /// than a second after asking.
+    async fn sign_in(&self, name: &str, password: &str) -> Result<OperatorSession, ApiError>;
+}
+
+pub type SharedOperators = Arc<dyn Operators>;
+
+/// The operators' accounts from context, inside a server function.
+pub fn operators() -> Result<SharedOperators, ApiError> {
+    leptos::prelude::use_context::<SharedOperators>().ok_or_else(ApiError::internal)
 }

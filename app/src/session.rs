@@ -58,18 +58,24 @@ pub async fn sign_in(name: &str) -> Result<User, ApiError> {
         Some(user) => user.id,
         None => format!("u-{}", uuid::Uuid::new_v4().simple()),
     };
-    let response = leptos::prelude::expect_context::<leptos_axum::ResponseOptions>();
     for (cookie, value) in [
         (USER_ID_COOKIE, id.clone()),
         (USER_NAME_COOKIE, percent_encode(&name)),
     ] {
-        let header = format!(
+        set_cookie(&format!(
             "{cookie}={value}; Path=/; Max-Age={COOKIE_MAX_AGE_SECONDS}; SameSite=Lax; HttpOnly"
-        );
-        let header = HeaderValue::from_str(&header).map_err(|_| ApiError::internal())?;
-        response.append_header(SET_COOKIE, header);
+        ))?;
     }
     Ok(User { id, name })
+}
+
+/// Adds a `Set-Cookie` header to the response of the server function
+/// being run.
+pub fn set_cookie(value: &str) -> Result<(), ApiError> {
+    let value = HeaderValue::from_str(value).map_err(|_| ApiError::internal())?;
+    leptos::prelude::expect_context::<leptos_axum::ResponseOptions>()
+        .append_header(SET_COOKIE, value);
+    Ok(())
 }
 
 fn percent_encode(text: &str) -> String {

@@ -48,6 +48,21 @@ export async function bookAFreeSeat(page: Page, pick: number, userId: string): P
   });
 }
 
+/** The operator the first `moviebook up` creates, with the password the
+ *  Playwright config gives it (OPERATOR_PASSWORD). */
+export const OPERATOR = {
+  name: 'admin',
+  password: process.env.E2E_OPERATOR_PASSWORD ?? 'an operator password for the e2e tests',
+};
+
+/** Signs in as the operator on the monitor, which must be open. */
+export async function signInAsOperator(page: Page, password = OPERATOR.password) {
+  const panel = page.getByTestId('operator');
+  await panel.getByLabel('Operator name').fill(OPERATOR.name);
+  await panel.getByLabel('Password').fill(password);
+  await panel.getByTestId('operator-sign-in').click();
+}
+
 /** Enters a name in the booking panel, if the app asks for one. */
 export async function signIn(page: Page, name: string) {
   const field = page.getByLabel('Your name, to keep your bookings together');

@@ -1,5 +1,5 @@
 import { test, expect } from '@playwright/test';
-import { open, watchForErrors, bookAFreeSeat } from './helpers';
+import { open, watchForErrors, bookAFreeSeat, signInAsOperator, OPERATOR } from './helpers';
 
 test.beforeEach(async ({ page }) => watchForErrors(page));
 
@@ -29,6 +29,7 @@ test('the system monitor shows the three-node cluster live and starts a Ring ele
   await expect(traffic.locator('tbody tr').first()).toContainText(/node-\d/);
   await expect(traffic.locator('tbody td:nth-child(3)').filter({ hasNotText: /^0$/ }).first()).toBeVisible();
 
+  await signInAsOperator(page);
   await page.getByTestId('ring-election').click();
   await expect(page.getByTestId('leader')).toContainText('algorithm ring');
   await expect(page.getByTestId('last-election')).toContainText('Last election: ring');
@@ -45,6 +46,7 @@ test('the monitor shows every replica and switches the replication mode of the w
     await expect(replicas.locator(`tr[data-node="${node}"]`)).not.toContainText('unreachable');
   }
   await expect(panel.getByTestId('replication-mode')).toContainText('master-slave / strong');
+  await signInAsOperator(page);
 
   // A combination that makes no sense is refused, with the reason.
   await panel.getByTestId('strategy').selectOption('gossip');
@@ -97,4 +99,43 @@ test('the monitor shows every replica and switches the replication mode of the w
   await panel.getByTestId('consistency').selectOption('strong');
   await panel.getByTestId('switch-mode').click();
   await expect(panel.getByTestId('replication-mode')).toContainText('master-slave / strong');
+});
+
+test('anyone may watch the monitor, and only a signed-in operator sees and uses its controls', async ({ page }) => {
+  await open(page, '/monitor');
+  await expect(page.getByTestId('health-summary')).toContainText('3 of 3 nodes healthy');
+  await expect(page.getByTestId('operator')).toContainText('Everyone may watch the cluster here');
+  await expect(page.getByTestId('bully-election')).toHaveCount(0);
+  await expect(page.getByTestId('switch-mode')).toHaveCount(0);
+  // The API refuses an operator's action to anyone else.
+  const anonymous = await page.request.post('/api/election', { data: { algorithm: 'bully' } });
+  expect(anonymous.status()).toBe(401);
+  expect((await anonymous.json()).error.code).toBe('sign_in_required');
+
+  // A wrong password is refused, and says so without saying which part was wrong.
+  await signInAsOperator(page, 'not the password');
+  await expect(page.getByTestId('operator').getByRole('alert')).toHaveText('Wrong operator name or password.');
+  await expect(page.getByTestId('bully-election')).toHaveCount(0);
+
+  await signInAsOperator(page);
+  await expect(page.getByTestId('signed-in-operator')).toContainText(`Signed in as ${OPERATOR.name}`);
+  await expect(page.getByTestId('bully-election')).toBeVisible();
+  await expect(page.getByTestId('switch-mode')).toBeVisible();
+  // The session is an HttpOnly cookie: the page's scripts cannot read it.
+  expect(await page.evaluate(() => document.cookie)).not.toContain('mb_operator');
+  const cookie = (await page.context().cookies()).find((c) => c.name === 'mb_operator');
+  expect(cookie?.httpOnly).toBe(true);
+  expect(cookie?.sameSite).toBe('Strict');
+  // Signed in, the same request goes through, on whichever node the gateway picks.
+  const started = await page.request.post('/api/election', { data: { algorithm: 'bully' } });
+  expect(started.status()).toBe(202);
+  // It survives a reload.
+  await open(page, '/monitor');
+  await expect(page.getByTestId('bully-election')).toBeVisible();
+
+  await page.getByTestId('operator-sign-out').click();
+  await expect(page.getByTestId('operator')).toContainText('Everyone may watch the cluster here');
+  await expect(page.getByTestId('bully-election')).toHaveCount(0);
+  const after = await page.request.post('/api/election', { data: { algorithm: 'bully' } });
+  expect(after.status()).toBe(401);
 });

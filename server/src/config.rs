@@ -33,6 +33,27 @@ pub enum Command {
         #[command(subcommand)]
         command: DbCommand,
     },
+    /// Manage operators' accounts.
+    Operator {
+        #[command(subcommand)]
+        command: OperatorCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum OperatorCommand {
+    /// Create operator NAME in every node database (or give it a new
+    /// password), with the password from OPERATOR_PASSWORD or a prompt.
+    Add {
+        /// A letter, then letters, digits, '-' or '_' (lower case).
+        name: String,
+        /// The PostgreSQL server of the node databases (default: the
+        /// project-local one).
+        #[arg(long, env = "DATABASE_URL")]
+        database_url: Option<String>,
+        #[arg(long, env = "MOVIEBOOK_DATA_DIR", default_value = ".moviebook")]
+        data_dir: PathBuf,
+    },
 }
 
 #[derive(Args, Debug, Clone)]
@@ -69,6 +90,10 @@ pub struct UpConfig {
     pub rate_limits: RateLimitFlags,
     #[command(flatten)]
     pub site: SiteConfig,
+    /// The password of the operator account the first run creates (named
+    /// admin); without it, one is made up and printed once.
+    #[arg(long, env = "OPERATOR_PASSWORD", hide_env_values = true)]
+    pub operator_password: Option<crate::secret::Secret>,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -1,6 +1,7 @@
 //! MovieBook's server: a node (HTTP, service, storage, cluster) and the
 //! launcher that runs the whole system on one machine.
 
+pub mod auth;
 pub mod config;
 pub mod gateway;
 pub mod http;

@@ -3,7 +3,7 @@
 //! PostgreSQL and node databases.
 
 use clap::Parser;
-use moviebook::config::{parse_members, Cli, Command, DbCommand, GatewayConfig};
+use moviebook::config::{parse_members, Cli, Command, DbCommand, GatewayConfig, OperatorCommand};
 use moviebook::gateway::{self, Gateway};
 use moviebook::launcher::postgres::LocalPostgres;
 use moviebook::{launcher, node, store};
@@ -23,6 +23,7 @@ async fn main() -> ExitCode {
         Command::Node(config) => node::run(config, node::shutdown_signal()).await,
         Command::Gateway(config) => run_gateway(config).await,
         Command::Db { command } => db(command).await,
+        Command::Operator { command } => operator(command).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -46,6 +47,48 @@ async fn run_gateway(config: GatewayConfig) -> anyhow::Result<()> {
         rate_limits: config.rate_limits.limits(),
     };
     gateway::run(gateway, node::shutdown_signal()).await
+}
+
+async fn operator(command: OperatorCommand) -> anyhow::Result<()> {
+    let OperatorCommand::Add {
+        name,
+        database_url,
+        data_dir,
+    } = command;
+    let password = match std::env::var("OPERATOR_PASSWORD") {
+        Ok(password) if !password.is_empty() => password,
+        _ => ask_password(&name)?,
+    };
+    let (admin_url, local) = match database_url {
+        Some(url) => (url, None),
+        None => {
+            let pg = LocalPostgres::start(&data_dir.join("pg")).await?;
+            (pg.url("postgres"), Some(pg))
+        }
+    };
+    let added = moviebook::auth::accounts::add_everywhere(&admin_url, &name, &password).await;
+    if let Some(pg) = local.filter(|pg| pg.started_here) {
+        pg.stop().await;
+    }
+    println!(
+        "Operator {name} can sign in through any of the {} nodes",
+        added?
+    );
+    Ok(())
+}
+
+/// The password for a new account, typed twice without echo.
+fn ask_password(name: &str) -> anyhow::Result<String> {
+    let no_terminal = |e: std::io::Error| {
+        anyhow::anyhow!("cannot ask for a password ({e}): set OPERATOR_PASSWORD instead")
+    };
+    let password = rpassword::prompt_password(format!("Password for operator {name}: "))
+        .map_err(no_terminal)?;
+    let again = rpassword::prompt_password("The same password again: ").map_err(no_terminal)?;
+    if password != again {
+        anyhow::bail!("the two passwords differ; nothing was changed");
+    }
+    Ok(password)
 }
 
 async fn db(command: DbCommand) -> anyhow::Result<()> {

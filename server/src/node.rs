@@ -1,6 +1,7 @@
 //! One MovieBook node as a process: its storage, its service and its HTTP
 //! server, running until asked to stop.
 
+use crate::auth::{OperatorAccounts, SessionKeys};
 use crate::config::{NodeConfig, SiteConfig};
 use crate::replication::{GossipConfig, ReplicatedCinema, ReplicationSettings};
 use crate::runtime::events::EventFeed;
@@ -8,6 +9,7 @@ use crate::runtime::{ClusterConfig, ClusterHandle};
 use crate::secret::Secret;
 use crate::service::{real_time_ms, Cinema, NodeClocks, SharedClocks};
 use crate::store::Store;
+use app::service::SharedOperators;
 use chrono::Utc;
 use cluster::clock::PhysicalClock;
 use cluster::election::Algorithm;
@@ -27,6 +29,7 @@ pub async fn run(
     let node_name = config.node_name();
     let address = SocketAddr::new(config.bind, config.port);
     let cluster_config = cluster_config(&config, address)?;
+    let keys = Arc::new(SessionKeys::new(&cluster_config.secret));
     let store = Store::connect(&config.database_url, config.pool_size).await?;
     store.migrate().await?;
     store.seed_catalog(Utc::now().date_naive()).await?;
@@ -39,6 +42,10 @@ pub async fn run(
     ));
     let events = EventFeed::default();
     let local = Arc::new(Cinema::new(store.clone(), config.node_id, clocks.clone()));
+    let operators: SharedOperators = Arc::new(OperatorAccounts {
+        store: store.clone(),
+        keys: keys.clone(),
+    });
     tokio::spawn(top_up_catalog(store));
     let cluster: ClusterHandle = crate::runtime::start(cluster_config, clocks, events);
     let flags = &config.cluster.replication;
@@ -54,6 +61,7 @@ pub async fn run(
     let app = crate::http::router(
         cinema,
         cluster,
+        (keys, operators),
         &node_name,
         leptos_options(&config.site, address),
     );

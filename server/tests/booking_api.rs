@@ -306,7 +306,11 @@ async fn movies_can_be_listed_read_and_added() {
     assert!(movies.as_array().unwrap().len() >= 8);
     assert!(movies[0]["durationMinutes"].is_i64());
 
-    let post_movie = |movie: &Value| node.client.post(node.url("/api/movies")).json(movie).send();
+    let operator = node.operator_token();
+    let post_movie = |movie: &Value| {
+        let request = node.client.post(node.url("/api/movies")).json(movie);
+        request.bearer_auth(&operator).send()
+    };
     let new_movie = json!({
         "title": "Test Pattern", "description": "A film about a test card.",
         "genres": ["Documentary"], "rating": 6.5, "durationMinutes": 80,

@@ -77,23 +77,15 @@ async fn an_operator_can_hold_a_ring_election() {
         .await
         .expect("a leader");
 
-    let bad = nodes[0]
-        .client
-        .post(nodes[0].url("/api/election"))
-        .json(&json!({"algorithm": "paxos"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(bad.status(), 400);
-
-    let started = nodes[0]
-        .client
-        .post(nodes[0].url("/api/election"))
-        .json(&json!({"algorithm": "ring"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(started.status(), 202);
+    let start = |algorithm: &str| {
+        nodes[0].operator_json(
+            reqwest::Method::POST,
+            "/api/election",
+            json!({ "algorithm": algorithm }),
+        )
+    };
+    assert_eq!(start("paxos").await.0, 400);
+    assert_eq!(start("ring").await.0, 202);
 
     // The ring elects the highest live id; a leader that wins again keeps
     // its epoch, since its leadership never lapsed.

@@ -152,14 +152,14 @@ async fn every_kind_of_captured_envelope_is_refused_when_replayed() {
         .book(json!({"userId": "ida", "showtimeId": showtime, "seats": ["A4"]}))
         .await;
     assert_eq!(status, 201, "{booking}");
-    let started = nodes[1]
-        .client
-        .post(nodes[1].url("/api/election"))
-        .json(&json!({"algorithm": "bully"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(started.status(), 202);
+    let (status, _) = nodes[1]
+        .operator_json(
+            reqwest::Method::POST,
+            "/api/election",
+            json!({"algorithm": "bully"}),
+        )
+        .await;
+    assert_eq!(status, 202);
     let wanted: BTreeSet<&str> = [
         "rpc heartbeat",
         "rpc election coordinator",

@@ -37,7 +37,7 @@ fn in_mode(specs: Vec<NodeSpec>, strategy: &str, consistency: &str) -> Vec<NodeS
 }
 
 async fn put_mode(node: &TestNode, body: Value) -> (u16, Value) {
-    node.send_json(reqwest::Method::PUT, "/api/replication", body)
+    node.operator_json(reqwest::Method::PUT, "/api/replication", body)
         .await
 }
 

@@ -53,7 +53,7 @@ async fn the_cluster_secret_appears_in_no_log_line_and_no_event() {
         let (status, cancelled) = nodes[0].cancel(id, "sam").await;
         assert_eq!(status, 200, "{cancelled}");
         let (status, _) = nodes[0]
-            .send_json(
+            .operator_json(
                 reqwest::Method::POST,
                 "/api/election",
                 json!({"algorithm": "ring"}),

@@ -3,6 +3,7 @@
 pub mod live;
 pub mod node_clocks;
 pub mod notice;
+pub mod operator;
 pub mod replication;
 pub mod seat_map;
 pub mod session;

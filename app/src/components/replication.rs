@@ -11,6 +11,7 @@ use crate::api::{get_replicas, SwitchReplication};
 use crate::components::live::{json_field, on_cluster_event};
 use crate::components::node_clocks::{Sparkline, HISTORY};
 use crate::components::notice::{ErrorNotice, Loading};
+use crate::components::operator::OperatorOnly;
 use crate::format::short_id;
 use crate::model::{ReplicaState, ReplicasView};
 use crate::pages::booking::status_word;
@@ -174,17 +175,19 @@ pub fn ReplicationPanel() -> impl IntoView {
                     }
                 }).collect_view()}
             </ul>
-            <form class="mode-switch" on:submit=submit>
-                <Choice id="strategy" label="Strategy" value=strategy
-                    options=&["master-slave", "multi-master", "gossip"]/>
-                <Choice id="consistency" label="Consistency" value=consistency
-                    options=&["strong", "causal", "eventual"]/>
-                <button type="submit" class="button" data-testid="switch-mode"
-                    disabled=move || switch.pending().get()>
-                    {move || if switch.pending().get() { "Switching…" } else { "Switch the cluster" }}
-                </button>
-            </form>
-            {move || switch.value().get().and_then(|r| r.err()).map(|e| view! { <ErrorNotice error=e/> })}
+            <OperatorOnly>
+                <form class="mode-switch" on:submit=submit>
+                    <Choice id="strategy" label="Strategy" value=strategy
+                        options=&["master-slave", "multi-master", "gossip"]/>
+                    <Choice id="consistency" label="Consistency" value=consistency
+                        options=&["strong", "causal", "eventual"]/>
+                    <button type="submit" class="button" data-testid="switch-mode"
+                        disabled=move || switch.pending().get()>
+                        {move || if switch.pending().get() { "Switching…" } else { "Switch the cluster" }}
+                    </button>
+                </form>
+                {move || switch.value().get().and_then(|r| r.err()).map(|e| view! { <ErrorNotice error=e/> })}
+            </OperatorOnly>
         </section>
     }
 }

@@ -3,12 +3,14 @@
 //! Berkeley round), refreshed live from the event feed; every node's clocks;
 //! the replicas, with a switch of the replication mode; the cluster's
 //! traffic, counted from the feed; and buttons that start a Bully or a Ring
-//! election.
+//! election. Anyone may watch; the switch and the buttons are shown to a
+//! signed-in operator only.
 
 use crate::api::{get_cluster_status, StartElection};
 use crate::components::live::{json_field, on_cluster_event};
 use crate::components::node_clocks::NodeClocksPanel;
 use crate::components::notice::{ErrorNotice, Loading};
+use crate::components::operator::{provide_operator_state, OperatorOnly, OperatorPanel};
 use crate::components::replication::ReplicationPanel;
 use crate::components::traffic::TrafficPanel;
 use crate::model::ClusterStatus;
@@ -20,6 +22,7 @@ const EVENT_LOG_LENGTH: usize = 15;
 
 #[component]
 pub fn MonitorPage() -> impl IntoView {
+    provide_operator_state();
     let status = Resource::new(|| (), |_| get_cluster_status());
     let events = RwSignal::new(Vec::<String>::new());
     let election = ServerAction::<StartElection>::new();
@@ -51,6 +54,7 @@ pub fn MonitorPage() -> impl IntoView {
         <Title text="System monitor"/>
         <section class="page monitor">
             <h1>"System monitor"</h1>
+            <OperatorPanel/>
             <Transition fallback=|| view! { <Loading what="the cluster"/> }>
                 {move || status.get().map(|result| match result {
                     Ok(status) => view! { <StatusView status/> }.into_any(),
@@ -60,18 +64,20 @@ pub fn MonitorPage() -> impl IntoView {
             <NodeClocksPanel/>
             <ReplicationPanel/>
             <TrafficPanel/>
-            <section class="panel">
-                <h2>"Start an election"</h2>
-                <div class="button-row">
-                    <button type="button" class="button" data-testid="bully-election"
-                        disabled=move || election.pending().get()
-                        on:click=move |_| start("bully")>"Bully election"</button>
-                    <button type="button" class="button" data-testid="ring-election"
-                        disabled=move || election.pending().get()
-                        on:click=move |_| start("ring")>"Ring election"</button>
-                </div>
-                {move || election.value().get().and_then(|r| r.err()).map(|e| view! { <ErrorNotice error=e/> })}
-            </section>
+            <OperatorOnly>
+                <section class="panel">
+                    <h2>"Start an election"</h2>
+                    <div class="button-row">
+                        <button type="button" class="button" data-testid="bully-election"
+                            disabled=move || election.pending().get()
+                            on:click=move |_| start("bully")>"Bully election"</button>
+                        <button type="button" class="button" data-testid="ring-election"
+                            disabled=move || election.pending().get()
+                            on:click=move |_| start("ring")>"Ring election"</button>
+                    </div>
+                    {move || election.value().get().and_then(|r| r.err()).map(|e| view! { <ErrorNotice error=e/> })}
+                </section>
+            </OperatorOnly>
             <section class="panel">
                 <h2>"Live events"</h2>
                 <ol class="event-log" data-testid="event-log" aria-live="polite">

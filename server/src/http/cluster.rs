@@ -3,6 +3,7 @@
 //! read-and-control API under `/api` (health, election, clock sync).
 
 use super::error::HttpError;
+use crate::auth::SignedInOperator;
 use crate::replication::wire::ReplicationRequest;
 use crate::replication::ReplicatedCinema;
 use crate::runtime::transport::{Envelope, SIGNATURE_HEADER};
@@ -242,6 +243,7 @@ struct ElectionRequest {
 /// `POST /api/election {"algorithm": "bully" | "ring"}` starts an election now.
 async fn start_election(
     State(cluster): State<ClusterHandle>,
+    _: SignedInOperator,
     body: Result<Json<ElectionRequest>, JsonRejection>,
 ) -> Result<Response, HttpError> {
     let Json(request) = body?;

@@ -5,6 +5,7 @@ mod cluster;
 mod control;
 mod cross_site;
 mod error;
+mod operators;
 mod replication;
 mod rest;
 pub mod security_headers;
@@ -12,11 +13,12 @@ mod session_clock;
 
 pub use error::HttpError;
 
+use crate::auth::SessionKeys;
 use crate::replication::ReplicatedCinema;
 use crate::runtime::load::Load;
 use crate::runtime::ClusterHandle;
 use app::error::ApiError;
-use app::service::{SharedCinema, SharedCluster};
+use app::service::{SharedCinema, SharedCluster, SharedOperators};
 use axum::body::Body;
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::Response;
@@ -29,9 +31,12 @@ use std::sync::Arc;
 /// Every response names the node that processed it.
 pub const NODE_HEADER: &str = "x-moviebook-node";
 
+/// The node's routes. `access`: the keys its sessions are signed with, and
+/// the operators' accounts.
 pub fn router(
     replication: Arc<ReplicatedCinema>,
     cluster: ClusterHandle,
+    (keys, operators): (Arc<SessionKeys>, SharedOperators),
     node_id: &str,
     leptos_options: LeptosOptions,
 ) -> Router {
@@ -45,9 +50,11 @@ pub fn router(
     let page_context = {
         let cinema = cinema.clone();
         let control: SharedCluster = Arc::new(control.clone());
+        let operators = operators.clone();
         move || {
             provide_context(cinema.clone());
             provide_context(control.clone());
+            provide_context(operators.clone());
         }
     };
     let shell = {
@@ -59,6 +66,7 @@ pub fn router(
     let api = rest::router(cinema)
         .merge(cluster::api_router(cluster.clone()))
         .merge(replication::router(control))
+        .merge(operators::router(operators))
         .fallback(rest::unknown_endpoint)
         .method_not_allowed_fallback(rest::method_not_allowed);
     Router::<LeptosOptions>::new()
@@ -75,6 +83,10 @@ pub fn router(
         .layer(axum::middleware::from_fn(move |request, next| {
             count_in_flight(load.clone(), request, next)
         }))
+        .layer(axum::middleware::from_fn_with_state(
+            keys,
+            crate::auth::identify,
+        ))
         .layer(axum::middleware::map_response(
             move |mut response: Response| {
                 let value = node_header.clone();

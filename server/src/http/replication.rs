@@ -5,6 +5,7 @@
 
 use super::control::NodeControl;
 use super::error::HttpError;
+use crate::auth::SignedInOperator;
 use app::model::{ReplicasView, ReplicationMode};
 use app::service::ClusterControl;
 use axum::extract::rejection::JsonRejection;
@@ -34,6 +35,7 @@ struct SwitchRequest {
 
 async fn switch(
     State(control): State<NodeControl>,
+    _: SignedInOperator,
     body: Result<Json<SwitchRequest>, JsonRejection>,
 ) -> Result<Json<ReplicationMode>, HttpError> {
     let Json(request) = body?;

@@ -3,6 +3,7 @@
 //! JSON in camelCase.
 
 use super::error::HttpError;
+use crate::auth::SignedInOperator;
 use app::error::ApiError;
 use app::model::{Booking, BookingRequest, Movie, NewMovie, SeatMap};
 use app::service::SharedCinema;
@@ -48,6 +49,7 @@ async fn get_movies(
 
 async fn post_movie(
     State(cinema): State<SharedCinema>,
+    _: SignedInOperator,
     body: Result<Json<NewMovie>, JsonRejection>,
 ) -> ApiResult<(StatusCode, Json<Movie>)> {
     let Json(movie) = body?;

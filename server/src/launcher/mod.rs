@@ -6,10 +6,13 @@
 mod nodes;
 pub mod postgres;
 
+use crate::auth::accounts::{self, FIRST_OPERATOR};
 use crate::config::UpConfig;
 use crate::gateway::{self, Gateway};
+use anyhow::Context;
 use nodes::LocalCluster;
 use postgres::LocalPostgres;
+use std::path::Path;
 
 pub async fn up(config: UpConfig) -> anyhow::Result<()> {
     let (admin_url, local) = match &config.database_url {
@@ -48,10 +51,21 @@ async fn serve(config: &UpConfig, admin_url: &str) -> anyhow::Result<()> {
         replication: config.replication,
     };
     let addresses = cluster.addresses()?;
-    // Every process started here signs its messages with a secret made up
-    // for this run, so nothing outside it can speak for a node.
-    let secret = uuid::Uuid::new_v4().simple().to_string();
+    let secret = cluster_secret(&config.data_dir)?;
     let nodes = cluster.start(&secret).await?;
+    let created =
+        accounts::every_node_knows_every_operator(admin_url, config.operator_password.as_ref())
+            .await?;
+    match (created, &config.operator_password) {
+        (Some(_), Some(_)) => {
+            println!("Created operator {FIRST_OPERATOR} with the password OPERATOR_PASSWORD gives")
+        }
+        (Some(password), None) => println!(
+            "Created operator {FIRST_OPERATOR}, password {password} (shown this once: \
+             sign in on the monitor; `moviebook operator add NAME` adds others)"
+        ),
+        (None, _) => {}
+    }
     let last_port = u32::from(first_port) + config.nodes - 1;
     println!(
         "MovieBook is up: open http://{}:{} ({} nodes on ports {first_port}-{last_port}; Ctrl-C stops everything)",
@@ -67,4 +81,35 @@ async fn serve(config: &UpConfig, admin_url: &str) -> anyhow::Result<()> {
     let result = gateway::run(gateway, crate::node::shutdown_signal()).await;
     futures::future::join_all(nodes.into_iter().map(|node| node.stop())).await;
     result
+}
+
+/// The secret every process of the cluster signs its messages and sessions
+/// with, so nothing outside it can speak for a node or forge a session.
+/// Made up on the first run and kept in the data directory (readable by
+/// this user only), so sessions outlive a restart.
+fn cluster_secret(data_dir: &Path) -> anyhow::Result<String> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = data_dir.join("cluster-secret");
+    if let Ok(secret) = std::fs::read_to_string(&path) {
+        if !secret.trim().is_empty() {
+            return Ok(secret.trim().to_string());
+        }
+    }
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create {}", data_dir.display()))?;
+    let secret = format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    );
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&path)
+        .and_then(|mut file| file.write_all(secret.as_bytes()))
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(secret)
 }

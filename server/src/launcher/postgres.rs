@@ -17,6 +17,8 @@ pub struct LocalPostgres {
     data_dir: PathBuf,
     port: u16,
     run_as_postgres_user: bool,
+    /// This process started the server (it was not running already).
+    pub started_here: bool,
 }
 
 impl LocalPostgres {
@@ -35,6 +37,7 @@ impl LocalPostgres {
             data_dir,
             port: 0,
             run_as_postgres_user,
+            started_here: false,
         };
         if run_as_postgres_user {
             pg.hand_over_to_postgres_user().await?;
@@ -88,6 +91,7 @@ impl LocalPostgres {
         .await
         .with_context(|| format!("PostgreSQL did not start; see {}", log.display()))?;
         println!("Local PostgreSQL is running on port {}", pg.port);
+        pg.started_here = true;
         Ok(pg)
     }
 
@@ -115,6 +119,7 @@ impl LocalPostgres {
             data_dir: data_dir.canonicalize()?,
             port: 0,
             run_as_postgres_user: running_as_root(),
+            started_here: false,
         };
         if pg.running_port().await.is_some() {
             pg.stop().await;

@@ -5,6 +5,7 @@ mod bookings;
 mod catalog;
 mod decisions;
 mod numbering;
+mod operators;
 mod ops;
 mod replicas;
 pub mod seed;
@@ -94,6 +95,23 @@ pub async fn ensure_database(admin_url: &str, name: &str) -> StoreResult<()> {
     }
     pool.close().await;
     Ok(())
+}
+
+/// The node databases on the server `admin_url` names (`moviebook up`
+/// names them moviebook_node_<id>), in order.
+pub async fn node_databases(admin_url: &str) -> StoreResult<Vec<String>> {
+    let pool = PgPoolOptions::new()
+        .max_connections(1)
+        .connect(admin_url)
+        .await?;
+    let names = sqlx::query_scalar(
+        "SELECT datname FROM pg_database WHERE datname ~ '^moviebook_node_[0-9]+$' \
+         ORDER BY length(datname), datname",
+    )
+    .fetch_all(&pool)
+    .await?;
+    pool.close().await;
+    Ok(names)
 }
 
 /// `base_url` with its database name replaced by `database`.

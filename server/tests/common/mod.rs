@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 pub struct TestNode {
     pub base_url: String,
     pub client: reqwest::Client,
+    /// The cluster secret it signs messages and sessions with.
+    pub secret: String,
     process: Child,
     /// Everything the process wrote to its standard output (its log).
     pub output: Arc<Mutex<String>>,
@@ -68,13 +70,24 @@ pub struct NodeSpec {
 }
 
 impl NodeSpec {
+    /// Each test's nodes sign with a secret of their own, so clusters
+    /// never cross-talk, and the test can make sessions they accept.
     pub fn new(test_name: &str, node_id: u32, port: u16) -> Self {
         NodeSpec {
             node_id,
             port,
             database: format!("it_{test_name}_{node_id}_{}", std::process::id()),
-            env: Vec::new(),
+            env: vec![("CLUSTER_SECRET".into(), format!("secret-of-{test_name}"))],
         }
+    }
+
+    fn secret(&self) -> String {
+        let set = self
+            .env
+            .iter()
+            .rev()
+            .find(|(key, _)| key == "CLUSTER_SECRET");
+        set.map(|(_, secret)| secret.clone()).unwrap_or_default()
     }
 
     pub fn env(mut self, key: &str, value: impl ToString) -> Self {
@@ -110,6 +123,7 @@ impl NodeSpec {
         let node = TestNode {
             base_url: format!("http://{address}"),
             client: reqwest::Client::new(),
+            secret: self.secret(),
             process,
             output,
         };
@@ -161,7 +175,6 @@ pub fn listening_address(process: &mut Child) -> (String, Arc<Mutex<String>>) {
 }
 
 /// Specs for an `n`-node cluster on free ports, each node knowing the others.
-/// Each cluster signs with its own secret, so clusters never cross-talk.
 pub fn cluster_specs(test_name: &str, n: u32) -> Vec<NodeSpec> {
     let ports = free_ports(n as usize);
     linked_specs(test_name, &ports, |_, to| {
@@ -183,9 +196,7 @@ pub fn linked_specs(
                 .filter(|&other| other != id)
                 .map(|other| format!("{other}={}", address(id, other)))
                 .collect();
-            NodeSpec::new(test_name, id, ports[(id - 1) as usize])
-                .env("PEERS", peers.join(","))
-                .env("CLUSTER_SECRET", format!("secret-of-{test_name}"))
+            NodeSpec::new(test_name, id, ports[(id - 1) as usize]).env("PEERS", peers.join(","))
         })
         .collect()
 }
@@ -307,6 +318,14 @@ impl TestNode {
             .await
     }
 
+    /// A session of operator `tester`, as any node of this cluster would
+    /// issue it on signing in.
+    pub fn operator_token(&self) -> String {
+        let keys = moviebook::auth::SessionKeys::new(&moviebook::secret::Secret::new(&self.secret));
+        keys.issue_operator("tester", chrono::Utc::now().timestamp())
+            .token
+    }
+
     /// Sends `body` as JSON; the status and the JSON answer (null if none).
     pub async fn send_json(
         &self,
@@ -314,13 +333,33 @@ impl TestNode {
         path: &str,
         body: serde_json::Value,
     ) -> (u16, serde_json::Value) {
-        let response = self
-            .client
-            .request(method, self.url(path))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
+        self.send_json_as(None, method, path, body).await
+    }
+
+    /// Sends `body` as JSON as a signed-in operator.
+    pub async fn operator_json(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        let token = self.operator_token();
+        self.send_json_as(Some(&token), method, path, body).await
+    }
+
+    /// Sends `body` as JSON, with `token` as a bearer token if given.
+    pub async fn send_json_as(
+        &self,
+        token: Option<&str>,
+        method: reqwest::Method,
+        path: &str,
+        body: serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        let mut request = self.client.request(method, self.url(path)).json(&body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.unwrap();
         let status = response.status().as_u16();
         (
             status,

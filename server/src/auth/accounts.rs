@@ -1,0 +1,130 @@
+//! Operators' accounts: signing in against this node's database, and
+//! creating an account in every node's database (`moviebook operator add`,
+//! and the first `moviebook up`).
+
+use super::{passwords, SessionKeys};
+use crate::secret::Secret;
+use crate::store::{self, Store};
+use app::access::OperatorSession;
+use app::error::{ApiError, ErrorCode};
+use app::rules;
+use app::service::Operators;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// A failed sign-in is answered no sooner than this after it was asked:
+/// guessing is slow, and the answer's timing does not tell a wrong name
+/// from a wrong password.
+const FAILED_SIGN_IN_TAKES: Duration = Duration::from_secs(1);
+
+pub struct OperatorAccounts {
+    pub store: Store,
+    pub keys: Arc<SessionKeys>,
+}
+
+#[async_trait::async_trait]
+impl Operators for OperatorAccounts {
+    async fn sign_in(&self, name: &str, password: &str) -> Result<OperatorSession, ApiError> {
+        let asked = Instant::now();
+        let name = rules::normalize_operator_name(name)?;
+        rules::validate_password(password)?;
+        let stored = self
+            .store
+            .operator_password_hash(&name)
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "could not read an operator's account");
+                ApiError::new(
+                    ErrorCode::Unavailable,
+                    "Signing in is not possible right now.",
+                )
+            })?;
+        let password = password.to_string();
+        let genuine = tokio::task::spawn_blocking(move || {
+            stored.is_some_and(|stored| passwords::verify(&password, &stored))
+        })
+        .await
+        .unwrap_or(false);
+        if genuine {
+            tracing::info!(operator = %name, "operator signed in");
+            return Ok(self
+                .keys
+                .issue_operator(&name, chrono::Utc::now().timestamp()));
+        }
+        tracing::warn!(operator = %name, "failed operator sign-in");
+        tokio::time::sleep_until((asked + FAILED_SIGN_IN_TAKES).into()).await;
+        Err(ApiError::new(
+            ErrorCode::SignInRequired,
+            "Wrong operator name or password.",
+        ))
+    }
+}
+
+/// Creates operator `name` with `password` in every node database on the
+/// server `admin_url` names, or sets its password where it exists. Returns
+/// how many databases it was written to.
+pub async fn add_everywhere(admin_url: &str, name: &str, password: &str) -> anyhow::Result<usize> {
+    let name =
+        rules::normalize_operator_name(name).map_err(|e| anyhow::anyhow!("{}", e.message))?;
+    rules::validate_new_password(password).map_err(|e| anyhow::anyhow!("{}", e.message))?;
+    let password = password.to_string();
+    let hash = tokio::task::spawn_blocking(move || passwords::hash(&password)).await??;
+    let databases = node_stores(admin_url).await?;
+    if databases.is_empty() {
+        anyhow::bail!("no node database on this server yet: run `moviebook up` once first");
+    }
+    for db in &databases {
+        db.set_operator(&name, &hash).await?;
+        db.pool().close().await;
+    }
+    Ok(databases.len())
+}
+
+/// Makes every node database on the server hold every operator account
+/// any of them holds (the one set last, where they differ), so an operator
+/// signs in through whichever node the gateway picks; and, where there is
+/// none at all, creates `admin` with `password` (or a new one). Returns the
+/// password of an account it created.
+pub async fn every_node_knows_every_operator(
+    admin_url: &str,
+    password: Option<&Secret>,
+) -> anyhow::Result<Option<String>> {
+    let databases = node_stores(admin_url).await?;
+    let mut accounts: BTreeMap<String, String> = BTreeMap::new();
+    for db in &databases {
+        for (name, hash) in db.operators().await? {
+            accounts.entry(name).or_insert(hash);
+        }
+    }
+    if accounts.is_empty() {
+        let password = match password {
+            Some(password) => password.expose().to_string(),
+            None => uuid::Uuid::new_v4().simple().to_string(),
+        };
+        add_everywhere(admin_url, FIRST_OPERATOR, &password).await?;
+        return Ok(Some(password));
+    }
+    for db in &databases {
+        let held: BTreeSet<String> = db.operators().await?.into_iter().map(|(n, _)| n).collect();
+        for (name, hash) in accounts.iter().filter(|(name, _)| !held.contains(*name)) {
+            db.set_operator(name, hash).await?;
+        }
+        db.pool().close().await;
+    }
+    Ok(None)
+}
+
+/// The operator the first run creates.
+pub const FIRST_OPERATOR: &str = "admin";
+
+/// Every node database on the server, migrated.
+async fn node_stores(admin_url: &str) -> anyhow::Result<Vec<Store>> {
+    let mut stores = Vec::new();
+    for database in store::node_databases(admin_url).await? {
+        let db = Store::connect(&store::url_with_database(admin_url, &database), 1).await?;
+        db.migrate().await?;
+        stores.push(db);
+    }
+    Ok(stores)
+}
