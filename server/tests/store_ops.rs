@@ -200,6 +200,7 @@ fn copy(
         status_epoch: 0,
         ops: vec![OpId { origin, number }],
         deps: Frontier::default(),
+        made_with: Frontier::default(),
         lost_to: None,
     }
 }

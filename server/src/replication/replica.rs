@@ -169,15 +169,25 @@ impl ReplicatedCinema {
                 // wait for each other: a cancellation made after seeing a
                 // booking that was made after seeing the cancelled one. If
                 // together they bring everything they wait for, they go in
-                // together; otherwise they wait for what comes next.
+                // together.
                 if self.dependencies_met(&deferred) {
                     for arrival in &deferred {
                         taken += self.merge_unless_refused(arrival).await?;
                     }
-                } else {
-                    self.held_back.keep(deferred);
+                    return Ok(taken);
                 }
-                return Ok(taken);
+                // Otherwise each booking goes in as it was made, once what
+                // its making depended on is here, and its later decision
+                // waits: ops taken one by one, each after its causes, can
+                // never wait in a circle, so this always moves on.
+                let made = self.makings_ready(&deferred);
+                if made.is_empty() {
+                    self.held_back.keep(deferred);
+                    return Ok(taken);
+                }
+                for arrival in &made {
+                    taken += self.merge_unless_refused(arrival).await?;
+                }
             }
             pending = deferred;
         }
@@ -191,6 +201,20 @@ impl ReplicatedCinema {
             Err(e) if e.code == ErrorCode::SeatsTaken => Ok(0),
             Err(e) => Err(e),
         }
+    }
+
+    /// The bookings of `arrivals` as they were made, for those whose making
+    /// is not here yet but whose making's causes are.
+    fn makings_ready(&self, arrivals: &[Arrival]) -> Vec<Arrival> {
+        let applied = self.applied();
+        arrivals
+            .iter()
+            .filter_map(|arrival| {
+                let row = arrival.row.as_made()?;
+                let new_here = row.ops.iter().all(|op| !applied.contains(*op));
+                (new_here && applied.covers(&row.deps)).then_some(Arrival { row, ..*arrival })
+            })
+            .collect()
     }
 
     /// Whether this node holds everything the latest ops of `arrivals`

@@ -245,6 +245,7 @@ impl ReplicatedCinema {
             status: BookingStatus::Confirmed,
             status_epoch: epoch,
             ops: vec![op],
+            made_with: deps.clone(),
             deps,
             lost_to: None,
         })

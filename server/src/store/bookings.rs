@@ -124,8 +124,8 @@ impl Store {
             "WITH booking AS ( \
                 INSERT INTO bookings (id, user_id, user_name, showtime_id, total_cents, status, \
                                       logical_clock, vector_clock, processed_by, \"timestamp\", \
-                                      status_epoch, mode, made_in_epoch) \
-                VALUES ($1, $2, $3, $4, $5, 'confirmed', $6, $7, $8, $9, $12, $13, $14) \
+                                      status_epoch, mode, made_in_epoch, made_with_deps) \
+                VALUES ($1, $2, $3, $4, $5, 'confirmed', $6, $7, $8, $9, $12, $13, $14, $15) \
                 RETURNING id) \
              INSERT INTO booking_seats (booking_id, showtime_id, seat_label, price_cents) \
              SELECT booking.id, $4, seat.label, seat.price \
@@ -151,6 +151,7 @@ impl Store {
         .bind(i64::try_from(by.epoch).unwrap_or(i64::MAX))
         .bind(booking.mode.to_string())
         .bind(i64::try_from(booking.epoch).unwrap_or(i64::MAX))
+        .bind(Json(by.deps))
         .fetch_all(&mut *tx)
         .await?;
 

@@ -30,6 +30,8 @@ pub struct BookingReplica {
     pub ops: Vec<OpId>,
     /// What its latest op depended on.
     pub deps: Frontier,
+    /// What its first op, its making, depended on.
+    pub made_with: Frontier,
     /// If it lost its seats to a concurrent booking: that booking.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lost_to: Option<Uuid>,
@@ -48,6 +50,29 @@ impl BookingReplica {
 
     pub fn version(&self) -> StatusVersion {
         version(self.status, self.status_epoch)
+    }
+
+    /// The booking as it was made, before any later decision: confirmed,
+    /// with its first op only (the lowest of the ops of the node that made
+    /// it) and what that op depended on. None if that op is not among its
+    /// ops.
+    pub fn as_made(&self) -> Option<BookingReplica> {
+        let maker: NodeId = self
+            .record
+            .processed_by
+            .strip_prefix("node-")?
+            .parse()
+            .ok()?;
+        let making = self.ops.iter().filter(|op| op.origin == maker).min()?;
+        Some(BookingReplica {
+            record: self.record.clone(),
+            status: BookingStatus::Confirmed,
+            status_epoch: self.record.epoch,
+            ops: vec![*making],
+            deps: self.made_with.clone(),
+            made_with: self.made_with.clone(),
+            lost_to: None,
+        })
     }
 }
 
@@ -81,6 +106,7 @@ struct ReplicaRow {
     mode: String,
     made_in_epoch: i64,
     deps: Json<Frontier>,
+    made_with_deps: Json<Frontier>,
     lost_to: Option<Uuid>,
     op_origins: Vec<i32>,
     op_numbers: Vec<i64>,
@@ -111,6 +137,7 @@ impl From<ReplicaRow> for BookingReplica {
                 .map(|(o, n)| op_id(o, n))
                 .collect(),
             deps: r.deps.0,
+            made_with: r.made_with_deps.0,
             lost_to: r.lost_to,
         }
     }
@@ -122,7 +149,7 @@ const REPLICA_SELECT: &str = "SELECT b.id, b.user_id, b.user_name, b.showtime_id
         ARRAY(SELECT bs.price_cents FROM booking_seats bs WHERE bs.booking_id = b.id \
               ORDER BY bs.seat_label) AS seat_prices, \
         b.status, b.status_epoch, b.logical_clock, b.vector_clock, b.processed_by, \
-        b.\"timestamp\", b.mode, b.made_in_epoch, b.deps, b.lost_to, \
+        b.\"timestamp\", b.mode, b.made_in_epoch, b.deps, b.made_with_deps, b.lost_to, \
         ARRAY(SELECT o.origin FROM booking_ops o WHERE o.booking_id = b.id \
               ORDER BY o.origin, o.number) AS op_origins, \
         ARRAY(SELECT o.number FROM booking_ops o WHERE o.booking_id = b.id \
@@ -448,8 +475,9 @@ async fn insert_replica(
     sqlx::query(
         "INSERT INTO bookings (id, user_id, user_name, showtime_id, total_cents, status, \
                                status_epoch, logical_clock, vector_clock, processed_by, \
-                               \"timestamp\", mode, deps, lost_to, made_in_epoch) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+                               \"timestamp\", mode, deps, lost_to, made_in_epoch, \
+                               made_with_deps) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
     )
     .bind(record.id)
     .bind(&record.user_id)
@@ -466,6 +494,7 @@ async fn insert_replica(
     .bind(Json(&replica.deps))
     .bind(replica.lost_to)
     .bind(i64::try_from(record.epoch).unwrap_or(i64::MAX))
+    .bind(Json(&replica.made_with))
     .execute(&mut **tx)
     .await?;
     sqlx::query(
