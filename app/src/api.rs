@@ -8,7 +8,7 @@ use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
 use crate::{
-    access, model::BookingRequest, service::cinema, service::cluster, service::operators, session,
+    access, model::BookingRequest, service::cinema, service::cluster, service::sessions, session,
 };
 
 #[server(prefix = "/sfn")]
@@ -23,10 +23,8 @@ pub async fn get_movie(movie_id: i64) -> Result<MovieDetails, ApiError> {
 
 #[server(prefix = "/sfn")]
 pub async fn get_seat_map(showtime_id: i64) -> Result<SeatMap, ApiError> {
-    let viewer = session::current_user().await?;
-    cinema()?
-        .seat_map(showtime_id, viewer.as_ref().map(|u| u.id.as_str()))
-        .await
+    let viewer = access::caller().await?.moviegoer;
+    cinema()?.seat_map(showtime_id, viewer.as_deref()).await
 }
 
 #[server(prefix = "/sfn")]
@@ -54,7 +52,9 @@ pub async fn book_seats(showtime_id: i64, seats: Vec<String>) -> Result<Booking,
 
 #[server(prefix = "/sfn")]
 pub async fn get_booking(booking_id: String) -> Result<Booking, ApiError> {
-    cinema()?.booking(&booking_id).await
+    let booking = cinema()?.booking(&booking_id).await?;
+    access::caller().await?.require_owner(&booking.user_id)?;
+    Ok(booking)
 }
 
 #[server(prefix = "/sfn")]
@@ -94,16 +94,13 @@ pub async fn switch_replication(
 /// The signed-in operator's name, if the caller is one.
 #[server(prefix = "/sfn")]
 pub async fn current_operator() -> Result<Option<String>, ApiError> {
-    Ok(match access::caller().await? {
-        access::Caller::Operator(name) => Some(name),
-        _ => None,
-    })
+    Ok(access::caller().await?.operator)
 }
 
 /// Signs an operator in: the session goes to the browser as a cookie.
 #[server(prefix = "/sfn")]
 pub async fn operator_sign_in(name: String, password: String) -> Result<String, ApiError> {
-    let session = operators()?.sign_in(&name, &password).await?;
+    let session = sessions()?.sign_in_operator(&name, &password).await?;
     session::set_cookie(&access::operator_cookie(&session))?;
     Ok(session.name)
 }

@@ -2,7 +2,7 @@
 //! alike, so each rule is written once. The server implements it; the pages
 //! reach it through Leptos context.
 
-use crate::access::OperatorSession;
+use crate::access::{MoviegoerSession, OperatorSession};
 use crate::error::ApiError;
 use crate::model::{
     Booking, BookingRequest, ClusterStatus, Movie, MovieDetails, NewMovie, ReplicasView,
@@ -56,18 +56,24 @@ pub fn cluster() -> Result<SharedCluster, ApiError> {
     leptos::prelude::use_context::<SharedCluster>().ok_or_else(ApiError::internal)
 }
 
-/// Operators' accounts, as sign-in checks them.
+/// The sessions the server issues, signed so that only it can: an
+/// operator's on signing in, a moviegoer's on giving a name.
 #[async_trait::async_trait]
-pub trait Operators: Send + Sync + 'static {
+pub trait Sessions: Send + Sync + 'static {
     /// A session for operator `name` if `password` is theirs; otherwise a
     /// 401 that does not say which of the two was wrong, given no sooner
     /// than a second after asking.
-    async fn sign_in(&self, name: &str, password: &str) -> Result<OperatorSession, ApiError>;
+    async fn sign_in_operator(&self, name: &str, password: &str)
+        -> Result<OperatorSession, ApiError>;
+
+    /// A session for a moviegoer named `name`: for `user_id`, the id of
+    /// their current session, or a new id the server chooses.
+    fn moviegoer(&self, user_id: Option<&str>, name: &str) -> Result<MoviegoerSession, ApiError>;
 }
 
-pub type SharedOperators = Arc<dyn Operators>;
+pub type SharedSessions = Arc<dyn Sessions>;
 
-/// The operators' accounts from context, inside a server function.
-pub fn operators() -> Result<SharedOperators, ApiError> {
-    leptos::prelude::use_context::<SharedOperators>().ok_or_else(ApiError::internal)
+/// The sessions from context, inside a server function.
+pub fn sessions() -> Result<SharedSessions, ApiError> {
+    leptos::prelude::use_context::<SharedSessions>().ok_or_else(ApiError::internal)
 }

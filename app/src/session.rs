@@ -1,30 +1,32 @@
-//! Who is using the app. Until accounts exist the moviegoer gives a name once
-//! and the server keeps a random user id and that name in cookies.
+//! The moviegoer using the app. The server gives each browser an identity
+//! the first time it gives a name: a user id it chose, in a session cookie
+//! it signed (`access::MOVIEGOER_COOKIE`), so no one can pose as another
+//! moviegoer by setting a cookie; the name they gave stays in a cookie of
+//! its own, for display.
 
+use crate::access::{self, MOVIEGOER_COOKIE};
 use crate::error::ApiError;
 use crate::model::User;
 use http::header::{COOKIE, SET_COOKIE};
 use http::{HeaderMap, HeaderValue};
 
-const USER_ID_COOKIE: &str = "mb_user";
 const USER_NAME_COOKIE: &str = "mb_name";
-/// A year: long enough to find one's bookings again next week.
-const COOKIE_MAX_AGE_SECONDS: u32 = 365 * 24 * 3600;
+/// The name shown for a moviegoer whose name cookie is gone.
+const NAME_UNKNOWN: &str = "Guest";
 
-/// The user named by the request's cookies, if both are present and valid.
+/// The moviegoer the request's session names, with their name, if any.
 pub async fn current_user() -> Result<Option<User>, ApiError> {
+    let Some(id) = access::caller().await?.moviegoer else {
+        return Ok(None);
+    };
     let headers: HeaderMap = leptos_axum::extract()
         .await
         .map_err(|_| ApiError::internal())?;
-    Ok(user_from_headers(&headers))
-}
-
-pub fn user_from_headers(headers: &HeaderMap) -> Option<User> {
-    let id =
-        cookie(headers, USER_ID_COOKIE).filter(|id| crate::rules::validate_user_id(id).is_ok())?;
-    let name = percent_decode(&cookie(headers, USER_NAME_COOKIE)?)?;
-    let name = crate::rules::normalize_user_name(&name).ok()?;
-    Some(User { id, name })
+    let name = cookie(&headers, USER_NAME_COOKIE)
+        .and_then(|name| percent_decode(&name))
+        .and_then(|name| crate::rules::normalize_user_name(&name).ok())
+        .unwrap_or_else(|| NAME_UNKNOWN.to_string());
+    Ok(Some(User { id, name }))
 }
 
 /// The value of cookie `name` in the request's headers (the last one sent,
@@ -51,22 +53,26 @@ pub async fn require_user() -> Result<User, ApiError> {
     })
 }
 
-/// Remembers `name` for this browser, keeping the user id it already has.
+/// Remembers `name` for this browser: a session for the user id it
+/// already has, or for a new one the server chooses.
 pub async fn sign_in(name: &str) -> Result<User, ApiError> {
-    let name = crate::rules::normalize_user_name(name)?;
-    let id = match current_user().await? {
-        Some(user) => user.id,
-        None => format!("u-{}", uuid::Uuid::new_v4().simple()),
-    };
-    for (cookie, value) in [
-        (USER_ID_COOKIE, id.clone()),
-        (USER_NAME_COOKIE, percent_encode(&name)),
-    ] {
-        set_cookie(&format!(
-            "{cookie}={value}; Path=/; Max-Age={COOKIE_MAX_AGE_SECONDS}; SameSite=Lax; HttpOnly"
-        ))?;
-    }
-    Ok(User { id, name })
+    let existing = access::caller().await?.moviegoer;
+    let session = crate::service::sessions()?.moviegoer(existing.as_deref(), name)?;
+    set_cookie(&access::moviegoer_cookie(&session))?;
+    set_cookie(&name_cookie(&session.user_name))?;
+    Ok(User {
+        id: session.user_id,
+        name: session.user_name,
+    })
+}
+
+/// The `Set-Cookie` value that keeps a moviegoer's name for display.
+pub fn name_cookie(name: &str) -> String {
+    format!(
+        "{USER_NAME_COOKIE}={}; Path=/; Max-Age={}; SameSite=Lax; HttpOnly",
+        percent_encode(name),
+        access::MOVIEGOER_SESSION_SECONDS
+    )
 }
 
 /// Adds a `Set-Cookie` header to the response of the server function
@@ -121,19 +127,17 @@ mod tests {
     }
 
     #[test]
-    fn reads_the_user_from_cookies() {
+    fn reads_the_last_of_a_cookie() {
         let mut headers = HeaderMap::new();
         headers.insert(
             COOKIE,
-            HeaderValue::from_static("other=1; mb_user=u-abc; mb_name=Zo%C3%AB"),
+            HeaderValue::from_static("other=1; mb_user=a; mb_name=Zo%C3%AB; mb_user=b"),
         );
-        let user = user_from_headers(&headers).unwrap();
-        assert_eq!((user.id.as_str(), user.name.as_str()), ("u-abc", "Zoë"));
-
-        headers.insert(
-            COOKIE,
-            HeaderValue::from_static("mb_user=bad id; mb_name=X"),
+        assert_eq!(cookie(&headers, MOVIEGOER_COOKIE).as_deref(), Some("b"));
+        assert_eq!(
+            cookie(&headers, USER_NAME_COOKIE).and_then(|n| percent_decode(&n)).as_deref(),
+            Some("Zoë")
         );
-        assert_eq!(user_from_headers(&headers), None);
+        assert_eq!(cookie(&headers, "missing"), None);
     }
 }

@@ -1,5 +1,5 @@
 import { test, expect } from '@playwright/test';
-import { open, newMoviegoer, futureShowtime, signIn, freeSeats, seat, watchForErrors, inSeatOrder } from './helpers';
+import { open, newMoviegoer, futureShowtime, signIn, freeSeats, seat, watchForErrors, inSeatOrder, startSession } from './helpers';
 
 test.beforeEach(async ({ page }) => watchForErrors(page));
 
@@ -80,8 +80,9 @@ test('with the live feed cut, a seat taken meanwhile still gives a clear message
   await seat(page, contested).click();
 
   const rival = await newMoviegoer(browser);
+  await startSession(rival.page, 'Rival');
   const response = await rival.page.request.post('/api/bookings', {
-    data: { userId: 'rival-1', userName: 'Rival', showtimeId: Number(showtime), seats: [contested] },
+    data: { userName: 'Rival', showtimeId: Number(showtime), seats: [contested] },
   });
   expect(response.status()).toBe(201);
 

@@ -37,14 +37,24 @@ export async function futureShowtime(page: Page, pick = 0): Promise<string> {
   return String(shows[shows.length - 1].id);
 }
 
-/** Books a free seat of an upcoming showtime of movie number `pick` as
- *  `userId`, through the REST API; the API's answer. */
-export async function bookAFreeSeat(page: Page, pick: number, userId: string): Promise<APIResponse> {
+/** Asks the API for a moviegoer's session, as an API client would: the
+ *  page's requests carry it from then on (its cookie). The user id the
+ *  server chose. */
+export async function startSession(page: Page, name: string): Promise<string> {
+  const response = await page.request.post('/api/sessions', { data: { name } });
+  expect(response.status()).toBe(201);
+  return (await response.json()).userId;
+}
+
+/** Books a free seat of an upcoming showtime of movie number `pick` as a
+ *  moviegoer named `name`, through the REST API; the API's answer. */
+export async function bookAFreeSeat(page: Page, pick: number, name: string): Promise<APIResponse> {
+  await startSession(page, name);
   const showtime = await futureShowtime(page, pick);
   const map = await (await page.request.get(`/api/seats?showtimeId=${showtime}`)).json();
   const free = map.rows.flatMap((row: any) => row.seats).find((s: any) => s.state === 'available').label;
   return page.request.post('/api/bookings', {
-    data: { userId, showtimeId: Number(showtime), seats: [free] },
+    data: { showtimeId: Number(showtime), seats: [free] },
   });
 }
 

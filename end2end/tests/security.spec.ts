@@ -1,5 +1,5 @@
 import { test, expect } from '@playwright/test';
-import { open, watchForErrors, futureShowtime } from './helpers';
+import { open, watchForErrors, futureShowtime, bookAFreeSeat, newMoviegoer, startSession } from './helpers';
 
 test.beforeEach(async ({ page }) => watchForErrors(page));
 
@@ -45,4 +45,35 @@ test('a form on another site cannot book: the cross-site post is refused and the
   expect(response.status()).toBe(403);
   expect(await response.text()).toContain('another site');
   expect(free(await seatsOf())).toBe(freeBefore);
+});
+
+test('a moviegoer is who the server says: another moviegoer\'s booking can be neither read nor cancelled', async ({ page, browser, baseURL }) => {
+  const booked = await bookAFreeSeat(page, 3, 'Owner');
+  expect(booked.status()).toBe(201);
+  const booking = await booked.json();
+  expect(booking.userId).toMatch(/^u-[0-9a-f]{32}$/);
+
+  // Another moviegoer, with a session of their own.
+  const other = await newMoviegoer(browser);
+  await startSession(other.page, 'Someone Else');
+  for (const request of [
+    other.page.request.get(`/api/bookings?id=${booking.id}`),
+    other.page.request.get(`/api/bookings?userId=${booking.userId}`),
+    other.page.request.delete(`/api/bookings?id=${booking.id}`),
+  ]) {
+    const response = await request;
+    expect(response.status()).toBe(403);
+    expect((await response.json()).error.code).toBe('forbidden');
+  }
+  // Setting the owner's user id as a cookie by hand makes no one its owner.
+  const posing = await browser.newContext();
+  await posing.addCookies([{ name: 'mb_user', value: booking.userId, url: baseURL! }]);
+  const posed = await posing.request.delete(`/api/bookings?id=${booking.id}`);
+  expect(posed.status()).toBe(401);
+  await other.context.close();
+  await posing.close();
+
+  // The owner still reads it, confirmed, and may cancel it.
+  expect((await (await page.request.get(`/api/bookings?id=${booking.id}`)).json()).status).toBe('confirmed');
+  expect((await page.request.delete(`/api/bookings?id=${booking.id}`)).status()).toBe(200);
 });

@@ -1,7 +1,7 @@
 //! One MovieBook node as a process: its storage, its service and its HTTP
 //! server, running until asked to stop.
 
-use crate::auth::{OperatorAccounts, SessionKeys};
+use crate::auth::{SessionIssuer, SessionKeys};
 use crate::config::{NodeConfig, SiteConfig};
 use crate::replication::{GossipConfig, ReplicatedCinema, ReplicationSettings};
 use crate::runtime::events::EventFeed;
@@ -9,7 +9,7 @@ use crate::runtime::{ClusterConfig, ClusterHandle};
 use crate::secret::Secret;
 use crate::service::{real_time_ms, Cinema, NodeClocks, SharedClocks};
 use crate::store::Store;
-use app::service::SharedOperators;
+use app::service::SharedSessions;
 use chrono::Utc;
 use cluster::clock::PhysicalClock;
 use cluster::election::Algorithm;
@@ -42,7 +42,7 @@ pub async fn run(
     ));
     let events = EventFeed::default();
     let local = Arc::new(Cinema::new(store.clone(), config.node_id, clocks.clone()));
-    let operators: SharedOperators = Arc::new(OperatorAccounts {
+    let sessions: SharedSessions = Arc::new(SessionIssuer {
         store: store.clone(),
         keys: keys.clone(),
     });
@@ -61,7 +61,7 @@ pub async fn run(
     let app = crate::http::router(
         cinema,
         cluster,
-        (keys, operators),
+        (keys, sessions),
         &node_name,
         leptos_options(&config.site, address),
     );

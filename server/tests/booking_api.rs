@@ -1,6 +1,7 @@
 //! The REST API against a real node process and a real PostgreSQL: booking,
 //! reading back, cancelling, rejecting bad input without changing anything,
-//! and exactly one winner when 200 clients race for the same seat.
+//! exactly one winner when 200 clients race for the same seat, and
+//! moviegoers who are who the session the server gave them says.
 
 mod common;
 
@@ -269,10 +270,27 @@ async fn cancelling_frees_the_seats_and_only_the_owner_may_cancel() {
     let id = booking["id"].as_str().unwrap().to_string();
     let cancel = |user: &str| {
         node.client
-            .delete(node.url(&format!("/api/bookings?id={id}&userId={user}")))
+            .delete(node.url(&format!("/api/bookings?id={id}")))
+            .bearer_auth(node.user_token(user))
             .send()
     };
     assert_eq!(cancel("intruder").await.unwrap().status(), 403);
+    // Naming the owner does not make an intruder one.
+    let posing = node
+        .client
+        .delete(node.url(&format!("/api/bookings?id={id}&userId=owner")))
+        .bearer_auth(node.user_token("intruder"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(posing.status(), 403);
+    let anonymous = node
+        .client
+        .delete(node.url(&format!("/api/bookings?id={id}&userId=owner")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
     assert_eq!(
         not_available(&seat_states(&node, showtime, "x").await).len(),
         2
@@ -499,8 +517,13 @@ async fn requests_from_other_sites_change_nothing() {
     let node = start_node("cross_site").await;
     let showtime = node.future_showtime(1).await;
     let booking = json!({"userId": "ivy", "showtimeId": showtime, "seats": ["E5"]});
+    let ivy = node.user_token("ivy");
     let post = |headers: &[(&'static str, &'static str)]| {
-        let mut request = node.client.post(node.url("/api/bookings")).json(&booking);
+        let mut request = node
+            .client
+            .post(node.url("/api/bookings"))
+            .bearer_auth(&ivy)
+            .json(&booking);
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
@@ -533,6 +556,7 @@ async fn requests_from_other_sites_change_nothing() {
     let cancel = node
         .client
         .delete(node.url(&format!("/api/bookings?id={id}&userId=ivy")))
+        .bearer_auth(&ivy)
         .header("sec-fetch-site", "cross-site")
         .send()
         .await
@@ -544,9 +568,82 @@ async fn requests_from_other_sites_change_nothing() {
     let read = node
         .client
         .get(node.url(&format!("/api/bookings?id={id}")))
+        .bearer_auth(&ivy)
         .header("sec-fetch-site", "cross-site")
         .send()
         .await
         .unwrap();
     assert_eq!(read.status(), 200);
+}
+
+/// A moviegoer's identity comes from the server: `POST /api/sessions`
+/// gives a user id it chose, in a session sent back as a bearer token or a
+/// cookie. Without one nothing is booked (401); with one, a booking is
+/// made for its user id only, and only its owner (or an operator) reads or
+/// cancels it (403 for anyone else). A user id set in a cookie by hand
+/// names no one.
+#[tokio::test]
+async fn moviegoers_are_who_their_session_says() {
+    let node = start_node("sessions").await;
+    let showtime = node.future_showtime(2).await;
+    let (status, session) = node
+        .send_json(reqwest::Method::POST, "/api/sessions", json!({"name": "  Ada  "}))
+        .await;
+    assert_eq!(status, 201, "{session}");
+    assert_eq!(session["userName"], "Ada");
+    let ada = session["userId"].as_str().unwrap().to_string();
+    assert!(ada.starts_with("u-") && ada.len() == 34, "{ada}");
+    let token = session["token"].as_str().unwrap().to_string();
+    let (status, _) = node
+        .send_json(reqwest::Method::POST, "/api/sessions", json!({"name": "\u{7}"}))
+        .await;
+    assert_eq!(status, 422, "a bad name gets no session");
+
+    let body = json!({"showtimeId": showtime, "seats": ["D4"]});
+    let post = reqwest::Method::POST;
+    let (status, error) = node.send_json(post.clone(), "/api/bookings", body.clone()).await;
+    assert_eq!((status, &error["error"]["code"]), (401, &json!("sign_in_required")));
+    let (status, _) = node
+        .send_json_as(Some(&token), post.clone(), "/api/bookings", json!({"userId": "bob", "showtimeId": showtime, "seats": ["D4"]}))
+        .await;
+    assert_eq!(status, 403, "a session books for its own user id only");
+    assert!(not_available(&seat_states(&node, showtime, "x").await).is_empty());
+    let (status, booking) = node
+        .send_json_as(Some(&token), post, "/api/bookings", body)
+        .await;
+    assert_eq!(status, 201, "{booking}");
+    assert_eq!(booking["userId"], json!(ada));
+    let id = booking["id"].as_str().unwrap().to_string();
+
+    let by_id = format!("/api/bookings?id={id}");
+    let all_of_ada = format!("/api/bookings?userId={ada}");
+    let get = reqwest::Method::GET;
+    let bob = node.user_token("u-bob");
+    let posing = node
+        .client
+        .get(node.url(&by_id))
+        .header("cookie", format!("mb_user={ada}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(posing.status(), 401, "a hand-set user id names no one");
+    for path in [&by_id, &all_of_ada] {
+        let (status, _) = node.send_json_as(None, get.clone(), path, Value::Null).await;
+        assert_eq!(status, 401, "anonymous {path}");
+        let (status, _) = node.send_json_as(Some(&bob), get.clone(), path, Value::Null).await;
+        assert_eq!(status, 403, "another moviegoer's {path}");
+        let (status, _) = node.send_json_as(Some(&token), get.clone(), path, Value::Null).await;
+        assert_eq!(status, 200, "the owner's {path}");
+    }
+    let (status, _) = node.cancel(&id, "u-bob").await;
+    assert_eq!(status, 403);
+    // The cookie a browser gets works as the bearer token does.
+    let cancelled = node
+        .client
+        .delete(node.url(&by_id))
+        .header("cookie", format!("mb_user={token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cancelled.status(), 200);
 }

@@ -134,11 +134,13 @@ async fn a_coordinator_killed_in_the_middle_loses_no_acknowledged_booking() {
     let book_all = |node: usize, seats: Vec<String>| {
         let client = reqwest::Client::new();
         let url = format!("{}/api/bookings", nodes[node].base_url);
+        let token = nodes[node].user_token(&format!("load-{node}"));
         tokio::spawn(async move {
             let mut acknowledged = Vec::new();
             for seat in seats {
                 let body = json!({"userId": format!("load-{node}"), "showtimeId": showtime, "seats": [seat]});
-                let Ok(response) = client.post(&url).json(&body).send().await else {
+                let request = client.post(&url).bearer_auth(&token).json(&body);
+                let Ok(response) = request.send().await else {
                     continue;
                 };
                 let status = response.status().as_u16();

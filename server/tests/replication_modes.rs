@@ -322,9 +322,11 @@ async fn a_causal_session_reads_its_own_writes_on_a_node_that_had_not_heard_of_t
 
     // Node 1's pushes never reach node 2; node 2 can still ask its peers.
     links.block(1, 2);
+    let ada = nodes[0].user_token("ada");
     let response = nodes[0]
         .client
         .post(nodes[0].url("/api/bookings"))
+        .bearer_auth(&ada)
         .json(&json!({"userId": "ada", "showtimeId": showtime, "seats": ["B7"]}))
         .send()
         .await
@@ -344,6 +346,7 @@ async fn a_causal_session_reads_its_own_writes_on_a_node_that_had_not_heard_of_t
     let read = nodes[1]
         .client
         .get(nodes[1].url(&format!("/api/bookings?id={}", id_of(&booking))))
+        .bearer_auth(&ada)
         .header(SEEN_HEADER, &seen)
         .send()
         .await
@@ -352,6 +355,7 @@ async fn a_causal_session_reads_its_own_writes_on_a_node_that_had_not_heard_of_t
     let map: Value = nodes[1]
         .client
         .get(nodes[1].url(&format!("/api/seats?showtimeId={showtime}&userId=ada")))
+        .bearer_auth(&ada)
         .header(SEEN_HEADER, &seen)
         .send()
         .await

@@ -1,14 +1,15 @@
-//! Operators' accounts: signing in against this node's database, and
-//! creating an account in every node's database (`moviebook operator add`,
-//! and the first `moviebook up`).
+//! The sessions this node issues (`SessionIssuer`): an operator's, once
+//! their password checks out against this node's database, and a
+//! moviegoer's, for a name. And operators' accounts in every node's
+//! database (`moviebook operator add`, and the first `moviebook up`).
 
 use super::{passwords, SessionKeys};
 use crate::secret::Secret;
 use crate::store::{self, Store};
-use app::access::OperatorSession;
+use app::access::{MoviegoerSession, OperatorSession};
 use app::error::{ApiError, ErrorCode};
 use app::rules;
-use app::service::Operators;
+use app::service::Sessions;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,14 +19,28 @@ use std::time::{Duration, Instant};
 /// from a wrong password.
 const FAILED_SIGN_IN_TAKES: Duration = Duration::from_secs(1);
 
-pub struct OperatorAccounts {
+pub struct SessionIssuer {
     pub store: Store,
     pub keys: Arc<SessionKeys>,
 }
 
 #[async_trait::async_trait]
-impl Operators for OperatorAccounts {
-    async fn sign_in(&self, name: &str, password: &str) -> Result<OperatorSession, ApiError> {
+impl Sessions for SessionIssuer {
+    fn moviegoer(&self, user_id: Option<&str>, name: &str) -> Result<MoviegoerSession, ApiError> {
+        let name = rules::normalize_user_name(name)?;
+        let user_id = match user_id {
+            Some(id) => id.to_string(),
+            None => format!("u-{}", uuid::Uuid::new_v4().simple()),
+        };
+        let now = chrono::Utc::now().timestamp();
+        Ok(self.keys.issue_moviegoer(&user_id, &name, now))
+    }
+
+    async fn sign_in_operator(
+        &self,
+        name: &str,
+        password: &str,
+    ) -> Result<OperatorSession, ApiError> {
         let asked = Instant::now();
         let name = rules::normalize_operator_name(name)?;
         rules::validate_password(password)?;

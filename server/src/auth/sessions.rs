@@ -1,15 +1,30 @@
-//! Sessions as signed tokens, `op.<name>.<expires>.<signature>`, signed
-//! with the cluster secret (HMAC-SHA256): a session one node issued is
-//! accepted by every node, and none can be forged, renamed or stretched
-//! without the secret. They are stateless: signing out drops the browser's
-//! cookie, and a token copied before stays good until it expires (at most
-//! `OPERATOR_SESSION_SECONDS`).
+//! Sessions as signed tokens, `<role>.<subject>.<expires>.<signature>`:
+//! `op.<operator name>` or `mg.<user id>`, signed with the cluster secret
+//! (HMAC-SHA256). A session one node issued is accepted by every node, and
+//! none can be forged, renamed, given another role or stretched without
+//! the secret. They are stateless: signing out drops the browser's cookie,
+//! and a token copied before stays good until it expires.
 
 use crate::runtime::transport::Signer;
 use crate::secret::Secret;
-use app::access::{OperatorSession, OPERATOR_SESSION_SECONDS};
+use app::access::{
+    MoviegoerSession, OperatorSession, MOVIEGOER_SESSION_SECONDS, OPERATOR_SESSION_SECONDS,
+};
 
-const OPERATOR_ROLE: &str = "op";
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    Operator,
+    Moviegoer,
+}
+
+impl Role {
+    fn tag(self) -> &'static str {
+        match self {
+            Role::Operator => "op",
+            Role::Moviegoer => "mg",
+        }
+    }
+}
 
 pub struct SessionKeys {
     signer: Signer,
@@ -25,31 +40,45 @@ impl SessionKeys {
     /// A session for operator `name` (a canonical name), from `now`
     /// (seconds since the Unix epoch).
     pub fn issue_operator(&self, name: &str, now: i64) -> OperatorSession {
-        let expires_at = now + OPERATOR_SESSION_SECONDS;
-        let claims = format!("{OPERATOR_ROLE}.{name}.{expires_at}");
-        let signature = self.signer.sign(signed_text(&claims).as_bytes());
+        let (token, expires_at) = self.issue(Role::Operator, name, now + OPERATOR_SESSION_SECONDS);
         OperatorSession {
             name: name.to_string(),
-            token: format!("{claims}.{signature}"),
+            token,
             expires_at,
         }
     }
 
-    /// The operator `token` is a session of, if it is genuine and has not
-    /// expired at `now`.
-    pub fn operator(&self, token: &str, now: i64) -> Option<String> {
+    /// A session for the moviegoer `user_id` (a valid user id), who goes
+    /// by `user_name`.
+    pub fn issue_moviegoer(&self, user_id: &str, user_name: &str, now: i64) -> MoviegoerSession {
+        let (token, expires_at) =
+            self.issue(Role::Moviegoer, user_id, now + MOVIEGOER_SESSION_SECONDS);
+        MoviegoerSession {
+            user_id: user_id.to_string(),
+            user_name: user_name.to_string(),
+            token,
+            expires_at,
+        }
+    }
+
+    fn issue(&self, role: Role, subject: &str, expires_at: i64) -> (String, i64) {
+        let claims = format!("{}.{subject}.{expires_at}", role.tag());
+        let signature = self.signer.sign(signed_text(&claims).as_bytes());
+        (format!("{claims}.{signature}"), expires_at)
+    }
+
+    /// Whom `token` is a session of, in `role`, if it is genuine and has
+    /// not expired at `now`.
+    pub fn verify(&self, role: Role, token: &str, now: i64) -> Option<String> {
         let (claims, signature) = token.rsplit_once('.')?;
-        if !self
-            .signer
-            .verify(signed_text(claims).as_bytes(), signature)
-        {
+        if !self.signer.verify(signed_text(claims).as_bytes(), signature) {
             return None;
         }
         let mut parts = claims.split('.');
-        let (role, name, expires_at) = (parts.next()?, parts.next()?, parts.next()?);
+        let (tag, subject, expires_at) = (parts.next()?, parts.next()?, parts.next()?);
         let expires_at: i64 = expires_at.parse().ok()?;
-        (role == OPERATOR_ROLE && parts.next().is_none() && now < expires_at)
-            .then(|| name.to_string())
+        (tag == role.tag() && parts.next().is_none() && now < expires_at)
+            .then(|| subject.to_string())
     }
 }
 
@@ -74,27 +103,35 @@ mod tests {
         let issued = keys("s").issue_operator("ada", NOW);
         assert_eq!(issued.expires_at, NOW + OPERATOR_SESSION_SECONDS);
         let other_node = keys("s");
-        assert_eq!(
-            other_node.operator(&issued.token, NOW + 60).as_deref(),
-            Some("ada")
-        );
-        assert_eq!(other_node.operator(&issued.token, issued.expires_at), None);
+        let operator = |token: &str, at| other_node.verify(Role::Operator, token, at);
+        assert_eq!(operator(&issued.token, NOW + 60).as_deref(), Some("ada"));
+        assert_eq!(operator(&issued.token, issued.expires_at), None);
+        let moviegoer = keys("s").issue_moviegoer("u-1", "Bo", NOW);
+        assert_eq!(moviegoer.expires_at, NOW + MOVIEGOER_SESSION_SECONDS);
+        let seen = other_node.verify(Role::Moviegoer, &moviegoer.token, NOW);
+        assert_eq!(seen.as_deref(), Some("u-1"));
     }
 
     #[test]
-    fn forged_renamed_or_stretched_sessions_are_refused() {
+    fn forged_renamed_promoted_or_stretched_sessions_are_refused() {
         let issued = keys("s").issue_operator("ada", NOW);
-        assert_eq!(keys("other").operator(&issued.token, NOW), None);
+        let check = |keys: &SessionKeys, token: &str| keys.verify(Role::Operator, token, NOW);
+        assert_eq!(check(&keys("other"), &issued.token), None);
         let renamed = issued.token.replacen("ada", "eve", 1);
-        assert_eq!(keys("s").operator(&renamed, NOW), None);
+        assert_eq!(check(&keys("s"), &renamed), None);
         let stretched = issued.token.replacen(
             &issued.expires_at.to_string(),
             &(NOW + 10_000_000).to_string(),
             1,
         );
-        assert_eq!(keys("s").operator(&stretched, NOW), None);
+        assert_eq!(check(&keys("s"), &stretched), None);
+        // A moviegoer's session is no operator's, and the other way round.
+        let moviegoer = keys("s").issue_moviegoer("ada", "Ada", NOW).token;
+        assert_eq!(check(&keys("s"), &moviegoer), None);
+        assert_eq!(check(&keys("s"), &moviegoer.replacen("mg.", "op.", 1)), None);
+        assert_eq!(keys("s").verify(Role::Moviegoer, &issued.token, NOW), None);
         for junk in ["", "op", "op.ada.1", "op.ada.x.00", "a.b.c.d.e"] {
-            assert_eq!(keys("s").operator(junk, NOW), None, "{junk:?}");
+            assert_eq!(check(&keys("s"), junk), None, "{junk:?}");
         }
     }
 }

@@ -77,15 +77,18 @@ impl Limiter {
 /// Signing in and operators' actions, through the REST API or the pages'
 /// server functions; everything else is ordinary.
 fn kind_of(method: &Method, path: &str) -> Kind {
-    const SENSITIVE_FUNCTIONS: [&str; 3] = [
+    const SENSITIVE_FUNCTIONS: [&str; 4] = [
         "/sfn/sign_in",
+        "/sfn/operator_sign_in",
         "/sfn/start_election",
         "/sfn/switch_replication",
     ];
     let sensitive = match *method {
         Method::POST => {
-            matches!(path, "/api/election" | "/api/movies")
-                || SENSITIVE_FUNCTIONS.iter().any(|f| path.starts_with(f))
+            matches!(
+                path,
+                "/api/election" | "/api/movies" | "/api/operator/session"
+            ) || SENSITIVE_FUNCTIONS.iter().any(|f| path.starts_with(f))
         }
         Method::PUT => path == "/api/replication",
         _ => false,
@@ -145,6 +148,8 @@ mod tests {
             (Method::POST, "/sfn/start_election1234"),
             (Method::POST, "/sfn/switch_replication99"),
             (Method::POST, "/sfn/sign_in42"),
+            (Method::POST, "/api/operator/session"),
+            (Method::POST, "/sfn/operator_sign_in5"),
         ];
         for (method, path) in sensitive {
             assert_eq!(kind_of(&method, path), Kind::Sensitive, "{method} {path}");
@@ -153,6 +158,7 @@ mod tests {
             (Method::GET, "/api/election"),
             (Method::GET, "/api/replication"),
             (Method::POST, "/api/bookings"),
+            (Method::POST, "/api/sessions"),
             (Method::POST, "/sfn/book_seats7"),
             (Method::GET, "/"),
         ];

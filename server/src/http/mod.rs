@@ -5,10 +5,10 @@ mod cluster;
 mod control;
 mod cross_site;
 mod error;
-mod operators;
 mod replication;
 mod rest;
 pub mod security_headers;
+mod sessions;
 mod session_clock;
 
 pub use error::HttpError;
@@ -18,7 +18,7 @@ use crate::replication::ReplicatedCinema;
 use crate::runtime::load::Load;
 use crate::runtime::ClusterHandle;
 use app::error::ApiError;
-use app::service::{SharedCinema, SharedCluster, SharedOperators};
+use app::service::{SharedCinema, SharedCluster, SharedSessions};
 use axum::body::Body;
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::Response;
@@ -32,11 +32,11 @@ use std::sync::Arc;
 pub const NODE_HEADER: &str = "x-moviebook-node";
 
 /// The node's routes. `access`: the keys its sessions are signed with, and
-/// the operators' accounts.
+/// what issues them.
 pub fn router(
     replication: Arc<ReplicatedCinema>,
     cluster: ClusterHandle,
-    (keys, operators): (Arc<SessionKeys>, SharedOperators),
+    (keys, sessions): (Arc<SessionKeys>, SharedSessions),
     node_id: &str,
     leptos_options: LeptosOptions,
 ) -> Router {
@@ -50,11 +50,11 @@ pub fn router(
     let page_context = {
         let cinema = cinema.clone();
         let control: SharedCluster = Arc::new(control.clone());
-        let operators = operators.clone();
+        let sessions = sessions.clone();
         move || {
             provide_context(cinema.clone());
             provide_context(control.clone());
-            provide_context(operators.clone());
+            provide_context(sessions.clone());
         }
     };
     let shell = {
@@ -66,7 +66,7 @@ pub fn router(
     let api = rest::router(cinema)
         .merge(cluster::api_router(cluster.clone()))
         .merge(replication::router(control))
-        .merge(operators::router(operators))
+        .merge(sessions::router(sessions))
         .fallback(rest::unknown_endpoint)
         .method_not_allowed_fallback(rest::method_not_allowed);
     Router::<LeptosOptions>::new()

@@ -257,9 +257,11 @@ impl TestNode {
             .expect("the node reports its own load")
     }
 
+    /// Reads `path` as an operator, who may read anything.
     pub async fn get_json(&self, path: &str) -> serde_json::Value {
         self.client
             .get(self.url(path))
+            .bearer_auth(self.operator_token())
             .send()
             .await
             .expect("request")
@@ -306,24 +308,40 @@ impl TestNode {
         panic!("no upcoming showtime in a hall of {seats} seats")
     }
 
+    /// Books as the moviegoer `body` names in `userId` (with a session of
+    /// theirs), or as no one if it names none.
     pub async fn book(&self, body: serde_json::Value) -> (u16, serde_json::Value) {
-        self.send_json(reqwest::Method::POST, "/api/bookings", body)
+        let token = body["userId"].as_str().map(|user| self.user_token(user));
+        self.send_json_as(token.as_deref(), reqwest::Method::POST, "/api/bookings", body)
             .await
     }
 
     /// `user` cancels booking `id`: the status and the JSON answer.
     pub async fn cancel(&self, id: &str, user: &str) -> (u16, serde_json::Value) {
         let path = format!("/api/bookings?id={id}&userId={user}");
-        self.send_json(reqwest::Method::DELETE, &path, serde_json::Value::Null)
+        let token = self.user_token(user);
+        self.send_json_as(Some(&token), reqwest::Method::DELETE, &path, serde_json::Value::Null)
             .await
     }
 
     /// A session of operator `tester`, as any node of this cluster would
     /// issue it on signing in.
     pub fn operator_token(&self) -> String {
-        let keys = moviebook::auth::SessionKeys::new(&moviebook::secret::Secret::new(&self.secret));
-        keys.issue_operator("tester", chrono::Utc::now().timestamp())
+        self.keys()
+            .issue_operator("tester", chrono::Utc::now().timestamp())
             .token
+    }
+
+    /// A session of the moviegoer `user` (a user id), as any node of this
+    /// cluster would issue it.
+    pub fn user_token(&self, user: &str) -> String {
+        self.keys()
+            .issue_moviegoer(user, user, chrono::Utc::now().timestamp())
+            .token
+    }
+
+    fn keys(&self) -> moviebook::auth::SessionKeys {
+        moviebook::auth::SessionKeys::new(&moviebook::secret::Secret::new(&self.secret))
     }
 
     /// Sends `body` as JSON; the status and the JSON answer (null if none).
@@ -393,6 +411,7 @@ pub async fn booking_on(node: &TestNode, id: &str) -> Option<serde_json::Value> 
     let response = node
         .client
         .get(node.url(&format!("/api/bookings?id={id}")))
+        .bearer_auth(node.operator_token())
         .send()
         .await
         .ok()?;

@@ -84,10 +84,18 @@ pub async fn run(args: HistoryArgs) -> anyhow::Result<()> {
         .into_iter()
         .map(|id| (id, nodes.url(id)))
         .collect();
-    let clients: Vec<_> = (0..args.clients)
-        .map(|client| {
+    let http = reqwest::Client::new();
+    let mut sessions = Vec::with_capacity(args.clients);
+    for client in 0..args.clients {
+        let (_, url) = &urls[client % urls.len()];
+        sessions.push(crate::new_session(&http, url, &format!("History {client}")).await?);
+    }
+    let clients: Vec<_> = sessions
+        .into_iter()
+        .enumerate()
+        .map(|(client, session)| {
             let (seats, urls) = (seats.clone(), urls.clone());
-            tokio::spawn(book_until(deadline, client as u64, seats, urls))
+            tokio::spawn(book_until(deadline, (client as u64, session), seats, urls))
         })
         .collect();
     let faults = inject_faults(&mut nodes, started, Duration::from_secs(args.seconds)).await;
@@ -132,7 +140,7 @@ pub async fn run(args: HistoryArgs) -> anyhow::Result<()> {
 /// in ten, instead, cancels one of its own bookings acknowledged so far.
 async fn book_until(
     deadline: Instant,
-    client: u64,
+    (client, session): (u64, String),
     seats: Arc<Mutex<Seats>>,
     urls: Vec<(u32, String)>,
 ) -> Vec<Attempt> {
@@ -141,7 +149,6 @@ async fn book_until(
         .build()
         .expect("an HTTP client");
     let mut rng = SplitMix64::new(client.wrapping_mul(0x9e37_79b9) ^ 7);
-    let user = format!("history-{client}");
     let mut attempts = Vec::new();
     let mut mine: Vec<(i64, String, String)> = Vec::new();
     while Instant::now() < deadline {
@@ -149,7 +156,8 @@ async fn book_until(
             let (showtime, seat, booking) = mine.swap_remove(rng.index(mine.len()));
             let (node, url) = &urls[rng.index(urls.len())];
             let answer = http
-                .delete(format!("{url}/api/bookings?id={booking}&userId={user}"))
+                .delete(format!("{url}/api/bookings?id={booking}"))
+                .bearer_auth(&session)
                 .send()
                 .await;
             attempts.push(Attempt {
@@ -178,9 +186,10 @@ async fn book_until(
             picked
         };
         let (node, url) = &urls[rng.index(urls.len())];
-        let body = json!({"userId": user, "showtimeId": showtime, "seats": [seat]});
+        let body = json!({"showtimeId": showtime, "seats": [seat]});
         let answer = http
             .post(format!("{url}/api/bookings"))
+            .bearer_auth(&session)
             .json(&body)
             .send()
             .await;

@@ -66,20 +66,26 @@ async fn load(args: LoadArgs) -> anyhow::Result<()> {
 
     let seats = free_seats(&client, &args.url).await?;
     println!("{} free seats available to book", seats.len());
+    let mut sessions = Vec::with_capacity(args.clients);
+    for client_no in 0..args.clients {
+        sessions.push(new_session(&client, &args.url, &format!("Bench {client_no}")).await?);
+    }
     let work = Arc::new(Mutex::new(seats));
     let deadline = Instant::now() + Duration::from_secs(args.booking_seconds);
     let started = Instant::now();
     let tasks: Vec<_> = (0..args.clients)
         .map(|client_no| {
             let (client, url, work) = (client.clone(), args.url.clone(), work.clone());
+            let session = sessions[client_no].clone();
             tokio::spawn(async move {
                 let mut latencies = Vec::new();
                 let mut failures = 0u64;
                 while Instant::now() < deadline {
                     let Some((showtime, seat)) = work.lock().await.pop() else { break };
-                    let body = json!({"userId": format!("bench-{client_no}"), "showtimeId": showtime, "seats": [seat]});
+                    let body = json!({"showtimeId": showtime, "seats": [seat]});
                     let sent = Instant::now();
-                    match client.post(format!("{url}/api/bookings")).json(&body).send().await {
+                    let request = client.post(format!("{url}/api/bookings")).bearer_auth(&session);
+                    match request.json(&body).send().await {
                         Ok(r) if r.status() == 201 => latencies.push(sent.elapsed()),
                         _ => failures += 1,
                     }
@@ -243,4 +249,24 @@ fn report(name: &str, latencies: &[Duration], failures: u64, elapsed: Duration) 
         percentile(&sorted, 0.99),
         percentile(&sorted, 1.0),
     );
+}
+
+/// A moviegoer's session from the node or gateway at `url`, as any API
+/// client gets one: its bearer token.
+pub(crate) async fn new_session(
+    client: &reqwest::Client,
+    url: &str,
+    name: &str,
+) -> anyhow::Result<String> {
+    let response = client
+        .post(format!("{url}/api/sessions"))
+        .json(&json!({ "name": name }))
+        .send()
+        .await?;
+    let status = response.status();
+    let session: serde_json::Value = response.json().await?;
+    session["token"]
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| anyhow::anyhow!("no session from {url} ({status}): {session}"))
 }

@@ -93,7 +93,7 @@ impl Nodes {
             ])
             .env("DATABASE_URL", database)
             .env("PEERS", peers.join(","))
-            .env("CLUSTER_SECRET", "bench-secret")
+            .env("CLUSTER_SECRET", SECRET)
             .env("RUST_LOG", log_filter.as_deref().unwrap_or("error"))
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdout(if log_filter.is_some() {
@@ -172,11 +172,13 @@ impl Nodes {
         agreed
     }
 
-    /// A JSON answer of node `id`, if it gives one.
+    /// A JSON answer of node `id` to an operator, who may read anything,
+    /// if it gives one.
     pub async fn get(&self, id: u32, path: &str) -> Option<Value> {
         let response = self
             .client
             .get(format!("{}{path}", self.url(id)))
+            .bearer_auth(self.operator_token())
             .send()
             .await
             .ok()?;
@@ -186,6 +188,19 @@ impl Nodes {
         response.json().await.ok()
     }
 }
+
+impl Nodes {
+    /// A session of an operator, signed with the cluster's secret as any of
+    /// its nodes would sign it.
+    fn operator_token(&self) -> String {
+        let keys = moviebook::auth::SessionKeys::new(&moviebook::secret::Secret::new(SECRET));
+        keys.issue_operator("bench", chrono::Utc::now().timestamp())
+            .token
+    }
+}
+
+/// The secret the clusters started here sign with.
+const SECRET: &str = "bench-secret";
 
 impl Drop for Nodes {
     fn drop(&mut self) {
