@@ -98,7 +98,12 @@ pub struct MoviegoerSession {
 /// The `Set-Cookie` value that gives the browser `session`. Strict: no
 /// request another site starts carries it, not even a link.
 pub fn operator_cookie(session: &OperatorSession) -> String {
-    session_cookie(OPERATOR_COOKIE, &session.token, OPERATOR_SESSION_SECONDS, "Strict")
+    session_cookie(
+        OPERATOR_COOKIE,
+        &session.token,
+        OPERATOR_SESSION_SECONDS,
+        "Strict",
+    )
 }
 
 /// The `Set-Cookie` value that ends the browser's operator session.
@@ -111,7 +116,12 @@ pub fn cleared_operator_cookie() -> String {
 /// another site's page sends to change anything is refused all the same
 /// (`server/src/http/cross_site.rs`).
 pub fn moviegoer_cookie(session: &MoviegoerSession) -> String {
-    session_cookie(MOVIEGOER_COOKIE, &session.token, MOVIEGOER_SESSION_SECONDS, "Lax")
+    session_cookie(
+        MOVIEGOER_COOKIE,
+        &session.token,
+        MOVIEGOER_SESSION_SECONDS,
+        "Lax",
+    )
 }
 
 fn session_cookie(name: &str, token: &str, max_age: i64, same_site: &str) -> String {

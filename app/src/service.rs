@@ -63,8 +63,11 @@ pub trait Sessions: Send + Sync + 'static {
     /// A session for operator `name` if `password` is theirs; otherwise a
     /// 401 that does not say which of the two was wrong, given no sooner
     /// than a second after asking.
-    async fn sign_in_operator(&self, name: &str, password: &str)
-        -> Result<OperatorSession, ApiError>;
+    async fn sign_in_operator(
+        &self,
+        name: &str,
+        password: &str,
+    ) -> Result<OperatorSession, ApiError>;
 
     /// A session for a moviegoer named `name`: for `user_id`, the id of
     /// their current session, or a new id the server chooses.

@@ -4,7 +4,7 @@
 //! moviegoer by setting a cookie; the name they gave stays in a cookie of
 //! its own, for display.
 
-use crate::access::{self, MOVIEGOER_COOKIE};
+use crate::access;
 use crate::error::ApiError;
 use crate::model::User;
 use http::header::{COOKIE, SET_COOKIE};
@@ -128,6 +128,7 @@ mod tests {
 
     #[test]
     fn reads_the_last_of_a_cookie() {
+        use crate::access::MOVIEGOER_COOKIE;
         let mut headers = HeaderMap::new();
         headers.insert(
             COOKIE,
@@ -135,7 +136,9 @@ mod tests {
         );
         assert_eq!(cookie(&headers, MOVIEGOER_COOKIE).as_deref(), Some("b"));
         assert_eq!(
-            cookie(&headers, USER_NAME_COOKIE).and_then(|n| percent_decode(&n)).as_deref(),
+            cookie(&headers, USER_NAME_COOKIE)
+                .and_then(|n| percent_decode(&n))
+                .as_deref(),
             Some("Zoë")
         );
         assert_eq!(cookie(&headers, "missing"), None);

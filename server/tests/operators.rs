@@ -72,7 +72,7 @@ async fn operator_actions_refuse_anyone_but_a_signed_in_operator() {
         let as_moviegoer = node
             .client
             .request(method.clone(), node.url(path))
-            .header("cookie", "mb_user=u-moviegoer; mb_name=Mo")
+            .bearer_auth(node.user_token("u-moviegoer"))
             .json(&body)
             .send()
             .await

@@ -35,7 +35,11 @@ impl<S: Send + Sync> FromRequestParts<S> for CallerOf {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, HttpError> {
         Ok(CallerOf(
-            parts.extensions.get::<Caller>().cloned().unwrap_or_default(),
+            parts
+                .extensions
+                .get::<Caller>()
+                .cloned()
+                .unwrap_or_default(),
         ))
     }
 }
@@ -93,16 +97,33 @@ mod tests {
             moviegoer: moviegoer.map(str::to_string),
             operator: operator.map(str::to_string),
         };
-        assert_eq!(with(AUTHORIZATION, format!("Bearer {operator}")), who(None, Some("ada")));
-        assert_eq!(with(AUTHORIZATION, format!("Bearer {moviegoer}")), who(Some("u-1"), None));
         assert_eq!(
-            with(COOKIE, format!("{OPERATOR_COOKIE}={operator}; {MOVIEGOER_COOKIE}={moviegoer}")),
+            with(AUTHORIZATION, format!("Bearer {operator}")),
+            who(None, Some("ada"))
+        );
+        assert_eq!(
+            with(AUTHORIZATION, format!("Bearer {moviegoer}")),
+            who(Some("u-1"), None)
+        );
+        assert_eq!(
+            with(
+                COOKIE,
+                format!("{OPERATOR_COOKIE}={operator}; {MOVIEGOER_COOKIE}={moviegoer}")
+            ),
             who(Some("u-1"), Some("ada"))
         );
-        let forged = SessionKeys::new(&Secret::new("x")).issue_operator("ada", now).token;
-        assert_eq!(with(AUTHORIZATION, format!("Bearer {forged}")), who(None, None));
+        let forged = SessionKeys::new(&Secret::new("x"))
+            .issue_operator("ada", now)
+            .token;
+        assert_eq!(
+            with(AUTHORIZATION, format!("Bearer {forged}")),
+            who(None, None)
+        );
         // A user id set by hand, as before sessions, names no one.
-        assert_eq!(with(COOKIE, "mb_user=u-1; mb_name=Bo".into()), who(None, None));
+        assert_eq!(
+            with(COOKIE, "mb_user=u-1; mb_name=Bo".into()),
+            who(None, None)
+        );
         assert_eq!(caller(&keys, &HeaderMap::new(), now), who(None, None));
     }
 }

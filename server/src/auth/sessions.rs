@@ -71,7 +71,10 @@ impl SessionKeys {
     /// not expired at `now`.
     pub fn verify(&self, role: Role, token: &str, now: i64) -> Option<String> {
         let (claims, signature) = token.rsplit_once('.')?;
-        if !self.signer.verify(signed_text(claims).as_bytes(), signature) {
+        if !self
+            .signer
+            .verify(signed_text(claims).as_bytes(), signature)
+        {
             return None;
         }
         let mut parts = claims.split('.');
@@ -128,7 +131,10 @@ mod tests {
         // A moviegoer's session is no operator's, and the other way round.
         let moviegoer = keys("s").issue_moviegoer("ada", "Ada", NOW).token;
         assert_eq!(check(&keys("s"), &moviegoer), None);
-        assert_eq!(check(&keys("s"), &moviegoer.replacen("mg.", "op.", 1)), None);
+        assert_eq!(
+            check(&keys("s"), &moviegoer.replacen("mg.", "op.", 1)),
+            None
+        );
         assert_eq!(keys("s").verify(Role::Moviegoer, &issued.token, NOW), None);
         for junk in ["", "op", "op.ada.1", "op.ada.x.00", "a.b.c.d.e"] {
             assert_eq!(check(&keys("s"), junk), None, "{junk:?}");

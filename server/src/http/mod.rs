@@ -8,8 +8,8 @@ mod error;
 mod replication;
 mod rest;
 pub mod security_headers;
-mod sessions;
 mod session_clock;
+mod sessions;
 
 pub use error::HttpError;
 

@@ -164,7 +164,9 @@ async fn get_seats(
     }
     let viewer = query.user_id.or(caller.moviegoer);
     Ok(Json(
-        cinema.seat_map(query.showtime_id, viewer.as_deref()).await?,
+        cinema
+            .seat_map(query.showtime_id, viewer.as_deref())
+            .await?,
     ))
 }
 

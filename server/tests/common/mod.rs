@@ -312,16 +312,26 @@ impl TestNode {
     /// theirs), or as no one if it names none.
     pub async fn book(&self, body: serde_json::Value) -> (u16, serde_json::Value) {
         let token = body["userId"].as_str().map(|user| self.user_token(user));
-        self.send_json_as(token.as_deref(), reqwest::Method::POST, "/api/bookings", body)
-            .await
+        self.send_json_as(
+            token.as_deref(),
+            reqwest::Method::POST,
+            "/api/bookings",
+            body,
+        )
+        .await
     }
 
     /// `user` cancels booking `id`: the status and the JSON answer.
     pub async fn cancel(&self, id: &str, user: &str) -> (u16, serde_json::Value) {
         let path = format!("/api/bookings?id={id}&userId={user}");
         let token = self.user_token(user);
-        self.send_json_as(Some(&token), reqwest::Method::DELETE, &path, serde_json::Value::Null)
-            .await
+        self.send_json_as(
+            Some(&token),
+            reqwest::Method::DELETE,
+            &path,
+            serde_json::Value::Null,
+        )
+        .await
     }
 
     /// A session of operator `tester`, as any node of this cluster would

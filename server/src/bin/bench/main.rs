@@ -81,10 +81,14 @@ async fn load(args: LoadArgs) -> anyhow::Result<()> {
                 let mut latencies = Vec::new();
                 let mut failures = 0u64;
                 while Instant::now() < deadline {
-                    let Some((showtime, seat)) = work.lock().await.pop() else { break };
+                    let Some((showtime, seat)) = work.lock().await.pop() else {
+                        break;
+                    };
                     let body = json!({"showtimeId": showtime, "seats": [seat]});
                     let sent = Instant::now();
-                    let request = client.post(format!("{url}/api/bookings")).bearer_auth(&session);
+                    let request = client
+                        .post(format!("{url}/api/bookings"))
+                        .bearer_auth(&session);
                     match request.json(&body).send().await {
                         Ok(r) if r.status() == 201 => latencies.push(sent.elapsed()),
                         _ => failures += 1,
