@@ -48,6 +48,7 @@
 pub mod balancer;
 pub mod clock;
 pub mod election;
+pub mod faults;
 pub mod membership;
 pub mod rate_limit;
 pub mod replication;

@@ -218,6 +218,9 @@ fn describe_event(json: &str) -> Option<String> {
         let (method, path, target) = (find("method")?, find("path")?, find("target")?);
         return Some(format!("{source} · {method} {path} → node-{target}"));
     }
+    if kind == "fault" {
+        return Some(format!("{source} · fault {}", find("change")?));
+    }
     Some(match find("type") {
         Some(detail) => format!("{source} · {kind} · {detail}"),
         None => format!("{source} · {kind}"),

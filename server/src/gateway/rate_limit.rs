@@ -87,10 +87,11 @@ fn kind_of(method: &Method, path: &str) -> Kind {
         Method::POST => {
             matches!(
                 path,
-                "/api/election" | "/api/movies" | "/api/operator/session"
+                "/api/election" | "/api/movies" | "/api/operator/session" | "/api/faults"
             ) || SENSITIVE_FUNCTIONS.iter().any(|f| path.starts_with(f))
         }
         Method::PUT => path == "/api/replication",
+        Method::DELETE => path == "/api/faults",
         _ => false,
     };
     if sensitive {
@@ -150,6 +151,8 @@ mod tests {
             (Method::POST, "/sfn/sign_in42"),
             (Method::POST, "/api/operator/session"),
             (Method::POST, "/sfn/operator_sign_in5"),
+            (Method::POST, "/api/faults"),
+            (Method::DELETE, "/api/faults"),
         ];
         for (method, path) in sensitive {
             assert_eq!(kind_of(&method, path), Kind::Sensitive, "{method} {path}");

@@ -22,7 +22,10 @@ use cluster::election::Algorithm;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::json;
+use cluster::faults::Passage;
+use cluster::NodeId;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Routes at the root: `/internal/rpc`, `/internal/call` and `/ws/events`.
 pub fn root_router<S: Clone + Send + Sync + 'static>(
@@ -56,6 +59,7 @@ async fn receive_message(
     body: Bytes,
 ) -> Result<StatusCode, HttpError> {
     let envelope = verified_envelope(&cluster, &headers, &body)?;
+    through_injected_faults(&cluster, envelope.from).await?;
     cluster.deliver(envelope);
     Ok(StatusCode::ACCEPTED)
 }
@@ -67,6 +71,7 @@ async fn answer_call(
     body: Bytes,
 ) -> Result<Response, HttpError> {
     let envelope: Envelope<ReplicationRequest> = verified_envelope(&cluster, &headers, &body)?;
+    through_injected_faults(&cluster, envelope.from).await?;
     cluster
         .clocks
         .lock()
@@ -89,6 +94,29 @@ async fn answer_call(
 /// Checks an incoming request envelope: signed with the cluster secret,
 /// well formed, addressed to this node, from a member, and never taken
 /// before (`runtime::replay`). Anything else is refused and has no effect.
+/// A message from `peer` through the faults injected into this node's link
+/// to it: a delayed one waits; one the link loses is never answered in
+/// time, as on a link that is down (the sender gives up first), then
+/// refused.
+async fn through_injected_faults(cluster: &ClusterHandle, peer: NodeId) -> Result<(), HttpError> {
+    const LOST_FOR: Duration = Duration::from_secs(10);
+    match cluster.faults.passage(peer) {
+        Passage::Deliver => Ok(()),
+        Passage::DelayMs(delay) => {
+            tokio::time::sleep(Duration::from_millis(delay)).await;
+            Ok(())
+        }
+        Passage::Drop => {
+            tokio::time::sleep(LOST_FOR).await;
+            Err(ApiError::new(
+                ErrorCode::Unavailable,
+                format!("This node's link to node {peer} is cut by an injected fault."),
+            )
+            .into())
+        }
+    }
+}
+
 fn verified_envelope<Body: DeserializeOwned>(
     cluster: &ClusterHandle,
     headers: &HeaderMap,

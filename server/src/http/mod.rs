@@ -5,6 +5,7 @@ mod cluster;
 mod control;
 mod cross_site;
 mod error;
+mod faults;
 mod replication;
 mod rest;
 pub mod security_headers;
@@ -65,6 +66,7 @@ pub fn router(
     let load = cluster.load.clone();
     let api = rest::router(cinema)
         .merge(cluster::api_router(cluster.clone()))
+        .merge(faults::router(cluster.clone()))
         .merge(replication::router(control))
         .merge(sessions::router(sessions))
         .fallback(rest::unknown_endpoint)

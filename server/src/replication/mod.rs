@@ -111,7 +111,7 @@ impl ReplicatedCinema {
             },
         };
         let replicated = Arc::new(ReplicatedCinema {
-            transport: Transport::new(cluster.signer.clone()),
+            transport: Transport::new(cluster.signer.clone(), cluster.faults.clone()),
             fence: Arc::new(tokio::sync::RwLock::new(Fence::new(promised))),
             serving: Arc::new(watch::channel(None).0),
             applied: Arc::new(Mutex::new(applied)),

@@ -89,6 +89,11 @@ pub enum EventKind {
     Replica {
         state: ReplicaState,
     },
+    /// A fault on this node's links was injected, healed or expired.
+    Fault {
+        change: &'static str,
+        fault: super::faults::FaultView,
+    },
 }
 
 #[derive(Clone)]

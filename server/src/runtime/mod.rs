@@ -5,6 +5,7 @@
 //! snapshot it publishes after every input.
 
 pub mod events;
+pub mod faults;
 pub mod load;
 pub mod replay;
 mod status;
@@ -108,6 +109,8 @@ pub struct ClusterHandle {
     pub config: Arc<ClusterConfig>,
     /// HTTP requests this node is serving right now: its reported load.
     pub load: Load,
+    /// The faults injected into this node's links.
+    pub faults: faults::SharedFaults,
 }
 
 impl ClusterHandle {
@@ -160,9 +163,10 @@ pub fn start(config: ClusterConfig, clocks: SharedClocks, feed: EventFeed) -> Cl
     let stamper = Stamper::new(config.node_id, clocks.clone(), started_ms);
     let config = Arc::new(config);
     let load = Load::default();
+    let injected = faults::SharedFaults::default();
     let runtime = Runtime {
         load: load.clone(),
-        transport: Transport::new(signer.clone()),
+        transport: Transport::new(signer.clone(), injected.clone()),
         stamper: stamper.clone(),
         config: config.clone(),
         clocks: clocks.clone(),
@@ -183,7 +187,7 @@ pub fn start(config: ClusterConfig, clocks: SharedClocks, feed: EventFeed) -> Cl
     every(inputs.clone(), config.berkeley_interval_ms, || {
         Input::BerkeleyTick
     });
-    ClusterHandle {
+    let handle = ClusterHandle {
         inputs,
         snapshot,
         feed,
@@ -193,7 +197,10 @@ pub fn start(config: ClusterConfig, clocks: SharedClocks, feed: EventFeed) -> Cl
         clocks,
         config,
         load,
-    }
+        faults: injected,
+    };
+    faults::expire_in_time(handle.clone());
+    handle
 }
 
 /// Publishes an event of `node` on `feed`, stamped with its clocks now.

@@ -12,6 +12,8 @@ use cluster::clock::{BerkeleyMessage, VectorClock};
 use cluster::election::ElectionMessage;
 use cluster::membership::Heartbeat;
 use cluster::NodeId;
+use super::faults::SharedFaults;
+use cluster::faults::Passage;
 use hmac::{Hmac, Mac};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -163,20 +165,26 @@ impl Signer {
     }
 }
 
-/// Sends envelopes to peers over HTTP.
+/// Sends envelopes to peers over HTTP, through the faults injected into
+/// this node's links.
 #[derive(Clone)]
 pub struct Transport {
     client: reqwest::Client,
     signer: Signer,
+    faults: SharedFaults,
 }
 
 impl Transport {
-    pub fn new(signer: Signer) -> Self {
+    pub fn new(signer: Signer, faults: SharedFaults) -> Self {
         let client = reqwest::Client::builder()
             .connect_timeout(SEND_TIMEOUT)
             .build()
             .unwrap_or_default();
-        Transport { client, signer }
+        Transport {
+            client,
+            signer,
+            faults,
+        }
     }
 
     /// Posts `envelope` to the node at `address` (host:port); Err if it could
@@ -248,6 +256,16 @@ impl Transport {
         envelope: &Envelope<Body>,
         timeout: Duration,
     ) -> Result<reqwest::Response, String> {
+        match self.faults.passage(envelope.to) {
+            Passage::Deliver => {}
+            Passage::Drop => {
+                return Err(format!(
+                    "the link to node {} is cut by an injected fault",
+                    envelope.to
+                ))
+            }
+            Passage::DelayMs(delay) => tokio::time::sleep(Duration::from_millis(delay)).await,
+        }
         let body = serde_json::to_vec(envelope).map_err(|e| e.to_string())?;
         let signature = self.signer.sign(&body);
         self.client

@@ -486,7 +486,7 @@ impl FakePeer {
         let signer = moviebook::runtime::transport::Signer::new(secret);
         FakePeer {
             stamper: moviebook::runtime::transport::Stamper::new(id, clocks, real_time_ms()),
-            transport: moviebook::runtime::transport::Transport::new(signer),
+            transport: moviebook::runtime::transport::Transport::new(signer, Default::default()),
         }
     }
 

@@ -1,0 +1,159 @@
+//! The faults injected into this node's links (`cluster::faults`), shared
+//! by everything that sends or takes messages: the transport consults them
+//! before each message it sends, the cluster endpoints before each one
+//! they take, and a task ends them when their time is up. Every fault put
+//! in force, healed or expired is an event on the feed.
+
+use super::events::EventKind;
+use super::ClusterHandle;
+use cluster::faults::{LinkFault, LinkFaults, LinkHarm, Passage};
+use cluster::rng::SplitMix64;
+use cluster::NodeId;
+use serde::Serialize;
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How often faults whose time is up are ended.
+const EXPIRY_CHECK: Duration = Duration::from_millis(200);
+
+pub struct InjectedFaults {
+    faults: Mutex<LinkFaults>,
+    dice: Mutex<SplitMix64>,
+    started: Instant,
+}
+
+/// A fault in force, as the API and the feed show it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FaultView {
+    pub number: u64,
+    pub peers: BTreeSet<NodeId>,
+    /// "cut" or "lossy".
+    pub harm: &'static str,
+    pub drop_share: f64,
+    pub delay_ms: u64,
+    /// How long until it expires.
+    pub expires_in_ms: u64,
+}
+
+impl Default for InjectedFaults {
+    fn default() -> Self {
+        let seed = crate::service::real_time_ms();
+        InjectedFaults {
+            faults: Mutex::new(LinkFaults::default()),
+            dice: Mutex::new(SplitMix64::new(seed)),
+            started: Instant::now(),
+        }
+    }
+}
+
+impl InjectedFaults {
+    /// What becomes of a message to or from `peer` now.
+    pub fn passage(&self, peer: NodeId) -> Passage {
+        let roll = lock(&self.dice).next_f64();
+        lock(&self.faults).passage(peer, self.now_ms(), roll)
+    }
+
+    /// A fault on the links of node `this_node` (of `members`) to `peers`,
+    /// for `lasting`, checked (Err says what is wrong with it).
+    pub fn fault(
+        &self,
+        (this_node, members): (NodeId, &BTreeSet<NodeId>),
+        peers: BTreeSet<NodeId>,
+        harm: LinkHarm,
+        lasting: Duration,
+    ) -> Result<LinkFault, String> {
+        let lasting_ms = u64::try_from(lasting.as_millis()).unwrap_or(u64::MAX);
+        LinkFault::new(this_node, members, peers, harm, lasting_ms, self.now_ms())
+    }
+
+    pub fn in_force(&self) -> Vec<FaultView> {
+        let now = self.now_ms();
+        lock(&self.faults)
+            .in_force()
+            .map(|(number, fault)| view(*number, fault, now))
+            .collect()
+    }
+
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+}
+
+impl ClusterHandle {
+    /// Puts `fault` in force on this node's links; how the API shows it.
+    pub fn inject_fault(&self, fault: LinkFault) -> FaultView {
+        let number = lock(&self.faults.faults).inject(fault.clone());
+        let shown = view(number, &fault, self.faults.now_ms());
+        tracing::warn!(fault = ?shown, "fault injected");
+        self.publish(EventKind::Fault {
+            change: "injected",
+            fault: shown.clone(),
+        });
+        shown
+    }
+
+    /// Ends every fault on this node's links; those that were in force.
+    pub fn heal_faults(&self) -> Vec<FaultView> {
+        let now = self.faults.now_ms();
+        let healed: Vec<FaultView> = lock(&self.faults.faults)
+            .heal()
+            .iter()
+            .map(|(number, fault)| view(*number, fault, now))
+            .collect();
+        for fault in &healed {
+            tracing::warn!(fault = ?fault, "fault healed");
+            self.publish(EventKind::Fault {
+                change: "healed",
+                fault: fault.clone(),
+            });
+        }
+        healed
+    }
+}
+
+/// Ends faults when their time is up, as long as the process runs.
+pub(super) fn expire_in_time(cluster: ClusterHandle) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(EXPIRY_CHECK);
+        loop {
+            every.tick().await;
+            let now = cluster.faults.now_ms();
+            let expired = lock(&cluster.faults.faults).expire(now);
+            for (number, fault) in expired {
+                let fault = view(number, &fault, now);
+                tracing::warn!(fault = ?fault, "fault expired");
+                cluster.publish(EventKind::Fault {
+                    change: "expired",
+                    fault,
+                });
+            }
+        }
+    });
+}
+
+fn view(number: u64, fault: &LinkFault, now_ms: u64) -> FaultView {
+    let (harm, drop_share, delay_ms) = match fault.harm {
+        LinkHarm::Cut => ("cut", 1.0, 0),
+        LinkHarm::Lossy {
+            drop_share,
+            delay_ms,
+        } => ("lossy", drop_share, delay_ms),
+    };
+    FaultView {
+        number,
+        peers: fault.peers.clone(),
+        harm,
+        drop_share,
+        delay_ms,
+        expires_in_ms: fault.until_ms.saturating_sub(now_ms),
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // Neither the faults nor the dice hold an invariant a panic could break.
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+pub type SharedFaults = Arc<InjectedFaults>;
