@@ -171,8 +171,15 @@ mod tests {
     }
 
     fn fault(peers: &[NodeId], harm: LinkHarm, lasting_ms: u64) -> LinkFault {
-        LinkFault::new(1, &members(), peers.iter().copied().collect(), harm, lasting_ms, 1_000)
-            .unwrap()
+        LinkFault::new(
+            1,
+            &members(),
+            peers.iter().copied().collect(),
+            harm,
+            lasting_ms,
+            1_000,
+        )
+        .unwrap()
     }
 
     #[test]
@@ -207,7 +214,14 @@ mod tests {
     #[test]
     fn faults_out_of_bounds_or_on_strangers_are_refused() {
         let ask = |peers: &[NodeId], harm, lasting_ms| {
-            LinkFault::new(1, &members(), peers.iter().copied().collect(), harm, lasting_ms, 0)
+            LinkFault::new(
+                1,
+                &members(),
+                peers.iter().copied().collect(),
+                harm,
+                lasting_ms,
+                0,
+            )
         };
         assert!(ask(&[], LinkHarm::Cut, 1_000).is_err());
         assert!(ask(&[1], LinkHarm::Cut, 1_000).is_err(), "itself");

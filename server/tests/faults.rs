@@ -32,12 +32,30 @@ async fn a_leader_cut_off_is_replaced_and_the_cut_heals_by_itself() {
         .await;
     assert_eq!(status, 401, "only an operator injects faults");
     for (nonsense, why) in [
-        (json!({"peers": [9], "harm": "cut", "seconds": 5}), "is not a peer"),
-        (json!({"peers": [leader], "harm": "cut", "seconds": 5}), "is not a peer"),
-        (json!({"peers": others, "harm": "cut", "seconds": 0}), "lasts from 1"),
-        (json!({"peers": others, "harm": "melt", "seconds": 5}), "Unknown harm"),
-        (json!({"peers": others, "harm": "cut", "dropShare": 0.5, "seconds": 5}), "cut link"),
-        (json!({"peers": others, "harm": "lossy", "dropShare": 2, "seconds": 5}), "between 0 and 1"),
+        (
+            json!({"peers": [9], "harm": "cut", "seconds": 5}),
+            "is not a peer",
+        ),
+        (
+            json!({"peers": [leader], "harm": "cut", "seconds": 5}),
+            "is not a peer",
+        ),
+        (
+            json!({"peers": others, "harm": "cut", "seconds": 0}),
+            "lasts from 1",
+        ),
+        (
+            json!({"peers": others, "harm": "melt", "seconds": 5}),
+            "Unknown harm",
+        ),
+        (
+            json!({"peers": others, "harm": "cut", "dropShare": 0.5, "seconds": 5}),
+            "cut link",
+        ),
+        (
+            json!({"peers": others, "harm": "lossy", "dropShare": 2, "seconds": 5}),
+            "between 0 and 1",
+        ),
     ] {
         let (status, error) = cut_off
             .operator_json(Method::POST, "/api/faults", nonsense.clone())
@@ -48,7 +66,9 @@ async fn a_leader_cut_off_is_replaced_and_the_cut_heals_by_itself() {
     }
     assert_eq!(cut_off.get_json("/api/faults").await["faults"], json!([]));
 
-    let (status, injected) = cut_off.operator_json(Method::POST, "/api/faults", cut).await;
+    let (status, injected) = cut_off
+        .operator_json(Method::POST, "/api/faults", cut)
+        .await;
     assert_eq!(status, 201, "{injected}");
     let in_force = cut_off.get_json("/api/faults").await;
     assert_eq!(in_force["faults"][0]["harm"], "cut");
@@ -83,11 +103,16 @@ async fn a_leader_cut_off_is_replaced_and_the_cut_heals_by_itself() {
         (copy["status"] == "confirmed").then_some(copy)
     })
     .await;
-    assert!(held.is_some(), "the node cut off holds what was booked meanwhile");
+    assert!(
+        held.is_some(),
+        "the node cut off holds what was booked meanwhile"
+    );
 
     // A lossy link, healed on request.
     let lossy = json!({"peers": [others[0]], "harm": "lossy", "dropShare": 0.3, "delayMs": 50, "seconds": 60});
-    let (status, injected) = cut_off.operator_json(Method::POST, "/api/faults", lossy).await;
+    let (status, injected) = cut_off
+        .operator_json(Method::POST, "/api/faults", lossy)
+        .await;
     assert_eq!(status, 201, "{injected}");
     assert_eq!(injected["fault"]["dropShare"], 0.3);
     let (status, _) = cut_off

@@ -304,7 +304,7 @@ const ASK_PROMISES_EVERY_MS: u64 = 200;
 const SESSIONS: usize = 4;
 /// Most ops of each origin a sync answer brings (with their bookings), as
 /// the server's pages do.
-const SYNC_PAGE: usize = 3;
+const SYNC_PAGE: usize = 8;
 
 struct ReplicaWorld {
     config: ReplicaSimConfig,

@@ -19,11 +19,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use cluster::election::Algorithm;
+use cluster::faults::Passage;
+use cluster::NodeId;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::json;
-use cluster::faults::Passage;
-use cluster::NodeId;
 use std::sync::Arc;
 use std::time::Duration;
 

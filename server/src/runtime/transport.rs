@@ -6,14 +6,14 @@
 //! bound to its request. Each envelope is unique (see `Stamper`), so the
 //! receiver can refuse one it has seen (`replay.rs`).
 
+use super::faults::SharedFaults;
 use crate::service::{real_time_ms, SharedClocks};
 use app::error::ApiError;
 use cluster::clock::{BerkeleyMessage, VectorClock};
 use cluster::election::ElectionMessage;
+use cluster::faults::Passage;
 use cluster::membership::Heartbeat;
 use cluster::NodeId;
-use super::faults::SharedFaults;
-use cluster::faults::Passage;
 use hmac::{Hmac, Mac};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
