@@ -6,7 +6,7 @@
 //! mode it last switched to.
 
 use super::ops::record_op;
-use super::replicas::{lock_seats_of, set_status, settle_seats};
+use super::replicas::{lock_seats, set_status, settle_seats};
 use super::{Store, StoreResult};
 use app::model::BookingStatus;
 use cluster::replication::{Frontier, Mode, OpId, SeatRule};
@@ -65,7 +65,8 @@ impl Store {
         let Some((showtime_id, mode, seats)) = booking else {
             return Ok(None);
         };
-        lock_seats_of(&mut tx, showtime_id).await?;
+        let labels: Vec<&str> = seats.iter().map(String::as_str).collect();
+        lock_seats(&mut tx, showtime_id, &labels).await?;
         let confirmed: Option<String> = sqlx::query_scalar(
             "SELECT status FROM bookings WHERE id = $1 AND status = 'confirmed' \
              AND status_epoch <= $2 FOR UPDATE",
@@ -84,7 +85,6 @@ impl Store {
         let mode: Mode = mode.parse().unwrap_or_default();
         if mode.seat_rule() == SeatRule::LastWriteWins {
             // A withdrawn booking no longer ranks: what it beat may hold.
-            let labels: Vec<&str> = seats.iter().map(String::as_str).collect();
             settle_seats(&mut tx, showtime_id, &labels).await?;
         }
         let op = record_op(&mut tx, booking_id, by.node, by.deps).await?;

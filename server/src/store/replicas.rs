@@ -247,8 +247,9 @@ impl Store {
     pub async fn merge_replica(&self, replica: &BookingReplica) -> StoreResult<MergeOutcome> {
         let record = &replica.record;
         let rule = record.mode.seat_rule();
+        let labels: Vec<&str> = record.seats.iter().map(|(l, _)| l.as_str()).collect();
         let mut tx = self.pool.begin().await?;
-        lock_seats_of(&mut tx, record.showtime_id).await?;
+        lock_seats(&mut tx, record.showtime_id, &labels).await?;
         let existing: Option<(String, i64)> =
             sqlx::query_as("SELECT status, status_epoch FROM bookings WHERE id = $1 FOR UPDATE")
                 .bind(record.id)
@@ -291,7 +292,6 @@ impl Store {
             }
             let mut settled = (replica.status, Vec::new());
             if rule == SeatRule::LastWriteWins {
-                let labels: Vec<&str> = record.seats.iter().map(|(l, _)| l.as_str()).collect();
                 let moves = settle_seats(&mut tx, record.showtime_id, &labels).await?;
                 for (id, was, now) in moves {
                     if id == record.id {
@@ -316,17 +316,31 @@ impl Store {
     }
 }
 
-/// Makes the settling of one showtime's seats wait for any other under
-/// way, until the transaction ends: settling reads every claim on the
-/// seats, and must see those a concurrent merge is writing.
-pub(super) async fn lock_seats_of(
+/// Makes the settling of `labels` of `showtime_id` wait for any other
+/// under way on one of them, or on a seat of a booking that claims one of
+/// them, until the transaction ends: settling reads every claim on those
+/// seats, and must see those a concurrent merge is writing. Merges of
+/// other seats go on side by side. The locks are taken in one order, so
+/// two merges never wait for each other.
+pub(super) async fn lock_seats(
     tx: &mut Transaction<'_, Postgres>,
     showtime_id: i64,
+    labels: &[&str],
 ) -> StoreResult<()> {
-    sqlx::query("SELECT pg_advisory_xact_lock($1)")
-        .bind(showtime_id)
-        .execute(&mut **tx)
-        .await?;
+    sqlx::query(
+        "SELECT count(pg_advisory_xact_lock(k)) FROM ( \
+             SELECT DISTINCT hashtextextended($1::TEXT || ':' || label, 0) AS k \
+             FROM (SELECT unnest($2::TEXT[]) AS label \
+                   UNION \
+                   SELECT theirs.seat_label FROM booking_seats ours \
+                   JOIN booking_seats theirs ON theirs.booking_id = ours.booking_id \
+                   WHERE ours.showtime_id = $1 AND ours.seat_label = ANY($2)) seats \
+             ORDER BY k) keys",
+    )
+    .bind(showtime_id)
+    .bind(labels)
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 
@@ -367,7 +381,7 @@ struct Claim {
 /// that claimed any of its seats: held, lost or cancelled). Each ends
 /// holding its seats or lost to the claim that first beat it, whatever
 /// order the claims came in. Returns the bookings whose status moved, with
-/// their status before and after. The caller holds `lock_seats_of`.
+/// their status before and after. The caller holds `lock_seats`.
 pub(super) async fn settle_seats(
     tx: &mut Transaction<'_, Postgres>,
     showtime_id: i64,
