@@ -1,9 +1,10 @@
-//! Faults an operator injects into one node's links to its peers, as a
-//! state machine without I/O: links cut (the node neither sends to those
-//! peers nor takes what they send, so a cut is a partition, both ways) and
-//! lossy links (a share of the messages dropped, the others delayed). Each
-//! fault expires by itself at the time it was given, unless renewed, so a
-//! forgotten partition heals.
+//! Faults an operator injects into one node, as state machines without
+//! I/O: into its links to its peers, links cut (the node neither sends to
+//! those peers nor takes what they send, so a cut is a partition, both
+//! ways) and lossy links (a share of the messages dropped, the others
+//! delayed); and into its physical clock, a skew. Each fault expires by
+//! itself at the time it was given, unless renewed, so a forgotten
+//! partition heals.
 
 use crate::NodeId;
 use std::collections::{BTreeMap, BTreeSet};
@@ -80,6 +81,49 @@ impl LinkFault {
             peers,
             harm,
             until_ms: now_ms + lasting_ms,
+        })
+    }
+}
+
+/// The largest offset a skew may add to a clock, either way: an hour.
+pub const LARGEST_SKEW_MS: f64 = 3_600_000.0;
+/// The largest drift a skew may give a clock, either way: 1%.
+pub const LARGEST_DRIFT_PPM: f64 = 10_000.0;
+
+/// A skew of a node's physical clock: from now on it reads `offset_ms`
+/// further ahead (behind, if negative) and drifts `drift_ppm`, for
+/// `lasting_ms`; then its drift is what it was before. The offset is left
+/// to the Berkeley rounds, whose work is to pull it back.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClockSkew {
+    pub offset_ms: f64,
+    pub drift_ppm: f64,
+    pub lasting_ms: u64,
+}
+
+impl ClockSkew {
+    pub fn new(offset_ms: f64, drift_ppm: f64, lasting_ms: u64) -> Result<ClockSkew, String> {
+        if !(offset_ms.abs() <= LARGEST_SKEW_MS) {
+            return Err(format!(
+                "A skew moves a clock by at most {} seconds either way.",
+                LARGEST_SKEW_MS / 1000.0
+            ));
+        }
+        if !(drift_ppm.abs() <= LARGEST_DRIFT_PPM) {
+            return Err(format!(
+                "A clock drifts by at most {LARGEST_DRIFT_PPM} ppm either way."
+            ));
+        }
+        if lasting_ms == 0 || lasting_ms > LONGEST_FAULT_MS {
+            return Err(format!(
+                "A fault lasts from 1 to {} seconds.",
+                LONGEST_FAULT_MS / 1000
+            ));
+        }
+        Ok(ClockSkew {
+            offset_ms,
+            drift_ppm,
+            lasting_ms,
         })
     }
 }
@@ -209,6 +253,17 @@ mod tests {
         assert_eq!(faults.passage(3, 2_000, 0.6), Passage::DelayMs(100));
         assert_eq!(faults.heal().len(), 2);
         assert_eq!(faults.passage(3, 2_000, 0.0), Passage::Deliver);
+    }
+
+    #[test]
+    fn skews_out_of_bounds_are_refused() {
+        assert!(ClockSkew::new(5_000.0, -200.0, 60_000).is_ok());
+        assert!(ClockSkew::new(-LARGEST_SKEW_MS, LARGEST_DRIFT_PPM, 1).is_ok());
+        assert!(ClockSkew::new(LARGEST_SKEW_MS + 1.0, 0.0, 1_000).is_err());
+        assert!(ClockSkew::new(f64::NAN, 0.0, 1_000).is_err());
+        assert!(ClockSkew::new(0.0, f64::INFINITY, 1_000).is_err());
+        assert!(ClockSkew::new(0.0, -LARGEST_DRIFT_PPM - 1.0, 1_000).is_err());
+        assert!(ClockSkew::new(0.0, 0.0, 0).is_err());
     }
 
     #[test]

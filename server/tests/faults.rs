@@ -3,8 +3,9 @@
 //! bookings; the cut shows in force on the leader and, never healed,
 //! expires by itself, after which the cluster is one again and the old
 //! leader holds what was booked meanwhile. A lossy link is healed on
-//! request. Only an operator injects or heals, and a fault that makes no
-//! sense is refused with a 422 that says why.
+//! request. A clock skewed by an operator is pulled back to the others by
+//! the Berkeley rounds. Only an operator injects or heals, and a fault
+//! that makes no sense is refused with a 422 that says why.
 
 mod common;
 
@@ -125,4 +126,63 @@ async fn a_leader_cut_off_is_replaced_and_the_cut_heals_by_itself() {
     assert_eq!(status, 200);
     assert_eq!(healed["healed"].as_array().map(Vec::len), Some(1));
     assert_eq!(cut_off.get_json("/api/faults").await["faults"], json!([]));
+}
+
+#[tokio::test]
+async fn a_skewed_clock_is_pulled_back_to_the_others_by_berkeley() {
+    let specs: Vec<_> = cluster_specs("faults_skew", 3)
+        .into_iter()
+        .map(|spec| {
+            spec.env("BERKELEY_INTERVAL_MS", 500)
+                .env("CLOCK_OFFSET_MS", 0)
+                .env("CLOCK_DRIFT_PPM", 0)
+        })
+        .collect();
+    let nodes = start_all(&specs).await;
+    let all: Vec<&TestNode> = nodes.iter().collect();
+    eventually(PATIENCE, || agreed_leader(&all))
+        .await
+        .expect("a leader");
+    let skewed = &nodes[0];
+    let skew = json!({"offsetMs": 20000, "driftPpm": 500, "seconds": 30});
+
+    let (status, _) = skewed
+        .send_json(Method::POST, "/api/faults/clock", skew.clone())
+        .await;
+    assert_eq!(status, 401, "only an operator skews a clock");
+    for nonsense in [
+        json!({"offsetMs": 1e12, "seconds": 5}),
+        json!({"driftPpm": 1e6, "seconds": 5}),
+        json!({"offsetMs": 5, "seconds": 0}),
+    ] {
+        let (status, error) = skewed
+            .operator_json(Method::POST, "/api/faults/clock", nonsense.clone())
+            .await;
+        assert_eq!(status, 422, "{nonsense}: {error}");
+    }
+    let (status, skewed_to) = skewed
+        .operator_json(Method::POST, "/api/faults/clock", skew)
+        .await;
+    assert_eq!(status, 201, "{skewed_to}");
+    assert!(
+        skewed_to["offsetMs"].as_f64().unwrap() > 19_000.0,
+        "{skewed_to}"
+    );
+
+    // The Berkeley rounds bring the three clocks together again.
+    let spread = |offsets: &[f64]| {
+        let (low, high) = offsets
+            .iter()
+            .fold((f64::MAX, f64::MIN), |(l, h), o| (l.min(*o), h.max(*o)));
+        high - low
+    };
+    let together = eventually(PATIENCE, || async {
+        let mut offsets = Vec::new();
+        for node in &nodes {
+            offsets.push(node.get_json("/api/sync").await["offsetMs"].as_f64()?);
+        }
+        (spread(&offsets) < 1_000.0).then_some(offsets)
+    })
+    .await;
+    assert!(together.is_some(), "the clocks come together again");
 }

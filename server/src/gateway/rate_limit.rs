@@ -87,7 +87,11 @@ fn kind_of(method: &Method, path: &str) -> Kind {
         Method::POST => {
             matches!(
                 path,
-                "/api/election" | "/api/movies" | "/api/operator/session" | "/api/faults"
+                "/api/election"
+                    | "/api/movies"
+                    | "/api/operator/session"
+                    | "/api/faults"
+                    | "/api/faults/clock"
             ) || SENSITIVE_FUNCTIONS.iter().any(|f| path.starts_with(f))
         }
         Method::PUT => path == "/api/replication",

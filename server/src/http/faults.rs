@@ -3,7 +3,8 @@
 //! force on its links, for anyone; `POST /api/faults`, an operator cuts
 //! its links to chosen peers (a partition, both ways) or makes them lossy,
 //! for a time, after which the fault expires by itself; `DELETE
-//! /api/faults`, an operator heals them all.
+//! /api/faults`, an operator heals them all. `POST /api/faults/clock
+//! {"offsetMs", "driftPpm", "seconds"}`: an operator skews its clock.
 
 use super::error::HttpError;
 use crate::auth::SignedInOperator;
@@ -12,9 +13,9 @@ use app::error::ApiError;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
-use cluster::faults::LinkHarm;
+use cluster::faults::{ClockSkew, LinkHarm};
 use cluster::NodeId;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -25,6 +26,7 @@ use std::time::Duration;
 pub fn router<S: Clone + Send + Sync + 'static>(cluster: ClusterHandle) -> Router<S> {
     Router::new()
         .route("/faults", get(in_force).post(inject).delete(heal))
+        .route("/faults/clock", post(skew))
         .with_state(cluster)
 }
 
@@ -106,4 +108,34 @@ async fn heal(State(cluster): State<ClusterHandle>, _: SignedInOperator) -> Json
         "nodeId": cluster.config.node_id,
         "healed": cluster.heal_faults(),
     }))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct SkewRequest {
+    #[serde(default)]
+    offset_ms: f64,
+    #[serde(default)]
+    drift_ppm: f64,
+    seconds: u64,
+}
+
+async fn skew(
+    State(cluster): State<ClusterHandle>,
+    _: SignedInOperator,
+    body: Result<Json<SkewRequest>, JsonRejection>,
+) -> Result<(StatusCode, Json<Value>), HttpError> {
+    let Json(request) = body?;
+    let lasting_ms = request.seconds.saturating_mul(1000);
+    let skew = ClockSkew::new(request.offset_ms, request.drift_ppm, lasting_ms)
+        .map_err(ApiError::invalid)?;
+    let offset_ms = cluster.skew_clock(skew);
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({
+            "nodeId": cluster.config.node_id,
+            "offsetMs": offset_ms,
+            "driftPpm": request.drift_ppm,
+        })),
+    ))
 }

@@ -94,6 +94,13 @@ pub enum EventKind {
         change: &'static str,
         fault: super::faults::FaultView,
     },
+    /// An operator skewed this node's clock (`change` "injected"), or the
+    /// skew's drift ran out ("expired"); the offset it has now.
+    ClockSkewed {
+        change: &'static str,
+        offset_ms: f64,
+        drift_ppm: f64,
+    },
 }
 
 #[derive(Clone)]

@@ -1,16 +1,19 @@
-//! The faults injected into this node's links (`cluster::faults`), shared
-//! by everything that sends or takes messages: the transport consults them
-//! before each message it sends, the cluster endpoints before each one
-//! they take, and a task ends them when their time is up. Every fault put
-//! in force, healed or expired is an event on the feed.
+//! The faults injected into this node (`cluster::faults`). Those on its
+//! links are shared by everything that sends or takes messages: the
+//! transport consults them before each message it sends, the cluster
+//! endpoints before each one they take, and a task ends them when their
+//! time is up. A clock skew moves the node's physical clock, and its drift
+//! runs out in time. Every fault put in force, healed or expired is an
+//! event on the feed.
 
 use super::events::EventKind;
 use super::ClusterHandle;
-use cluster::faults::{LinkFault, LinkFaults, LinkHarm, Passage};
+use cluster::faults::{ClockSkew, LinkFault, LinkFaults, LinkHarm, Passage};
 use cluster::rng::SplitMix64;
 use cluster::NodeId;
 use serde::Serialize;
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -21,6 +24,8 @@ pub struct InjectedFaults {
     faults: Mutex<LinkFaults>,
     dice: Mutex<SplitMix64>,
     started: Instant,
+    /// How many skews were injected: a skew's end undoes only the latest.
+    skews: AtomicU64,
 }
 
 /// A fault in force, as the API and the feed show it.
@@ -44,6 +49,7 @@ impl Default for InjectedFaults {
             faults: Mutex::new(LinkFaults::default()),
             dice: Mutex::new(SplitMix64::new(seed)),
             started: Instant::now(),
+            skews: AtomicU64::new(0),
         }
     }
 }
@@ -92,6 +98,42 @@ impl ClusterHandle {
             fault: shown.clone(),
         });
         shown
+    }
+
+    /// Skews this node's clock; its offset now. When the skew's time is up
+    /// its drift goes back to what it was, unless a later skew came since.
+    pub fn skew_clock(&self, skew: ClockSkew) -> f64 {
+        let number = self.faults.skews.fetch_add(1, Ordering::SeqCst) + 1;
+        let (previous_drift, offset_ms) = {
+            let mut clocks = self.clocks.lock();
+            let previous = clocks.skew_physical(skew.offset_ms, skew.drift_ppm);
+            (previous, clocks.offset_ms())
+        };
+        tracing::warn!(offset_ms, drift_ppm = skew.drift_ppm, "clock skewed");
+        self.publish(EventKind::ClockSkewed {
+            change: "injected",
+            offset_ms,
+            drift_ppm: skew.drift_ppm,
+        });
+        let this = self.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(skew.lasting_ms)).await;
+            if this.faults.skews.load(Ordering::SeqCst) != number {
+                return;
+            }
+            let offset_ms = {
+                let mut clocks = this.clocks.lock();
+                clocks.set_physical_drift(previous_drift);
+                clocks.offset_ms()
+            };
+            tracing::warn!(offset_ms, "clock skew expired");
+            this.publish(EventKind::ClockSkewed {
+                change: "expired",
+                offset_ms,
+                drift_ppm: previous_drift,
+            });
+        });
+        offset_ms
     }
 
     /// Ends every fault on this node's links; those that were in force.

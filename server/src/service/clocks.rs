@@ -108,6 +108,22 @@ impl NodeClocks {
         self.physical.adjust(delta_ms);
     }
 
+    /// An operator's skew: the clock reads `offset_ms` further ahead from
+    /// now on, and drifts `drift_ppm`. Returns the drift it had.
+    pub fn skew_physical(&mut self, offset_ms: f64, drift_ppm: f64) -> f64 {
+        let now = real_time_ms();
+        let previous = self.physical.drift_ppm();
+        let offset = self.physical.offset_at(now) + offset_ms;
+        self.physical.set_offset(offset, now);
+        self.physical.set_drift_ppm(drift_ppm, now);
+        previous
+    }
+
+    /// Gives the clock `drift_ppm` from now on, keeping its offset.
+    pub fn set_physical_drift(&mut self, drift_ppm: f64) {
+        self.physical.set_drift_ppm(drift_ppm, real_time_ms());
+    }
+
     /// PostgreSQL keeps microseconds: a booking read back later must carry
     /// the same time as the one first answered.
     fn physical_time(&self) -> DateTime<Utc> {
