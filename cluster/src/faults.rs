@@ -103,13 +103,13 @@ pub struct ClockSkew {
 
 impl ClockSkew {
     pub fn new(offset_ms: f64, drift_ppm: f64, lasting_ms: u64) -> Result<ClockSkew, String> {
-        if !(offset_ms.abs() <= LARGEST_SKEW_MS) {
+        if offset_ms.is_nan() || offset_ms.abs() > LARGEST_SKEW_MS {
             return Err(format!(
                 "A skew moves a clock by at most {} seconds either way.",
                 LARGEST_SKEW_MS / 1000.0
             ));
         }
-        if !(drift_ppm.abs() <= LARGEST_DRIFT_PPM) {
+        if drift_ppm.is_nan() || drift_ppm.abs() > LARGEST_DRIFT_PPM {
             return Err(format!(
                 "A clock drifts by at most {LARGEST_DRIFT_PPM} ppm either way."
             ));
