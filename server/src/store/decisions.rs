@@ -6,7 +6,7 @@
 //! mode it last switched to.
 
 use super::ops::record_op;
-use super::replicas::{lock_seats, set_status, settle_seats};
+use super::replicas::{lock_seats, plan_seats, set_status};
 use super::{Store, StoreResult};
 use app::model::BookingStatus;
 use cluster::replication::{Frontier, Mode, OpId, SeatRule};
@@ -85,7 +85,9 @@ impl Store {
         let mode: Mode = mode.parse().unwrap_or_default();
         if mode.seat_rule() == SeatRule::LastWriteWins {
             // A withdrawn booking no longer ranks: what it beat may hold.
-            settle_seats(&mut tx, showtime_id, &labels).await?;
+            let plan = plan_seats(&mut tx, showtime_id, &labels, None).await?;
+            plan.free(&mut tx).await?;
+            plan.take(&mut tx).await?;
         }
         let op = record_op(&mut tx, booking_id, by.node, by.deps).await?;
         tx.commit().await?;

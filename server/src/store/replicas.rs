@@ -264,44 +264,36 @@ impl Store {
         let mut changed = None;
         if takes {
             let confirmed = replica.status == BookingStatus::Confirmed;
-            if confirmed {
-                let rivals = rivals_holding_seats(&mut tx, record).await?;
-                if refuses_claim(rule, !rivals.is_empty()) {
-                    return Err(StoreError::SeatsTaken(rivals));
+            let plan = match rule {
+                SeatRule::FirstClaimHolds => {
+                    if confirmed {
+                        let rivals = rivals_holding_seats(&mut tx, record).await?;
+                        if refuses_claim(rule, !rivals.is_empty()) {
+                            return Err(StoreError::SeatsTaken(rivals));
+                        }
+                    }
+                    SeatPlan::as_it_comes(replica)
                 }
-            }
-            // Under last-write-wins the seats are held only once settled.
-            let holds_seats = confirmed && rule == SeatRule::FirstClaimHolds;
-            let status = (replica.status, replica.lost_to);
+                SeatRule::LastWriteWins => {
+                    plan_seats(&mut tx, record.showtime_id, &labels, Some(replica)).await?
+                }
+            };
+            plan.free(&mut tx).await?;
+            let (status, lost_to) = plan.incoming;
+            let holds_seats = status == BookingStatus::Confirmed;
             if existing.is_some() {
-                write_status(
-                    &mut tx,
-                    record.id,
-                    status,
-                    replica.status_epoch,
-                    holds_seats,
-                )
-                .await?;
+                let epoch = replica.status_epoch;
+                write_status(&mut tx, record.id, (status, lost_to), epoch, holds_seats).await?;
                 sqlx::query("UPDATE bookings SET deps = $2 WHERE id = $1")
                     .bind(record.id)
                     .bind(Json(&replica.deps))
                     .execute(&mut *tx)
                     .await?;
             } else {
-                insert_replica(&mut tx, replica, holds_seats).await?;
+                insert_replica(&mut tx, replica, (status, lost_to)).await?;
             }
-            let mut settled = (replica.status, Vec::new());
-            if rule == SeatRule::LastWriteWins {
-                let moves = settle_seats(&mut tx, record.showtime_id, &labels).await?;
-                for (id, was, now) in moves {
-                    if id == record.id {
-                        settled.0 = now;
-                    } else if was == BookingStatus::Confirmed && now == BookingStatus::Lost {
-                        settled.1.push(id);
-                    }
-                }
-            }
-            changed = Some(settled);
+            plan.take(&mut tx).await?;
+            changed = Some((status, plan.displaced()));
         }
         let new_ops = absorb_ops(&mut tx, record.id, &replica.ops).await?;
         if changed.is_none() && new_ops.is_empty() {
@@ -376,17 +368,84 @@ struct Claim {
     settling: bool,
 }
 
+impl Claim {
+    fn decided(status: BookingStatus, lost_to: Option<Uuid>) -> Decided {
+        match (status, lost_to) {
+            (BookingStatus::Cancelled, _) => Decided::Cancelled,
+            (BookingStatus::Lost, None) => Decided::Withdrawn,
+            _ => Decided::Open,
+        }
+    }
+}
+
+/// A booking whose standing moves: its status before, and after (with the
+/// booking it lost to), decided in `status_epoch`.
+struct Move {
+    id: Uuid,
+    was: BookingStatus,
+    now: (BookingStatus, Option<Uuid>),
+    status_epoch: u64,
+}
+
+/// What settling decided: the status of the copy being merged, and the
+/// moves of the bookings it shares seats with. Seats are freed before
+/// they are taken (`free`, then the copy is written, then `take`): a seat
+/// is held by one booking at a time, even within the transaction.
+pub(super) struct SeatPlan {
+    incoming: (BookingStatus, Option<Uuid>),
+    moves: Vec<Move>,
+}
+
+impl SeatPlan {
+    /// The copy keeps the status it comes with, and no other moves.
+    fn as_it_comes(replica: &BookingReplica) -> Self {
+        SeatPlan {
+            incoming: (replica.status, replica.lost_to),
+            moves: Vec::new(),
+        }
+    }
+
+    pub(super) async fn free(&self, tx: &mut Transaction<'_, Postgres>) -> StoreResult<()> {
+        self.write(tx, false).await
+    }
+
+    pub(super) async fn take(&self, tx: &mut Transaction<'_, Postgres>) -> StoreResult<()> {
+        self.write(tx, true).await
+    }
+
+    async fn write(&self, tx: &mut Transaction<'_, Postgres>, holding: bool) -> StoreResult<()> {
+        for step in &self.moves {
+            let holds = step.now.0 == BookingStatus::Confirmed;
+            if holds == holding {
+                write_status(tx, step.id, step.now, step.status_epoch, holds).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The bookings that held seats and lost them.
+    fn displaced(&self) -> Vec<Uuid> {
+        self.moves
+            .iter()
+            .filter(|m| m.was == BookingStatus::Confirmed && m.now.0 == BookingStatus::Lost)
+            .map(|m| m.id)
+            .collect()
+    }
+}
+
 /// Settles by last-write-wins every booking that claims one of `labels`
-/// of `showtime_id` (`cluster::replication::standing`, over every booking
-/// that claimed any of its seats: held, lost or cancelled). Each ends
-/// holding its seats or lost to the claim that first beat it, whatever
-/// order the claims came in. Returns the bookings whose status moved, with
-/// their status before and after. The caller holds `lock_seats`.
-pub(super) async fn settle_seats(
+/// of `showtime_id`, and `incoming`, a copy about to be written, as if it
+/// were written (`cluster::replication::standing`, over every booking that
+/// claimed any of its seats: held, lost or cancelled). Each ends holding
+/// its seats or lost to the claim that first beat it, whatever order the
+/// claims came in. Writes nothing: the plan does. The caller holds
+/// `lock_seats`.
+pub(super) async fn plan_seats(
     tx: &mut Transaction<'_, Postgres>,
     showtime_id: i64,
     labels: &[&str],
-) -> StoreResult<Vec<(Uuid, BookingStatus, BookingStatus)>> {
+    incoming: Option<&BookingReplica>,
+) -> StoreResult<SeatPlan> {
     type Row = (
         Uuid,
         String,
@@ -399,20 +458,24 @@ pub(super) async fn settle_seats(
         bool,
         bool,
     );
+    let incoming_id = incoming.map_or(Uuid::nil(), |replica| replica.record.id);
     let rows: Vec<Row> = sqlx::query_as(
         "WITH settling AS (SELECT DISTINCT booking_id FROM booking_seats \
                            WHERE showtime_id = $1 AND seat_label = ANY($2)), \
               their_seats AS (SELECT DISTINCT bs.seat_label FROM booking_seats bs \
-                              JOIN settling USING (booking_id)) \
+                              JOIN settling USING (booking_id) \
+                              UNION SELECT unnest($2::TEXT[])) \
          SELECT b.id, b.status, b.status_epoch, b.lost_to, b.made_in_epoch, b.logical_clock, \
                 b.processed_by, bs.seat_label, bs.active, \
                 b.id IN (SELECT booking_id FROM settling) AS settling \
          FROM booking_seats bs JOIN bookings b ON b.id = bs.booking_id \
          WHERE bs.showtime_id = $1 AND bs.seat_label IN (SELECT seat_label FROM their_seats) \
+           AND b.id <> $3 \
          ORDER BY b.id FOR UPDATE OF b",
     )
     .bind(showtime_id)
     .bind(labels)
+    .bind(incoming_id)
     .fetch_all(&mut **tx)
     .await?;
     let mut claims: BTreeMap<Uuid, Claim> = BTreeMap::new();
@@ -427,11 +490,7 @@ pub(super) async fn settle_seats(
                 node,
                 id: id.to_string(),
             },
-            decided: match (status, lost_to) {
-                (BookingStatus::Cancelled, _) => Decided::Cancelled,
-                (BookingStatus::Lost, None) => Decided::Withdrawn,
-                _ => Decided::Open,
-            },
+            decided: Claim::decided(status, lost_to),
             status,
             status_epoch: u64::try_from(status_epoch).unwrap_or(0),
             lost_to,
@@ -442,7 +501,31 @@ pub(super) async fn settle_seats(
         claim.seats.push(seat);
         claim.holds_seats &= active;
     }
-    let mut moves = Vec::new();
+    if let Some(replica) = incoming {
+        for seat in labels {
+            claimants
+                .entry(seat.to_string())
+                .or_default()
+                .push(incoming_id);
+        }
+        claims.insert(
+            incoming_id,
+            Claim {
+                stamp: replica.stamp(),
+                decided: Claim::decided(replica.status, replica.lost_to),
+                status: replica.status,
+                status_epoch: replica.status_epoch,
+                lost_to: replica.lost_to,
+                seats: labels.iter().map(|seat| seat.to_string()).collect(),
+                holds_seats: false,
+                settling: true,
+            },
+        );
+    }
+    let mut plan = SeatPlan {
+        incoming: incoming.map_or((BookingStatus::Lost, None), |r| (r.status, r.lost_to)),
+        moves: Vec::new(),
+    };
     for (id, claim) in claims.iter().filter(|(_, claim)| claim.settling) {
         let rivals: BTreeSet<&Uuid> = claim
             .seats
@@ -457,31 +540,31 @@ pub(super) async fn settle_seats(
         let now = match standing(&claim.stamp, claim.decided, ranked) {
             Standing::Holds => (BookingStatus::Confirmed, None),
             Standing::LostTo(winner) => (BookingStatus::Lost, Some(winner)),
-            Standing::Decided => continue,
+            Standing::Decided => (claim.status, claim.lost_to),
         };
+        if *id == incoming_id && incoming.is_some() {
+            plan.incoming = now;
+            continue;
+        }
         let holds = now.0 == BookingStatus::Confirmed;
         if now != (claim.status, claim.lost_to) || holds != claim.holds_seats {
-            moves.push((*id, claim.status, now));
+            plan.moves.push(Move {
+                id: *id,
+                was: claim.status,
+                now,
+                status_epoch: claim.status_epoch,
+            });
         }
     }
-    // Seats are freed before they are taken: a seat is held by one booking
-    // at a time, even within the transaction.
-    moves.sort_by_key(|(_, _, (status, _))| *status == BookingStatus::Confirmed);
-    for (id, _, now) in &moves {
-        let epoch = claims[id].status_epoch;
-        write_status(tx, *id, *now, epoch, now.0 == BookingStatus::Confirmed).await?;
-    }
-    Ok(moves
-        .into_iter()
-        .map(|(id, was, (now, _))| (id, was, now))
-        .collect())
+    Ok(plan)
 }
 
-/// Writes a booking new to this database, its seats held or not.
+/// Writes a booking new to this database with `status` (and the booking
+/// it lost to), its seats held while it is confirmed.
 async fn insert_replica(
     tx: &mut Transaction<'_, Postgres>,
     replica: &BookingReplica,
-    holds_seats: bool,
+    (status, lost_to): (BookingStatus, Option<Uuid>),
 ) -> StoreResult<()> {
     let record = &replica.record;
     let labels: Vec<&str> = record.seats.iter().map(|(l, _)| l.as_str()).collect();
@@ -498,7 +581,7 @@ async fn insert_replica(
     .bind(&record.user_name)
     .bind(record.showtime_id)
     .bind(record.total_cents())
-    .bind(status_text(replica.status))
+    .bind(status_text(status))
     .bind(i64::try_from(replica.status_epoch).unwrap_or(i64::MAX))
     .bind(i64::try_from(record.logical_clock).unwrap_or(i64::MAX))
     .bind(Json(&record.vector_clock))
@@ -506,7 +589,7 @@ async fn insert_replica(
     .bind(record.timestamp)
     .bind(record.mode.to_string())
     .bind(Json(&replica.deps))
-    .bind(replica.lost_to)
+    .bind(lost_to)
     .bind(i64::try_from(record.epoch).unwrap_or(i64::MAX))
     .bind(Json(&replica.made_with))
     .execute(&mut **tx)
@@ -520,7 +603,7 @@ async fn insert_replica(
     .bind(record.showtime_id)
     .bind(&labels)
     .bind(&prices)
-    .bind(holds_seats)
+    .bind(status == BookingStatus::Confirmed)
     .execute(&mut **tx)
     .await?;
     Ok(())
