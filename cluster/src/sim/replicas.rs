@@ -199,6 +199,27 @@ impl Replica {
         }
     }
 
+    /// Node `node` (this replica) decides booking `id`, which it holds:
+    /// `status`, as a new op of its own made with `deps` applied; the seat
+    /// is free here. The copy to send.
+    fn decide(&mut self, node: NodeId, id: BookingId, status: Lifecycle, deps: Frontier) -> Copy {
+        self.next_op += 1;
+        let op = OpId {
+            origin: node,
+            number: self.next_op,
+        };
+        let copy = self.bookings.get_mut(&id).expect("decided here");
+        copy.status = status;
+        copy.ops.push(op);
+        copy.deps = deps;
+        let copy = copy.clone();
+        if self.holder.get(&copy.seat) == Some(&id) {
+            self.holder.remove(&copy.seat);
+        }
+        self.applied.insert(op);
+        copy
+    }
+
     /// First claim holds: a confirmed booking taken here holds its seat (a
     /// rival's claim was refused before); one no longer confirmed frees it.
     fn hold_if_confirmed(&mut self, id: BookingId) {
@@ -674,21 +695,10 @@ impl ReplicaWorld {
         if copy.status != Lifecycle::Confirmed || copy.status_epoch > epoch {
             return;
         }
-        replica.lamport += 1;
-        replica.next_op += 1;
-        let op = OpId {
-            origin: node,
-            number: replica.next_op,
-        };
-        copy.status = Lifecycle::Cancelled;
         copy.status_epoch = epoch;
-        copy.ops.push(op);
-        copy.deps = deps;
-        let (seat, copy) = (copy.seat, copy.clone());
-        if replica.holder.get(&seat) == Some(&id) {
-            replica.holder.remove(&seat);
-        }
-        replica.applied.insert(op);
+        replica.lamport += 1;
+        let copy = replica.decide(node, id, Lifecycle::Cancelled, deps);
+        let seat = copy.seat;
         if copy.mode.seat_rule() == SeatRule::LastWriteWins {
             replica.settle_seat(seat);
         }
@@ -973,19 +983,7 @@ impl ReplicaWorld {
         if copy.status != Lifecycle::Confirmed {
             return;
         }
-        replica.next_op += 1;
-        let op = OpId {
-            origin: node,
-            number: replica.next_op,
-        };
-        copy.status = Lifecycle::Lost;
-        copy.ops.push(op);
-        copy.deps = deps;
-        let (seat, copy) = (copy.seat, copy.clone());
-        if replica.holder.get(&seat) == Some(&id) {
-            replica.holder.remove(&seat);
-        }
-        replica.applied.insert(op);
+        let copy = replica.decide(node, id, Lifecycle::Lost, deps);
         self.broadcast(node, || Message::Share(vec![copy.clone()]));
     }
 

@@ -80,20 +80,13 @@ impl Sessions for SessionIssuer {
 /// server `admin_url` names, or sets its password where it exists. Returns
 /// how many databases it was written to.
 pub async fn add_everywhere(admin_url: &str, name: &str, password: &str) -> anyhow::Result<usize> {
-    let name =
-        rules::normalize_operator_name(name).map_err(|e| anyhow::anyhow!("{}", e.message))?;
-    rules::validate_new_password(password).map_err(|e| anyhow::anyhow!("{}", e.message))?;
-    let password = password.to_string();
-    let hash = tokio::task::spawn_blocking(move || passwords::hash(&password)).await??;
     let databases = node_stores(admin_url).await?;
     if databases.is_empty() {
         anyhow::bail!("no node database on this server yet: run `moviebook up` once first");
     }
-    for db in &databases {
-        db.set_operator(&name, &hash).await?;
-        db.pool().close().await;
-    }
-    Ok(databases.len())
+    let written = write_account(&databases, name, password).await;
+    close_all(&databases).await;
+    written.map(|()| databases.len())
 }
 
 /// Makes every node database on the server hold every operator account
@@ -106,9 +99,21 @@ pub async fn every_node_knows_every_operator(
     password: Option<&Secret>,
 ) -> anyhow::Result<Option<String>> {
     let databases = node_stores(admin_url).await?;
+    let outcome = share_accounts(&databases, password).await;
+    close_all(&databases).await;
+    outcome
+}
+
+async fn share_accounts(
+    databases: &[Store],
+    password: Option<&Secret>,
+) -> anyhow::Result<Option<String>> {
+    let mut held: Vec<BTreeSet<String>> = Vec::with_capacity(databases.len());
     let mut accounts: BTreeMap<String, String> = BTreeMap::new();
-    for db in &databases {
-        for (name, hash) in db.operators().await? {
+    for db in databases {
+        let operators = db.operators().await?;
+        held.push(operators.iter().map(|(name, _)| name.clone()).collect());
+        for (name, hash) in operators {
             accounts.entry(name).or_insert(hash);
         }
     }
@@ -117,17 +122,35 @@ pub async fn every_node_knows_every_operator(
             Some(password) => password.expose().to_string(),
             None => uuid::Uuid::new_v4().simple().to_string(),
         };
-        add_everywhere(admin_url, FIRST_OPERATOR, &password).await?;
+        write_account(databases, FIRST_OPERATOR, &password).await?;
         return Ok(Some(password));
     }
-    for db in &databases {
-        let held: BTreeSet<String> = db.operators().await?.into_iter().map(|(n, _)| n).collect();
+    for (db, held) in databases.iter().zip(&held) {
         for (name, hash) in accounts.iter().filter(|(name, _)| !held.contains(*name)) {
             db.set_operator(name, hash).await?;
         }
-        db.pool().close().await;
     }
     Ok(None)
+}
+
+/// Writes operator `name` with `password`, checked and hashed once, to
+/// every one of `databases`.
+async fn write_account(databases: &[Store], name: &str, password: &str) -> anyhow::Result<()> {
+    let name =
+        rules::normalize_operator_name(name).map_err(|e| anyhow::anyhow!("{}", e.message))?;
+    rules::validate_new_password(password).map_err(|e| anyhow::anyhow!("{}", e.message))?;
+    let password = password.to_string();
+    let hash = tokio::task::spawn_blocking(move || passwords::hash(&password)).await??;
+    for db in databases {
+        db.set_operator(&name, &hash).await?;
+    }
+    Ok(())
+}
+
+async fn close_all(databases: &[Store]) {
+    for db in databases {
+        db.pool().close().await;
+    }
 }
 
 /// The operator the first run creates.

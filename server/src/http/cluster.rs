@@ -19,7 +19,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use cluster::election::Algorithm;
-use cluster::faults::Passage;
 use cluster::NodeId;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -100,21 +99,18 @@ async fn answer_call(
 /// refused.
 async fn through_injected_faults(cluster: &ClusterHandle, peer: NodeId) -> Result<(), HttpError> {
     const LOST_FOR: Duration = Duration::from_secs(10);
-    match cluster.faults.passage(peer) {
-        Passage::Deliver => Ok(()),
-        Passage::DelayMs(delay) => {
-            tokio::time::sleep(Duration::from_millis(delay)).await;
-            Ok(())
-        }
-        Passage::Drop => {
-            tokio::time::sleep(LOST_FOR).await;
-            Err(ApiError::new(
-                ErrorCode::Unavailable,
-                format!("This node's link to node {peer} is cut by an injected fault."),
-            )
-            .into())
-        }
+    if let Err(lost) = cluster.faults.pass(peer).await {
+        tokio::time::sleep(LOST_FOR).await;
+        return Err(ApiError::new(
+            ErrorCode::Unavailable,
+            format!(
+                "This node's link to node {} is cut by an injected fault.",
+                lost.0
+            ),
+        )
+        .into());
     }
+    Ok(())
 }
 
 fn verified_envelope<Body: DeserializeOwned>(

@@ -28,6 +28,16 @@ pub struct InjectedFaults {
     skews: AtomicU64,
 }
 
+/// A message an injected fault lost on the link to this peer.
+#[derive(Debug)]
+pub struct LostOnTheLink(pub NodeId);
+
+impl std::fmt::Display for LostOnTheLink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the link to node {} is cut by an injected fault", self.0)
+    }
+}
+
 /// A fault in force, as the API and the feed show it.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -55,10 +65,19 @@ impl Default for InjectedFaults {
 }
 
 impl InjectedFaults {
-    /// What becomes of a message to or from `peer` now.
-    pub fn passage(&self, peer: NodeId) -> Passage {
+    /// Takes a message to or from `peer` through the faults on its link:
+    /// waits as long as they delay it, and Err if they lose it.
+    pub async fn pass(&self, peer: NodeId) -> Result<(), LostOnTheLink> {
         let roll = lock(&self.dice).next_f64();
-        lock(&self.faults).passage(peer, self.now_ms(), roll)
+        let passage = lock(&self.faults).passage(peer, self.now_ms(), roll);
+        match passage {
+            Passage::Deliver => Ok(()),
+            Passage::DelayMs(delay) => {
+                tokio::time::sleep(Duration::from_millis(delay)).await;
+                Ok(())
+            }
+            Passage::Drop => Err(LostOnTheLink(peer)),
+        }
     }
 
     /// A fault on the links of node `this_node` (of `members`) to `peers`,

@@ -11,7 +11,6 @@ use crate::service::{real_time_ms, SharedClocks};
 use app::error::ApiError;
 use cluster::clock::{BerkeleyMessage, VectorClock};
 use cluster::election::ElectionMessage;
-use cluster::faults::Passage;
 use cluster::membership::Heartbeat;
 use cluster::NodeId;
 use hmac::{Hmac, Mac};
@@ -256,16 +255,10 @@ impl Transport {
         envelope: &Envelope<Body>,
         timeout: Duration,
     ) -> Result<reqwest::Response, String> {
-        match self.faults.passage(envelope.to) {
-            Passage::Deliver => {}
-            Passage::Drop => {
-                return Err(format!(
-                    "the link to node {} is cut by an injected fault",
-                    envelope.to
-                ))
-            }
-            Passage::DelayMs(delay) => tokio::time::sleep(Duration::from_millis(delay)).await,
-        }
+        self.faults
+            .pass(envelope.to)
+            .await
+            .map_err(|lost| lost.to_string())?;
         let body = serde_json::to_vec(envelope).map_err(|e| e.to_string())?;
         let signature = self.signer.sign(&body);
         self.client

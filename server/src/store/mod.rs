@@ -77,10 +77,7 @@ impl Store {
 
 /// Creates database `name` on the server `admin_url` points at, unless it exists.
 pub async fn ensure_database(admin_url: &str, name: &str) -> StoreResult<()> {
-    let pool = PgPoolOptions::new()
-        .max_connections(1)
-        .connect(admin_url)
-        .await?;
+    let pool = admin_pool(admin_url).await?;
     let exists: bool =
         sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
             .bind(name)
@@ -100,10 +97,7 @@ pub async fn ensure_database(admin_url: &str, name: &str) -> StoreResult<()> {
 /// The node databases on the server `admin_url` names (`moviebook up`
 /// names them moviebook_node_<id>), in order.
 pub async fn node_databases(admin_url: &str) -> StoreResult<Vec<String>> {
-    let pool = PgPoolOptions::new()
-        .max_connections(1)
-        .connect(admin_url)
-        .await?;
+    let pool = admin_pool(admin_url).await?;
     let names = sqlx::query_scalar(
         "SELECT datname FROM pg_database WHERE datname ~ '^moviebook_node_[0-9]+$' \
          ORDER BY length(datname), datname",
@@ -112,6 +106,14 @@ pub async fn node_databases(admin_url: &str) -> StoreResult<Vec<String>> {
     .await?;
     pool.close().await;
     Ok(names)
+}
+
+/// One connection to the server `admin_url` names, for server-wide work.
+async fn admin_pool(admin_url: &str) -> StoreResult<PgPool> {
+    Ok(PgPoolOptions::new()
+        .max_connections(1)
+        .connect(admin_url)
+        .await?)
 }
 
 /// `base_url` with its database name replaced by `database`.
