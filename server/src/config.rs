@@ -94,6 +94,11 @@ pub struct UpConfig {
     /// admin); without it, one is made up and printed once.
     #[arg(long, env = "OPERATOR_PASSWORD", hide_env_values = true)]
     pub operator_password: Option<crate::secret::Secret>,
+    /// Seconds after which a node that stopped (killed by an operator, or
+    /// crashed) is started again; without it, it stays down until an
+    /// operator restarts it.
+    #[arg(long, env = "RESTART_AFTER", value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub restart_after: Option<u64>,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -45,6 +45,7 @@ async fn run_gateway(config: GatewayConfig) -> anyhow::Result<()> {
         nodes,
         strategy: config.balance,
         rate_limits: config.rate_limits.limits(),
+        control: None,
     };
     gateway::run(gateway, node::shutdown_signal()).await
 }

@@ -2,17 +2,21 @@
 //! forwarding each request to a live node chosen by `cluster::balancer`
 //! (`proxy.rs`), takes nodes out of rotation and back by health checks
 //! (`health.rs`), and merges every node's event feed into its own
-//! `/ws/events`, adding its routing decisions (`feed.rs`).
+//! `/ws/events`, adding its routing decisions (`feed.rs`). Run by `up`, it
+//! also lets operators kill, pause and restart the nodes it supervises
+//! (`control.rs`); `/api/nodes/{id}/...` reaches one chosen node.
 
+mod control;
 mod feed;
 mod health;
 mod proxy;
 mod rate_limit;
 
+pub use control::NodeControl;
 pub use rate_limit::RateLimits;
 
 use axum::extract::{DefaultBodyLimit, State};
-use axum::routing::get;
+use axum::routing::{any, get, post};
 use axum::{Json, Router};
 use cluster::balancer::{Balancer, Strategy};
 use cluster::NodeId;
@@ -33,7 +37,7 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 const FEED_CAPACITY: usize = 1024;
 
 /// What the gateway needs to run.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Gateway {
     pub bind: IpAddr,
     pub port: u16,
@@ -42,6 +46,8 @@ pub struct Gateway {
     pub strategy: Strategy,
     /// Per-client rate limits; none if turned off.
     pub rate_limits: Option<RateLimits>,
+    /// The node processes, when this gateway runs them (`up`).
+    pub control: Option<NodeControl>,
 }
 
 /// The gateway's state, shared by its handlers and background tasks.
@@ -53,6 +59,7 @@ struct Shared {
     feed: broadcast::Sender<String>,
     forwarded: BTreeMap<NodeId, AtomicU64>,
     limiter: Option<rate_limit::Limiter>,
+    control: Option<NodeControl>,
 }
 
 impl Shared {
@@ -102,6 +109,7 @@ pub async fn run(
         client,
         feed: broadcast::channel(FEED_CAPACITY).0,
         limiter: gateway.rate_limits.map(rate_limit::Limiter::new),
+        control: gateway.control.clone(),
     });
     let address = SocketAddr::new(gateway.bind, gateway.port);
     let listener = tokio::net::TcpListener::bind(address)
@@ -113,10 +121,14 @@ pub async fn run(
     let (stop, _) = broadcast::channel::<()>(1);
     health::start(shared.clone(), stop.subscribe());
     feed::follow_nodes(shared.clone(), stop.subscribe());
+    if let Some(control) = &gateway.control {
+        control::announce_changes(shared.clone(), &control.supervisor);
+    }
 
     let app = Router::new()
         .route("/ws/events", get(feed::serve))
         .route("/gateway/status", get(status))
+        .merge(node_routes(gateway.control.as_ref()))
         .fallback(proxy::forward)
         .layer(DefaultBodyLimit::max(proxy::MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(
@@ -139,14 +151,46 @@ pub async fn run(
     Ok(served?)
 }
 
-/// `GET /gateway/status`: the strategy, and every node as the gateway sees it.
+/// `/api/nodes/{id}/...` and `/api/heal`: the process controls (refused
+/// with 409 by a gateway that does not run its nodes), and everything else
+/// aimed at one node.
+fn node_routes(control: Option<&NodeControl>) -> Router<Arc<Shared>> {
+    let pinned = Router::new().route("/api/nodes/{id}/{*rest}", any(proxy::pinned));
+    let controls = Router::new()
+        .route("/api/nodes/{id}/kill", post(control::kill))
+        .route("/api/nodes/{id}/restart", post(control::restart))
+        .route("/api/nodes/{id}/pause", post(control::pause))
+        .route("/api/heal", post(control::heal));
+    let controls = match control {
+        Some(control) => controls.route_layer(axum::middleware::from_fn_with_state(
+            control.keys.clone(),
+            crate::auth::identify,
+        )),
+        None => Router::new()
+            .route("/api/nodes/{id}/kill", post(control::not_supervised))
+            .route("/api/nodes/{id}/restart", post(control::not_supervised))
+            .route("/api/nodes/{id}/pause", post(control::not_supervised))
+            .route("/api/heal", post(control::not_supervised)),
+    };
+    // A page of another site may not use them (as on the nodes).
+    let controls = controls.layer(axum::middleware::from_fn(crate::http::refuse_cross_site));
+    pinned.merge(controls)
+}
+
+/// `GET /gateway/status`: the strategy, and every node as the gateway sees
+/// it (with its process, when the gateway runs it).
 async fn status(State(shared): State<Arc<Shared>>) -> Json<serde_json::Value> {
+    let processes = match &shared.control {
+        Some(control) => control.supervisor.views().await,
+        None => Vec::new(),
+    };
     let nodes: Vec<serde_json::Value> = {
         let balancer = shared.balancer();
         shared
             .nodes
             .iter()
             .map(|(id, address)| {
+                let process = processes.iter().find(|p| p.node_id == *id);
                 json!({
                     "nodeId": id,
                     "address": address,
@@ -154,6 +198,9 @@ async fn status(State(shared): State<Arc<Shared>>) -> Json<serde_json::Value> {
                     "inFlight": balancer.in_flight(*id),
                     "weight": balancer.weight(*id),
                     "forwarded": shared.forwarded.get(id).map_or(0, |c| c.load(Ordering::Relaxed)),
+                    "process": process.map(|p| p.process),
+                    "restarts": process.map_or(0, |p| p.restarts),
+                    "pausedForMs": process.map_or(0, |p| p.paused_for_ms),
                 })
             })
             .collect()

@@ -16,10 +16,13 @@ use cluster::NodeId;
 use serde_json::json;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Largest request body the gateway forwards.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// How long a request aimed at one node waits for it: a paused node
+/// accepts connections but answers nothing.
+const PINNED_PATIENCE: Duration = Duration::from_secs(5);
 
 /// Headers that belong to one connection, not to the request (RFC 9110
 /// §7.6.1), and `host`, which must name the node rather than the gateway.
@@ -41,22 +44,9 @@ pub async fn forward(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let started = Instant::now();
-    let body = match body {
+    let body = match read_body(body) {
         Ok(body) => body,
-        Err(BytesRejection::FailedToBufferBody(FailedToBufferBody::LengthLimitError(_))) => {
-            let error = ApiError::new(
-                ErrorCode::PayloadTooLarge,
-                format!("The request body is larger than {MAX_BODY_BYTES} bytes."),
-            );
-            return HttpError(error).into_response();
-        }
-        Err(rejection) => {
-            let message = format!(
-                "The request body could not be read: {}",
-                rejection.body_text()
-            );
-            return HttpError(ApiError::bad_request(message)).into_response();
-        }
+        Err(refused) => return refused,
     };
     let path_and_query = uri.path_and_query().map_or("/", |p| p.as_str());
     let forwarded_headers = end_to_end(&headers);
@@ -80,38 +70,18 @@ pub async fn forward(
         let Some(address) = shared.nodes.get(&node) else {
             continue;
         };
-        let answer = {
-            // Counted until the answer is read, or until the browser gives up
-            // and this future is dropped.
-            let _in_flight = InFlight::start(&shared, node);
-            let sent = shared
-                .client
-                .request(method.clone(), format!("http://{address}{path_and_query}"))
-                .headers(forwarded_headers.clone())
-                .body(body.clone())
-                .send()
-                .await;
-            match sent {
-                Ok(response) => read_answer(response).await,
-                Err(e) => Err(e),
-            }
-        };
+        let answer = ask(
+            &shared,
+            (node, address),
+            &method,
+            path_and_query,
+            &forwarded_headers,
+            body.clone(),
+        )
+        .await;
         match answer {
             Ok(response) => {
-                if let Some(count) = shared.forwarded.get(&node) {
-                    count.fetch_add(1, Ordering::Relaxed);
-                }
-                if is_page_or_api(uri.path()) {
-                    shared.publish(json!({
-                        "kind": "routing",
-                        "method": method.as_str(),
-                        "path": uri.path(),
-                        "target": node,
-                        "strategy": shared.strategy_name(),
-                        "status": response.status().as_u16(),
-                        "durationMs": started.elapsed().as_secs_f64() * 1000.0,
-                    }));
-                }
+                answered(&shared, node, (&method, uri.path()), &response, started);
                 return response;
             }
             Err(e) if e.is_connect() => {
@@ -133,6 +103,141 @@ pub async fn forward(
                 return HttpError(ApiError::new(ErrorCode::Unavailable, message)).into_response();
             }
         }
+    }
+}
+
+/// `/api/nodes/{id}/...`: the request goes to node `id` alone, as
+/// `/api/...` (an operator aims a fault at a chosen node this way, and
+/// reads what one node says), with no retry elsewhere.
+pub async fn pinned(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let started = Instant::now();
+    let body = match read_body(body) {
+        Ok(body) => body,
+        Err(refused) => return refused,
+    };
+    let Some((node, path_and_query)) =
+        pinned_target(uri.path_and_query().map_or("/", |p| p.as_str()))
+    else {
+        let error = ApiError::new(ErrorCode::NotFound, "Name a node: /api/nodes/{id}/...");
+        return HttpError(error).into_response();
+    };
+    let Some(address) = shared.nodes.get(&node) else {
+        let ids: Vec<String> = shared.nodes.keys().map(|id| id.to_string()).collect();
+        let error = ApiError::new(
+            ErrorCode::NotFound,
+            format!("There is no node {node}: the nodes are {}.", ids.join(", ")),
+        );
+        return HttpError(error).into_response();
+    };
+    let answer = tokio::time::timeout(
+        PINNED_PATIENCE,
+        ask(
+            &shared,
+            (node, address),
+            &method,
+            &path_and_query,
+            &end_to_end(&headers),
+            body,
+        ),
+    )
+    .await;
+    match answer {
+        Ok(Ok(response)) => {
+            answered(&shared, node, (&method, uri.path()), &response, started);
+            response
+        }
+        Ok(Err(e)) if !e.is_connect() && !e.is_timeout() => {
+            tracing::warn!(node, error = %e, "node failed to answer");
+            let message = format!("node-{node} failed while answering; please try again.");
+            HttpError(ApiError::new(ErrorCode::Unavailable, message)).into_response()
+        }
+        _ => {
+            let message =
+                format!("node-{node} does not answer (it may be stopped, paused or cut off).");
+            HttpError(ApiError::new(ErrorCode::Unavailable, message)).into_response()
+        }
+    }
+}
+
+/// The request's body, or the answer that refuses it.
+fn read_body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, Response> {
+    match body {
+        Ok(body) => Ok(body),
+        Err(BytesRejection::FailedToBufferBody(FailedToBufferBody::LengthLimitError(_))) => {
+            let error = ApiError::new(
+                ErrorCode::PayloadTooLarge,
+                format!("The request body is larger than {MAX_BODY_BYTES} bytes."),
+            );
+            Err(HttpError(error).into_response())
+        }
+        Err(rejection) => {
+            let message = format!(
+                "The request body could not be read: {}",
+                rejection.body_text()
+            );
+            Err(HttpError(ApiError::bad_request(message)).into_response())
+        }
+    }
+}
+
+/// The node and the node's own path of a pinned request's path and query.
+fn pinned_target(path_and_query: &str) -> Option<(NodeId, String)> {
+    let rest = path_and_query.strip_prefix("/api/nodes/")?;
+    let (id, rest) = rest.split_once('/')?;
+    let id: NodeId = id.parse().ok()?;
+    Some((id, format!("/api/{rest}")))
+}
+
+/// Sends one request to one node and reads its answer; the node counts as
+/// having it in flight until then (or until the browser gives up and this
+/// future is dropped).
+async fn ask(
+    shared: &Shared,
+    (node, address): (NodeId, &str),
+    method: &Method,
+    path_and_query: &str,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Result<Response, reqwest::Error> {
+    let _in_flight = InFlight::start(shared, node);
+    let response = shared
+        .client
+        .request(method.clone(), format!("http://{address}{path_and_query}"))
+        .headers(headers.clone())
+        .body(body)
+        .send()
+        .await?;
+    read_answer(response).await
+}
+
+/// Counts a node's answer, and puts it on the feed if it answered a page
+/// or an API call.
+fn answered(
+    shared: &Shared,
+    node: NodeId,
+    (method, path): (&Method, &str),
+    response: &Response,
+    started: Instant,
+) {
+    if let Some(count) = shared.forwarded.get(&node) {
+        count.fetch_add(1, Ordering::Relaxed);
+    }
+    if is_page_or_api(path) {
+        shared.publish(json!({
+            "kind": "routing",
+            "method": method.as_str(),
+            "path": path,
+            "target": node,
+            "strategy": shared.strategy_name(),
+            "status": response.status().as_u16(),
+            "durationMs": started.elapsed().as_secs_f64() * 1000.0,
+        }));
     }
 }
 
@@ -179,6 +284,20 @@ fn end_to_end(headers: &HeaderMap) -> HeaderMap {
     forwarded
 }
 
+/// The headers that say who the caller is, to act on a node in their name.
+pub fn credentials(headers: &HeaderMap) -> HeaderMap {
+    let mut credentials = HeaderMap::new();
+    for name in [
+        axum::http::header::AUTHORIZATION,
+        axum::http::header::COOKIE,
+    ] {
+        for value in headers.get_all(&name) {
+            credentials.append(name.clone(), value.clone());
+        }
+    }
+    credentials
+}
+
 /// The extra hop-by-hop headers a `Connection` header names.
 fn connection_options(headers: &HeaderMap) -> Vec<String> {
     headers
@@ -221,6 +340,20 @@ mod tests {
         assert!(!is_page_or_api("/pkg/moviebook.wasm"));
         assert!(!is_page_or_api("/posters/lighthouse.svg"));
         assert!(!is_page_or_api("/favicon.ico"));
+    }
+
+    #[test]
+    fn a_pinned_path_names_its_node_and_the_node_path() {
+        assert_eq!(
+            pinned_target("/api/nodes/2/faults?x=1"),
+            Some((2, "/api/faults?x=1".to_string()))
+        );
+        assert_eq!(
+            pinned_target("/api/nodes/3/faults/clock"),
+            Some((3, "/api/faults/clock".to_string()))
+        );
+        assert_eq!(pinned_target("/api/nodes/two/faults"), None);
+        assert_eq!(pinned_target("/api/nodes/2"), None);
     }
 
     #[test]

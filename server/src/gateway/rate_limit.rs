@@ -98,6 +98,10 @@ fn kind_of(method: &Method, path: &str) -> Kind {
         Method::DELETE => path == "/api/faults",
         _ => false,
     };
+    // Process controls, and whatever changes one chosen node.
+    let aimed_at_a_node = path == "/api/heal" || path.starts_with("/api/nodes/");
+    let sensitive =
+        sensitive || (aimed_at_a_node && !matches!(*method, Method::GET | Method::HEAD));
     if sensitive {
         Kind::Sensitive
     } else {
@@ -157,6 +161,10 @@ mod tests {
             (Method::POST, "/sfn/operator_sign_in5"),
             (Method::POST, "/api/faults"),
             (Method::DELETE, "/api/faults"),
+            (Method::POST, "/api/nodes/2/kill"),
+            (Method::POST, "/api/nodes/2/faults"),
+            (Method::DELETE, "/api/nodes/2/faults"),
+            (Method::POST, "/api/heal"),
         ];
         for (method, path) in sensitive {
             assert_eq!(kind_of(&method, path), Kind::Sensitive, "{method} {path}");
@@ -167,6 +175,7 @@ mod tests {
             (Method::POST, "/api/bookings"),
             (Method::POST, "/api/sessions"),
             (Method::POST, "/sfn/book_seats7"),
+            (Method::GET, "/api/nodes/2/faults"),
             (Method::GET, "/"),
         ];
         for (method, path) in ordinary {

@@ -3,7 +3,7 @@
 //! force on its links, for anyone; `POST /api/faults`, an operator cuts
 //! its links to chosen peers (a partition, both ways) or makes them lossy,
 //! for a time, after which the fault expires by itself; `DELETE
-//! /api/faults`, an operator heals them all. `POST /api/faults/clock
+//! /api/faults`, an operator heals them all, and ends a clock skew. `POST /api/faults/clock
 //! {"offsetMs", "driftPpm", "seconds"}`: an operator skews its clock.
 
 use super::error::HttpError;
@@ -107,6 +107,7 @@ async fn heal(State(cluster): State<ClusterHandle>, _: SignedInOperator) -> Json
     Json(json!({
         "nodeId": cluster.config.node_id,
         "healed": cluster.heal_faults(),
+        "skewEnded": cluster.heal_skew(),
     }))
 }
 

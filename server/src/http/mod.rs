@@ -12,6 +12,7 @@ pub mod security_headers;
 mod session_clock;
 mod sessions;
 
+pub use cross_site::refuse as refuse_cross_site;
 pub use error::HttpError;
 
 use crate::auth::SessionKeys;

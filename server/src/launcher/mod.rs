@@ -1,18 +1,24 @@
 //! `moviebook up`: the whole system on one machine. Starts (or reuses) the
 //! project-local PostgreSQL unless DATABASE_URL names a server, starts N node
-//! processes that form one cluster (each with its own database), and serves
-//! the gateway in this process until Ctrl-C; then stops what it started.
+//! processes that form one cluster (each with its own database) and
+//! supervises them, and serves the gateway in this process until Ctrl-C;
+//! then stops what it started.
 
 mod nodes;
 pub mod postgres;
+pub mod supervisor;
 
 use crate::auth::accounts::{self, FIRST_OPERATOR};
+use crate::auth::SessionKeys;
 use crate::config::UpConfig;
-use crate::gateway::{self, Gateway};
+use crate::gateway::{self, Gateway, NodeControl};
 use anyhow::Context;
 use nodes::LocalCluster;
 use postgres::LocalPostgres;
 use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use supervisor::Supervisor;
 
 pub async fn up(config: UpConfig) -> anyhow::Result<()> {
     let (admin_url, local) = match &config.database_url {
@@ -45,14 +51,16 @@ async fn serve(config: &UpConfig, admin_url: &str) -> anyhow::Result<()> {
         bind: config.bind,
         first_port,
         size: config.nodes,
-        admin_url,
-        site_root: &config.site.site_root,
-        election: &config.election,
+        admin_url: admin_url.to_string(),
+        site_root: config.site.site_root.clone(),
+        election: config.election.clone(),
         replication: config.replication,
     };
     let addresses = cluster.addresses()?;
     let secret = cluster_secret(&config.data_dir)?;
-    let nodes = cluster.start(&secret).await?;
+    let keys = Arc::new(SessionKeys::new(&crate::secret::Secret::new(&secret)));
+    let restart_after = config.restart_after.map(Duration::from_secs);
+    let supervisor = Supervisor::start(cluster, secret, restart_after).await?;
     let created =
         accounts::every_node_knows_every_operator(admin_url, config.operator_password.as_ref())
             .await?;
@@ -77,9 +85,13 @@ async fn serve(config: &UpConfig, admin_url: &str) -> anyhow::Result<()> {
         nodes: addresses,
         strategy: config.balance,
         rate_limits: config.rate_limits.limits(),
+        control: Some(NodeControl {
+            supervisor: supervisor.clone(),
+            keys,
+        }),
     };
     let result = gateway::run(gateway, crate::node::shutdown_signal()).await;
-    futures::future::join_all(nodes.into_iter().map(|node| node.stop())).await;
+    supervisor.stop_all().await;
     result
 }
 

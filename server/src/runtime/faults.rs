@@ -3,7 +3,7 @@
 //! transport consults them before each message it sends, the cluster
 //! endpoints before each one they take, and a task ends them when their
 //! time is up. A clock skew moves the node's physical clock, and its drift
-//! runs out in time. Every fault put in force, healed or expired is an
+//! runs out in time (or when healed). Every fault put in force, healed or expired is an
 //! event on the feed.
 
 use super::events::EventKind;
@@ -24,8 +24,11 @@ pub struct InjectedFaults {
     faults: Mutex<LinkFaults>,
     dice: Mutex<SplitMix64>,
     started: Instant,
-    /// How many skews were injected: a skew's end undoes only the latest.
+    /// How many skews were injected.
     skews: AtomicU64,
+    /// The skew in force, by number, and the drift the clock had before
+    /// any skew: its end (expiry or heal) puts that drift back.
+    skew_in_force: Mutex<Option<(u64, f64)>>,
 }
 
 /// A message an injected fault lost on the link to this peer.
@@ -60,6 +63,7 @@ impl Default for InjectedFaults {
             dice: Mutex::new(SplitMix64::new(seed)),
             started: Instant::now(),
             skews: AtomicU64::new(0),
+            skew_in_force: Mutex::new(None),
         }
     }
 }
@@ -120,7 +124,8 @@ impl ClusterHandle {
     }
 
     /// Skews this node's clock; its offset now. When the skew's time is up
-    /// its drift goes back to what it was, unless a later skew came since.
+    /// its drift goes back to what it was, unless a later skew came since
+    /// (whose end does it then).
     pub fn skew_clock(&self, skew: ClockSkew) -> f64 {
         let number = self.faults.skews.fetch_add(1, Ordering::SeqCst) + 1;
         let (previous_drift, offset_ms) = {
@@ -128,6 +133,11 @@ impl ClusterHandle {
             let previous = clocks.skew_physical(skew.offset_ms, skew.drift_ppm);
             (previous, clocks.offset_ms())
         };
+        {
+            let mut in_force = lock(&self.faults.skew_in_force);
+            let unskewed = in_force.map_or(previous_drift, |(_, unskewed)| unskewed);
+            *in_force = Some((number, unskewed));
+        }
         tracing::warn!(offset_ms, drift_ppm = skew.drift_ppm, "clock skewed");
         self.publish(EventKind::ClockSkewed {
             change: "injected",
@@ -137,22 +147,42 @@ impl ClusterHandle {
         let this = self.clone();
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis(skew.lasting_ms)).await;
-            if this.faults.skews.load(Ordering::SeqCst) != number {
-                return;
-            }
-            let offset_ms = {
-                let mut clocks = this.clocks.lock();
-                clocks.set_physical_drift(previous_drift);
-                clocks.offset_ms()
-            };
-            tracing::warn!(offset_ms, "clock skew expired");
-            this.publish(EventKind::ClockSkewed {
-                change: "expired",
-                offset_ms,
-                drift_ppm: previous_drift,
-            });
+            this.end_skew(Some(number), "expired");
         });
         offset_ms
+    }
+
+    /// Ends the skew in force (only if it is skew `number`, if given): the
+    /// clock's drift goes back to what it was before. Whether one ended.
+    /// The offset it left stays, for Berkeley to pull back.
+    fn end_skew(&self, number: Option<u64>, change: &'static str) -> bool {
+        let unskewed = {
+            let mut in_force = lock(&self.faults.skew_in_force);
+            match *in_force {
+                Some((latest, unskewed)) if number.is_none_or(|n| n == latest) => {
+                    *in_force = None;
+                    unskewed
+                }
+                _ => return false,
+            }
+        };
+        let offset_ms = {
+            let mut clocks = self.clocks.lock();
+            clocks.set_physical_drift(unskewed);
+            clocks.offset_ms()
+        };
+        tracing::warn!(offset_ms, change, "clock skew ended");
+        self.publish(EventKind::ClockSkewed {
+            change,
+            offset_ms,
+            drift_ppm: unskewed,
+        });
+        true
+    }
+
+    /// Ends the skew in force, if any; whether there was one.
+    pub fn heal_skew(&self) -> bool {
+        self.end_skew(None, "healed")
     }
 
     /// Ends every fault on this node's links; those that were in force.
