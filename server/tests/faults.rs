@@ -1,6 +1,7 @@
 //! Faults injected through the API into real nodes' links. Cutting the
 //! leader off from its peers makes them elect another, which takes
-//! bookings; the cut shows in force on the leader and, never healed,
+//! bookings, while the old leader, alone, takes none; the cut shows in
+//! force on the leader and, never healed,
 //! expires by itself, after which the cluster is one again and the old
 //! leader holds what was booked meanwhile. A lossy link is healed on
 //! request. A clock skewed by an operator is pulled back to the others by
@@ -88,6 +89,11 @@ async fn a_leader_cut_off_is_replaced_and_the_cut_heals_by_itself() {
         .await;
     assert_eq!(status, 201, "a majority takes bookings: {booking}");
     let id = booking["id"].as_str().unwrap().to_string();
+    // The node cut off, a minority of one, takes no strong write.
+    let (status, refused) = cut_off
+        .book(json!({"userId": "bo", "showtimeId": survivors[0].future_showtime(2).await, "seats": ["C6"]}))
+        .await;
+    assert_eq!(status, 503, "a minority takes no booking: {refused}");
 
     // Never healed, the cut expires, and the cluster is one again.
     let expired = eventually(PATIENCE, || async {

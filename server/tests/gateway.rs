@@ -348,3 +348,30 @@ async fn a_node_feed_cut_off_without_a_word_is_noticed_and_reconnected() {
         "the gateway noticed the silent feed and connected again"
     );
 }
+
+#[tokio::test]
+async fn a_gateway_that_does_not_run_its_nodes_refuses_process_controls_and_pins_requests() {
+    let unreachable = common::free_ports(1)[0];
+    let address = format!("127.0.0.1:{unreachable}");
+    let gateway = start_gateway_for(&[&address]);
+    let client = reqwest::Client::new();
+    for path in ["/api/nodes/1/kill", "/api/nodes/1/restart", "/api/heal"] {
+        let response = client
+            .post(format!("{}{path}", gateway.base_url))
+            .send()
+            .await
+            .expect("the gateway answers");
+        assert_eq!(response.status(), 409, "{path}");
+        let body: serde_json::Value = response.json().await.expect("a JSON error");
+        let message = body["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("moviebook up"), "{message}");
+    }
+    for (path, expected) in [("/api/nodes/1/faults", 503), ("/api/nodes/2/faults", 404)] {
+        let response = client
+            .get(format!("{}{path}", gateway.base_url))
+            .send()
+            .await
+            .expect("the gateway answers");
+        assert_eq!(response.status(), expected, "{path}");
+    }
+}
