@@ -4,14 +4,17 @@
 //! `GET /api/movies` throughput. `failover` runs a real 3-node cluster,
 //! SIGKILLs the leader again and again, and reports how long the survivors
 //! take to agree on a new one. With `--converge`, `load` also times how long
-//! a cluster's replicas take to agree once the load stops. `history` runs
-//! bookings on a real cluster under faults and checks what it answered
-//! against what its replicas hold at the end.
+//! a cluster's replicas take to agree once the load stops. `nemesis` runs
+//! bookings on a fresh `moviebook up` while it injects faults through the
+//! operator's API, heals them, and checks what the cluster answered against
+//! what its replicas hold at the end.
 
 mod failover;
-mod history;
 mod history_check;
+mod nemesis;
 mod nodes;
+mod timeline;
+mod up;
 
 use clap::Parser;
 use cluster::replication::percentile;
@@ -26,8 +29,9 @@ enum Bench {
     Load(LoadArgs),
     /// Leader failover time of a real cluster, for Bully and Ring.
     Failover(failover::FailoverArgs),
-    /// Booking load on a real cluster under faults, its history checked.
-    History(history::HistoryArgs),
+    /// Booking load on a fresh cluster under scheduled faults, its history
+    /// checked, with a report and an HTML timeline.
+    Nemesis(nemesis::NemesisArgs),
 }
 
 #[derive(Parser)]
@@ -55,7 +59,7 @@ async fn main() -> anyhow::Result<()> {
     match Bench::parse() {
         Bench::Load(args) => load(args).await,
         Bench::Failover(args) => failover::run(args).await,
-        Bench::History(args) => history::run(args).await,
+        Bench::Nemesis(args) => nemesis::run(args).await,
     }
 }
 

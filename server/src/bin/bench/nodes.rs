@@ -1,6 +1,6 @@
 //! Real `moviebook node` processes for the benchmarks: a cluster on
 //! consecutive ports, each node on a database of its own, that can be
-//! killed (SIGKILL), paused (SIGSTOP), resumed and restarted one by one.
+//! killed (SIGKILL) and restarted one by one.
 
 use serde_json::Value;
 use std::process::{Child, Command, Stdio};
@@ -114,31 +114,8 @@ impl Nodes {
         }
     }
 
-    pub fn is_running(&self, id: u32) -> bool {
-        self.processes[(id - 1) as usize].is_some()
-    }
-
-    /// Freezes node `id` (SIGSTOP), as a long pause would.
-    pub fn pause(&self, id: u32) {
-        self.signal(id, "-STOP");
-    }
-
-    /// Lets a paused node go on (SIGCONT).
-    pub fn resume(&self, id: u32) {
-        self.signal(id, "-CONT");
-    }
-
-    fn signal(&self, id: u32, signal: &str) {
-        if let Some(child) = &self.processes[(id - 1) as usize] {
-            let _ = Command::new("kill")
-                .args([signal, &child.id().to_string()])
-                .status();
-        }
-    }
-
     pub fn stop_all(&mut self) {
         for id in self.ids() {
-            self.resume(id);
             self.kill(id);
         }
     }
