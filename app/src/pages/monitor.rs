@@ -2,11 +2,14 @@
 //! leader and epoch, the last election's messages, clocks and the last
 //! Berkeley round), refreshed live from the event feed; every node's clocks;
 //! the replicas, with a switch of the replication mode; the cluster's
-//! traffic, counted from the feed; and buttons that start a Bully or a Ring
-//! election. Anyone may watch; the switch and the buttons are shown to a
-//! signed-in operator only.
+//! traffic, counted from the feed; the faults in force, with the controls
+//! that inject and heal them; and buttons that start a Bully or a Ring
+//! election. Anyone may watch; the switch, the fault controls and the
+//! buttons are shown to a signed-in operator only.
 
 use crate::api::{get_cluster_status, StartElection};
+use crate::components::fault_controls::FaultControls;
+use crate::components::fault_watch::{ActiveFaults, FaultWatch};
 use crate::components::live::{json_field, on_cluster_event};
 use crate::components::node_clocks::NodeClocksPanel;
 use crate::components::notice::{ErrorNotice, Loading};
@@ -26,6 +29,7 @@ pub fn MonitorPage() -> impl IntoView {
     let status = Resource::new(|| (), |_| get_cluster_status());
     let events = RwSignal::new(Vec::<String>::new());
     let election = ServerAction::<StartElection>::new();
+    let faults = FaultWatch::start();
 
     on_cluster_event(move |json| {
         if let Some(line) = describe_event(&json) {
@@ -61,6 +65,10 @@ pub fn MonitorPage() -> impl IntoView {
                     Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
                 })}
             </Transition>
+            <ActiveFaults watch=faults/>
+            <OperatorOnly>
+                <FaultControls watch=faults/>
+            </OperatorOnly>
             <NodeClocksPanel/>
             <ReplicationPanel/>
             <TrafficPanel/>
@@ -220,6 +228,16 @@ fn describe_event(json: &str) -> Option<String> {
     }
     if kind == "fault" {
         return Some(format!("{source} · fault {}", find("change")?));
+    }
+    if kind == "process" {
+        return Some(format!(
+            "{source} · node-{} {}",
+            find("peer")?,
+            find("change")?
+        ));
+    }
+    if kind == "clockSkewed" {
+        return Some(format!("{source} · clock skew {}", find("change")?));
     }
     Some(match find("type") {
         Some(detail) => format!("{source} · {kind} · {detail}"),
