@@ -10,4 +10,5 @@ pub mod operator;
 pub mod replication;
 pub mod seat_map;
 pub mod session;
+pub mod timeline;
 pub mod traffic;

@@ -3,9 +3,10 @@
 //! Berkeley round), refreshed live from the event feed; every node's clocks;
 //! the replicas, with a switch of the replication mode; the cluster's
 //! traffic, counted from the feed; the faults in force, with the controls
-//! that inject and heal them; and buttons that start a Bully or a Ring
-//! election. Anyone may watch; the switch, the fault controls and the
-//! buttons are shown to a signed-in operator only.
+//! that inject and heal them; a timeline of the last two minutes; and
+//! buttons that start a Bully or a Ring election. Anyone may watch; the
+//! switch, the fault controls and the buttons are shown to a signed-in
+//! operator only.
 
 use crate::api::{get_cluster_status, StartElection};
 use crate::components::fault_controls::FaultControls;
@@ -15,6 +16,7 @@ use crate::components::node_clocks::NodeClocksPanel;
 use crate::components::notice::{ErrorNotice, Loading};
 use crate::components::operator::{provide_operator_state, OperatorOnly, OperatorPanel};
 use crate::components::replication::ReplicationPanel;
+use crate::components::timeline::Timeline;
 use crate::components::traffic::TrafficPanel;
 use crate::model::ClusterStatus;
 use leptos::prelude::*;
@@ -69,6 +71,7 @@ pub fn MonitorPage() -> impl IntoView {
             <OperatorOnly>
                 <FaultControls watch=faults/>
             </OperatorOnly>
+            <Timeline/>
             <NodeClocksPanel/>
             <ReplicationPanel/>
             <TrafficPanel/>
