@@ -55,8 +55,9 @@ async fn follow_feed(handle: impl Fn(String) + 'static, still_wanted: impl Fn() 
     }
 }
 
+/// Waits `ms` milliseconds in the browser.
 #[cfg(feature = "hydrate")]
-async fn sleep_ms(ms: u64) {
+pub(crate) async fn sleep_ms(ms: u64) {
     let (done, wait) = futures::channel::oneshot::channel::<()>();
     set_timeout(
         move || {

@@ -2,16 +2,21 @@
 //! leader and epoch, the last election's messages, clocks and the last
 //! Berkeley round), refreshed live from the event feed; every node's clocks;
 //! the replicas, with a switch of the replication mode; the cluster's
-//! traffic, counted from the feed; and buttons that start a Bully or a Ring
-//! election. Anyone may watch; the switch and the buttons are shown to a
-//! signed-in operator only.
+//! traffic, counted from the feed; the faults in force, with the controls
+//! that inject and heal them; a timeline of the last two minutes; and
+//! buttons that start a Bully or a Ring election. Anyone may watch; the
+//! switch, the fault controls and the buttons are shown to a signed-in
+//! operator only.
 
 use crate::api::{get_cluster_status, StartElection};
+use crate::components::fault_controls::FaultControls;
+use crate::components::fault_watch::{ActiveFaults, FaultWatch};
 use crate::components::live::{json_field, on_cluster_event};
 use crate::components::node_clocks::NodeClocksPanel;
 use crate::components::notice::{ErrorNotice, Loading};
 use crate::components::operator::{provide_operator_state, OperatorOnly, OperatorPanel};
 use crate::components::replication::ReplicationPanel;
+use crate::components::timeline::Timeline;
 use crate::components::traffic::TrafficPanel;
 use crate::model::ClusterStatus;
 use leptos::prelude::*;
@@ -26,6 +31,7 @@ pub fn MonitorPage() -> impl IntoView {
     let status = Resource::new(|| (), |_| get_cluster_status());
     let events = RwSignal::new(Vec::<String>::new());
     let election = ServerAction::<StartElection>::new();
+    let faults = FaultWatch::start();
 
     on_cluster_event(move |json| {
         if let Some(line) = describe_event(&json) {
@@ -61,6 +67,11 @@ pub fn MonitorPage() -> impl IntoView {
                     Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
                 })}
             </Transition>
+            <ActiveFaults watch=faults/>
+            <OperatorOnly>
+                <FaultControls watch=faults/>
+            </OperatorOnly>
+            <Timeline/>
             <NodeClocksPanel/>
             <ReplicationPanel/>
             <TrafficPanel/>
@@ -220,6 +231,16 @@ fn describe_event(json: &str) -> Option<String> {
     }
     if kind == "fault" {
         return Some(format!("{source} · fault {}", find("change")?));
+    }
+    if kind == "process" {
+        return Some(format!(
+            "{source} · node-{} {}",
+            find("peer")?,
+            find("change")?
+        ));
+    }
+    if kind == "clockSkewed" {
+        return Some(format!("{source} · clock skew {}", find("change")?));
     }
     Some(match find("type") {
         Some(detail) => format!("{source} · {kind} · {detail}"),

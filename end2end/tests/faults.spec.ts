@@ -1,0 +1,100 @@
+import { test, expect, Page } from '@playwright/test';
+import { open, watchForErrors, signInAsOperator } from './helpers';
+
+test.beforeEach(async ({ page }) => watchForErrors(page));
+
+// Whatever a failed test left broken is healed before the next one (a
+// passing one heals itself): the other tests expect three healthy nodes.
+test.afterEach(async ({ page }, testInfo) => {
+  if (testInfo.status !== testInfo.expectedStatus) {
+    await page.request.post('/api/heal');
+  }
+  await expect
+    .poll(
+      async () => {
+        const status = await (await page.request.get('/gateway/status')).json();
+        return status.nodes.every((n: any) => n.live && (n.process ?? 'running') === 'running');
+      },
+      { timeout: 30_000 },
+    )
+    .toBe(true);
+});
+
+/** Opens the monitor as the operator, once the fault controls have read the nodes. */
+async function openAsOperator(page: Page) {
+  await open(page, '/monitor');
+  await expect(page.getByTestId('health-summary')).toContainText('3 of 3 nodes healthy', { timeout: 20_000 });
+  await signInAsOperator(page);
+  await expect(page.getByTestId('heal-all')).toBeVisible();
+  await expect(page.getByTestId('fault-node-3')).toHaveAttribute('data-process', 'running');
+}
+
+/** The node that leads now, as the Election panel says. */
+async function leaderNow(page: Page): Promise<number> {
+  const leader = page.getByTestId('leader');
+  await expect(leader).toContainText(/Leader: node-\d+/);
+  return Number(/Leader: node-(\d+)/.exec((await leader.textContent()) ?? '')![1]);
+}
+
+test('anyone sees the faults in force, and only an operator the controls', async ({ page }) => {
+  await open(page, '/monitor');
+  await expect(page.getByTestId('active-faults')).toHaveText('None', { timeout: 15_000 });
+  await expect(page.getByTestId('timeline')).toBeVisible();
+  await expect(page.getByTestId('timeline').getByRole('img')).toHaveAttribute('aria-label', /Timeline of the cluster/);
+  await expect(page.getByTestId('heal-all')).toHaveCount(0);
+  await expect(page.getByTestId('kill-3')).toHaveCount(0);
+  // The API refuses the actions to anyone else all the same.
+  const refused = await page.request.post('/api/nodes/3/kill');
+  expect(refused.status()).toBe(401);
+  expect((await refused.json()).error.code).toBe('sign_in_required');
+});
+
+test('isolating a node cuts it off, the cluster goes on, and healing brings it back', async ({ page }) => {
+  await openAsOperator(page);
+  const active = page.getByTestId('active-faults');
+  await expect(active).toHaveText('None');
+  // A node that does not lead: node 3, unless it leads (Bully elects the highest id).
+  const leader = await leaderNow(page);
+  const victim = leader === 3 ? 2 : 3;
+
+  await page.getByTestId(`isolate-${victim}`).click();
+  // Listed in force, and marked down in the Health table as the other nodes see it.
+  const cutOff = active
+    .getByTestId('active-fault')
+    .filter({ hasText: new RegExp(`^node-${victim}: links to node-\\d, node-\\d cut, \\d+ s left$`) });
+  await expect(cutOff).toBeVisible({ timeout: 15_000 });
+  await expect(page.getByTestId(`fault-node-${victim}`)).toContainText('cut');
+  await expect(async () => {
+    const down = await page.locator(`tr[data-node="${victim}"][data-alive="false"]`).count();
+    expect(down).toBeGreaterThan(0);
+  }).toPass({ timeout: 15_000 });
+
+  // The others go on with a leader among them.
+  await expect(page.getByTestId('leader')).toContainText(new RegExp(`Leader: node-(?!${victim}\\b)\\d+`), {
+    timeout: 15_000,
+  });
+  // The timeline shows the cut.
+  await expect(page.getByTestId('timeline-summary')).toContainText(`node-${victim} cut off since`);
+
+  await page.getByTestId('heal-all').click();
+  await expect(active).toHaveText('None', { timeout: 15_000 });
+  await expect(page.getByTestId(`fault-node-${victim}`)).toContainText('links healthy');
+  await expect(page.getByTestId('health-summary')).toContainText('3 of 3 nodes healthy', { timeout: 15_000 });
+  await expect(page.locator(`tr[data-node="${victim}"][data-alive]`)).toHaveAttribute('data-alive', 'true');
+  await expect(page.getByTestId('timeline-summary')).toContainText(new RegExp(`node-${victim} cut off from \\d+ s to \\d+ s`));
+});
+
+test('killing a node stops its process, and restarting it runs it again', async ({ page }) => {
+  await openAsOperator(page);
+  const row = page.getByTestId('fault-node-3');
+
+  await page.getByTestId('kill-3').click();
+  await expect(row).toHaveAttribute('data-process', 'stopped', { timeout: 15_000 });
+  await expect(page.getByTestId('active-faults')).toContainText('node-3: stopped');
+  await expect(page.getByTestId('kill-3')).toHaveAttribute('aria-disabled', 'true');
+
+  await page.getByTestId('restart-3').click();
+  await expect(row).toHaveAttribute('data-process', 'running', { timeout: 15_000 });
+  await expect(page.getByTestId('health-summary')).toContainText('3 of 3 nodes healthy', { timeout: 30_000 });
+  await expect(page.getByTestId('active-faults')).toHaveText('None', { timeout: 15_000 });
+});
