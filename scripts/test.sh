@@ -23,12 +23,16 @@ export DATABASE_URL
 step "unit and integration tests"
 cargo test --release -p app -p cluster -p moviebook
 
-step "history checks under faults (real clusters, nodes killed and paused)"
-# Bookings through every node while nodes are SIGKILLed, restarted and
-# paused; exits non-zero if an acknowledged booking is not kept, a seat is
-# acknowledged twice (strong) or the replicas end different.
+step "the nemesis: faults through the API under load, history checked (three modes)"
+# A fresh `moviebook up` per mode takes bookings and cancellations through
+# its gateway while the fault API kills and restarts the leader, cuts off a
+# minority, cuts the leader from a follower, pauses a node, skews a clock,
+# makes links lossy and kills a follower; then heals through the API. Exits
+# non-zero if a fault is left, an acknowledged booking is not kept, a seat
+# is acknowledged twice (strong), a 5xx other than 503 is answered or the
+# replicas end different. Timelines: target/nemesis/*.html.
 for MODE in master-slave/strong multi-master/strong gossip/causal; do
-  target/release/moviebook-bench history --mode "$MODE" --seconds 10
+  target/release/moviebook-bench nemesis --mode "$MODE" --seconds 15
 done
 
 step "end-to-end tests (Playwright, Chromium)"

@@ -18,6 +18,24 @@ test.afterEach(async ({ page }, testInfo) => {
       { timeout: 30_000 },
     )
     .toBe(true);
+  // And the cluster settled: every node names the same leader and epoch,
+  // still so a moment later (a node back from a fault may take over).
+  const agreement = async () => {
+    const views = await Promise.all(
+      [1, 2, 3].map(async (id) => {
+        const answer = await page.request.get(`/api/nodes/${id}/election`);
+        return answer.ok() ? answer.json() : null;
+      }),
+    );
+    const named = new Set(views.map((v: any) => (v?.leader ? `${v.leader.id}/${v.leader.epoch}` : 'none')));
+    return named.size === 1 && !named.has('none') ? [...named][0] : null;
+  };
+  await expect(async () => {
+    const first = await agreement();
+    expect(first).not.toBeNull();
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    expect(await agreement()).toBe(first);
+  }).toPass({ timeout: 30_000 });
 });
 
 /** Opens the monitor as the operator, once the fault controls have read the nodes. */
