@@ -46,7 +46,7 @@ pub async fn forward(
     let started = Instant::now();
     let body = match read_body(body) {
         Ok(body) => body,
-        Err(refused) => return refused,
+        Err(refused) => return refused.into_response(),
     };
     let path_and_query = uri.path_and_query().map_or("/", |p| p.as_str());
     let forwarded_headers = end_to_end(&headers);
@@ -119,7 +119,7 @@ pub async fn pinned(
     let started = Instant::now();
     let body = match read_body(body) {
         Ok(body) => body,
-        Err(refused) => return refused,
+        Err(refused) => return refused.into_response(),
     };
     let Some((node, path_and_query)) =
         pinned_target(uri.path_and_query().map_or("/", |p| p.as_str()))
@@ -166,7 +166,7 @@ pub async fn pinned(
 }
 
 /// The request's body, or the answer that refuses it.
-fn read_body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, Response> {
+fn read_body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, HttpError> {
     match body {
         Ok(body) => Ok(body),
         Err(BytesRejection::FailedToBufferBody(FailedToBufferBody::LengthLimitError(_))) => {
@@ -174,14 +174,14 @@ fn read_body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, Response> {
                 ErrorCode::PayloadTooLarge,
                 format!("The request body is larger than {MAX_BODY_BYTES} bytes."),
             );
-            Err(HttpError(error).into_response())
+            Err(HttpError(error))
         }
         Err(rejection) => {
             let message = format!(
                 "The request body could not be read: {}",
                 rejection.body_text()
             );
-            Err(HttpError(ApiError::bad_request(message)).into_response())
+            Err(HttpError(ApiError::bad_request(message)))
         }
     }
 }
