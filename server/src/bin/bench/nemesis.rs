@@ -280,173 +280,145 @@ fn answering_node(response: &reqwest::Response) -> u32 {
         .unwrap_or(0)
 }
 
+/// One fault of the schedule: what to ask the fault API (`POST path`
+/// with `body`), and how it shows on the timeline.
+struct Step {
+    node: u32,
+    kind: &'static str,
+    path: String,
+    body: Value,
+    what: String,
+    /// How long it lasts unless undone; None: until undone.
+    lasting: Option<u64>,
+}
+
+impl Step {
+    async fn take(self, up: &Up, started: Instant) -> FaultSpan {
+        let refused = up
+            .send(Method::POST, &self.path, self.body)
+            .await
+            .err()
+            .map(|e| e.to_string());
+        let at_s = started.elapsed().as_secs_f64();
+        match self.lasting {
+            Some(seconds) => {
+                FaultSpan::lasting(self.node, self.kind, self.what, at_s, seconds, refused)
+            }
+            None => FaultSpan::new(self.node, self.kind, self.what, at_s, refused),
+        }
+    }
+}
+
 /// The schedule, spread over the load, every fault through the operator's
 /// API: what was done, and when.
 async fn inject_faults(up: &Up, ids: &[u32], started: Instant, run: Duration) -> Vec<FaultSpan> {
     let secs = |share: f64| (run.as_secs_f64() * share).round().max(1.0) as u64;
     let at = |share: f64| tokio::time::sleep_until((started + run.mul_f64(share)).into());
-    let now = || started.elapsed().as_secs_f64();
-    let mut done = Vec::new();
     let others = |node: u32| -> Vec<u32> { ids.iter().copied().filter(|&id| id != node).collect() };
+    let mut done = Vec::new();
 
     at(0.05).await;
     let leader = current_leader(up, ids).await.unwrap_or(ids[0]);
-    let killed = act(
-        up,
-        Method::POST,
-        &format!("/api/nodes/{leader}/kill"),
-        json!({}),
-    )
+    let mut killed = Step {
+        node: leader,
+        kind: "kill",
+        path: format!("/api/nodes/{leader}/kill"),
+        body: json!({}),
+        what: format!("kill node {leader} (the leader)"),
+        lasting: None,
+    }
+    .take(up, started)
     .await;
-    let mut span = FaultSpan::new(
-        leader,
-        "kill",
-        format!("kill node {leader} (the leader)"),
-        now(),
-        killed,
-    );
     at(0.2).await;
-    let _ = act(
-        up,
-        Method::POST,
-        &format!("/api/nodes/{leader}/restart"),
-        json!({}),
-    )
-    .await;
-    span.ended(now());
-    done.push(span);
+    let restart = format!("/api/nodes/{leader}/restart");
+    if let Err(e) = up.send(Method::POST, &restart, json!({})).await {
+        println!("restart refused: {e}");
+    }
+    killed.ended(started.elapsed().as_secs_f64());
+    done.push(killed);
 
     at(0.25).await;
     let minority = follower(up, ids).await;
     let lasting = secs(0.15);
-    let cut = json!({"peers": others(minority), "harm": "cut", "seconds": lasting});
-    let answer = act(
-        up,
-        Method::POST,
-        &format!("/api/nodes/{minority}/faults"),
-        cut,
-    )
-    .await;
-    let what = format!("cut node {minority} off from the others for {lasting} s (a minority)");
-    done.push(FaultSpan::lasting(
-        minority,
-        "cut",
-        what,
-        now(),
-        lasting,
-        answer,
-    ));
+    let step = Step {
+        node: minority,
+        kind: "cut",
+        path: format!("/api/nodes/{minority}/faults"),
+        body: json!({"peers": others(minority), "harm": "cut", "seconds": lasting}),
+        what: format!("cut node {minority} off from the others for {lasting} s (a minority)"),
+        lasting: Some(lasting),
+    };
+    done.push(step.take(up, started).await);
 
     at(0.45).await;
     let leader = current_leader(up, ids).await.unwrap_or(ids[0]);
     let cut_from = others(leader)[0];
     let lasting = secs(0.12);
-    let cut = json!({"peers": [cut_from], "harm": "cut", "seconds": lasting});
-    let answer = act(
-        up,
-        Method::POST,
-        &format!("/api/nodes/{leader}/faults"),
-        cut,
-    )
-    .await;
-    let what = format!(
-        "cut leader {leader} from node {cut_from} for {lasting} s (each still sees a majority)"
-    );
-    done.push(FaultSpan::lasting(
-        leader,
-        "cut",
-        what,
-        now(),
-        lasting,
-        answer,
-    ));
+    let step = Step {
+        node: leader,
+        kind: "cut",
+        path: format!("/api/nodes/{leader}/faults"),
+        body: json!({"peers": [cut_from], "harm": "cut", "seconds": lasting}),
+        what: format!(
+            "cut leader {leader} from node {cut_from} for {lasting} s (each still sees a majority)"
+        ),
+        lasting: Some(lasting),
+    };
+    done.push(step.take(up, started).await);
 
     at(0.6).await;
     let paused = follower(up, ids).await;
     let lasting = secs(0.1);
-    let pause = json!({ "seconds": lasting });
-    let answer = act(
-        up,
-        Method::POST,
-        &format!("/api/nodes/{paused}/pause"),
-        pause,
-    )
-    .await;
-    let what = format!("pause node {paused} for {lasting} s");
-    done.push(FaultSpan::lasting(
-        paused,
-        "pause",
-        what,
-        now(),
-        lasting,
-        answer,
-    ));
+    let step = Step {
+        node: paused,
+        kind: "pause",
+        path: format!("/api/nodes/{paused}/pause"),
+        body: json!({ "seconds": lasting }),
+        what: format!("pause node {paused} for {lasting} s"),
+        lasting: Some(lasting),
+    };
+    done.push(step.take(up, started).await);
 
     at(0.7).await;
     let skewed = ids[ids.len() - 1];
     let lasting = secs(0.2);
-    let skew = json!({"offsetMs": 2500, "driftPpm": 400, "seconds": lasting});
-    let answer = act(
-        up,
-        Method::POST,
-        &format!("/api/nodes/{skewed}/faults/clock"),
-        skew,
-    )
-    .await;
-    let what = format!("skew node {skewed}'s clock +2.5 s, drifting 400 ppm, for {lasting} s");
-    done.push(FaultSpan::lasting(
-        skewed,
-        "skew",
-        what,
-        now(),
-        lasting,
-        answer,
-    ));
+    let step = Step {
+        node: skewed,
+        kind: "skew",
+        path: format!("/api/nodes/{skewed}/faults/clock"),
+        body: json!({"offsetMs": 2500, "driftPpm": 400, "seconds": lasting}),
+        what: format!("skew node {skewed}'s clock +2.5 s, drifting 400 ppm, for {lasting} s"),
+        lasting: Some(lasting),
+    };
+    done.push(step.take(up, started).await);
 
     at(0.78).await;
-    let lossy_node = ids[0];
+    let lossy = ids[0];
     let lasting = secs(0.4);
-    let lossy = json!({"peers": others(lossy_node), "harm": "lossy", "dropShare": 0.3, "delayMs": 100, "seconds": lasting});
-    let answer = act(
-        up,
-        Method::POST,
-        &format!("/api/nodes/{lossy_node}/faults"),
-        lossy,
-    )
-    .await;
-    let what =
-        format!("lossy links from node {lossy_node}: 30 % dropped, 100 ms delay, until healed");
-    done.push(FaultSpan::lasting(
-        lossy_node,
-        "lossy",
-        what,
-        now(),
-        lasting,
-        answer,
-    ));
+    let step = Step {
+        node: lossy,
+        kind: "lossy",
+        path: format!("/api/nodes/{lossy}/faults"),
+        body: json!({"peers": others(lossy), "harm": "lossy", "dropShare": 0.3, "delayMs": 100, "seconds": lasting}),
+        what: format!("lossy links from node {lossy}: 30 % dropped, 100 ms delay, until healed"),
+        lasting: Some(lasting),
+    };
+    done.push(step.take(up, started).await);
 
     at(0.9).await;
-    let killed_node = follower(up, ids).await;
-    let killed = act(
-        up,
-        Method::POST,
-        &format!("/api/nodes/{killed_node}/kill"),
-        json!({}),
-    )
-    .await;
-    let what = format!("kill node {killed_node} (a follower), down until healed");
-    done.push(FaultSpan::new(killed_node, "kill", what, now(), killed));
+    let killed = follower(up, ids).await;
+    let step = Step {
+        node: killed,
+        kind: "kill",
+        path: format!("/api/nodes/{killed}/kill"),
+        body: json!({}),
+        what: format!("kill node {killed} (a follower), down until healed"),
+        lasting: None,
+    };
+    done.push(step.take(up, started).await);
 
     at(1.0).await;
     done
-}
-
-/// An operator's request to the fault API; what went wrong, if it did.
-async fn act(up: &Up, method: Method, path: &str, body: Value) -> Option<String> {
-    up.send(method, path, body)
-        .await
-        .err()
-        .map(|e| e.to_string())
 }
 
 /// The leader most nodes that answer agree on.
