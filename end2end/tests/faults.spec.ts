@@ -54,6 +54,23 @@ async function leaderNow(page: Page): Promise<number> {
   return Number(/Leader: node-(\d+)/.exec((await leader.textContent()) ?? '')![1]);
 }
 
+/** Books a free seat of the first showtime through node `node` as a new moviegoer; the booking's id. */
+async function bookThrough(page: Page, node: number): Promise<string> {
+  const session = await (await page.request.post('/api/sessions', { data: { name: 'Cut Off' } })).json();
+  const auth = { Authorization: `Bearer ${session.token}` };
+  const movies = await (await page.request.get('/api/movies')).json();
+  const movie = await (await page.request.get(`/api/movies?id=${movies[0].id}`)).json();
+  const showtime = movie.showtimes[movie.showtimes.length - 1].id;
+  const map = await (await page.request.get(`/api/seats?showtimeId=${showtime}`)).json();
+  const seat = map.rows.flatMap((row: any) => row.seats).find((s: any) => s.state === 'available').label;
+  const answer = await page.request.post(`/api/nodes/${node}/bookings`, {
+    headers: auth,
+    data: { showtimeId: showtime, seats: [seat] },
+  });
+  expect(answer.status(), await answer.text()).toBe(201);
+  return (await answer.json()).id;
+}
+
 test('anyone sees the faults in force, and only an operator the controls', async ({ page }) => {
   await open(page, '/monitor');
   await expect(page.getByTestId('active-faults')).toHaveText('None', { timeout: 15_000 });
@@ -93,6 +110,8 @@ test('isolating a node cuts it off, the cluster goes on, and healing brings it b
   });
   // The timeline shows the cut.
   await expect(page.getByTestId('timeline-summary')).toContainText(`node-${victim} cut off since`);
+  // A booking made meanwhile through the leader, which the cut-off node cannot hear of yet.
+  const booked = await bookThrough(page, await leaderNow(page));
 
   await page.getByTestId('heal-all').click();
   await expect(active).toHaveText('None', { timeout: 15_000 });
@@ -100,6 +119,13 @@ test('isolating a node cuts it off, the cluster goes on, and healing brings it b
   await expect(page.getByTestId('health-summary')).toContainText('3 of 3 nodes healthy', { timeout: 15_000 });
   await expect(page.locator(`tr[data-node="${victim}"][data-alive]`)).toHaveAttribute('data-alive', 'true');
   await expect(page.getByTestId('timeline-summary')).toContainText(new RegExp(`node-${victim} cut off from \\d+ s to \\d+ s`));
+  // Healed, it catches up: it holds the booking made while it was cut off.
+  await expect
+    .poll(async () => {
+      const copy = await page.request.get(`/api/nodes/${victim}/bookings?id=${booked}`);
+      return copy.ok() ? (await copy.json()).status : copy.status();
+    }, { timeout: 20_000 })
+    .toBe('confirmed');
 });
 
 test('killing a node stops its process, and restarting it runs it again', async ({ page }) => {
@@ -115,4 +141,22 @@ test('killing a node stops its process, and restarting it runs it again', async 
   await expect(row).toHaveAttribute('data-process', 'running', { timeout: 15_000 });
   await expect(page.getByTestId('health-summary')).toContainText('3 of 3 nodes healthy', { timeout: 30_000 });
   await expect(page.getByTestId('active-faults')).toHaveText('None', { timeout: 15_000 });
+});
+
+test('an operator switches the gateway\'s balancing strategy', async ({ page }) => {
+  await openAsOperator(page);
+  const leastConnections = page.getByTestId('strategy-least_connections');
+  const roundRobin = page.getByTestId('strategy-round_robin');
+  await expect(roundRobin).toHaveAttribute('aria-pressed', 'true');
+
+  await leastConnections.click();
+  await expect(leastConnections).toHaveAttribute('aria-pressed', 'true', { timeout: 15_000 });
+  const status = await (await page.request.get('/gateway/status')).json();
+  expect(status.strategy).toBe('least_connections');
+  // The switch is on the live feed.
+  await expect(page.getByTestId('event-log').locator('li', { hasText: /gateway · strategySwitched/ }).first()).toBeVisible();
+
+  // Back to the default, for whoever comes next.
+  await roundRobin.click();
+  await expect(roundRobin).toHaveAttribute('aria-pressed', 'true', { timeout: 15_000 });
 });

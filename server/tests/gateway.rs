@@ -366,6 +366,17 @@ async fn a_gateway_that_does_not_run_its_nodes_refuses_process_controls_and_pins
         let message = body["error"]["message"].as_str().unwrap_or_default();
         assert!(message.contains("moviebook up"), "{message}");
     }
+    let response = client
+        .put(format!("{}/gateway/strategy", gateway.base_url))
+        .json(&serde_json::json!({"strategy": "least_connections"}))
+        .send()
+        .await
+        .expect("the gateway answers");
+    assert_eq!(
+        response.status(),
+        409,
+        "a gateway alone cannot tell an operator"
+    );
     for (path, expected) in [("/api/nodes/1/faults", 503), ("/api/nodes/2/faults", 404)] {
         let response = client
             .get(format!("{}{path}", gateway.base_url))

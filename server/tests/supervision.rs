@@ -2,8 +2,9 @@
 //! PostgreSQL, supervising three real node processes. Through its gateway
 //! an operator (and no one else) pauses a node, which its peers then mark
 //! down and which comes back where it was; kills one, which stays stopped
-//! until `--restart-after` brings it back; restarts one; and heals
-//! everything at once. Every change is an event on the gateway's feed.
+//! until `--restart-after` brings it back; restarts one; heals everything
+//! at once; and switches the balancing strategy. Every change to a process
+//! is an event on the gateway's feed.
 
 mod common;
 
@@ -184,11 +185,39 @@ async fn an_operator_pauses_kills_restarts_and_heals_nodes_that_up_supervises() 
         let (status, _) = post(&client, &up, "/api/heal", token, json!({})).await;
         assert_eq!(status.as_u16(), refused);
     }
+    let forged = operator.replace("op.admin", "op.root");
+    let (status, _) = post(&client, &up, "/api/nodes/3/kill", Some(&forged), json!({})).await;
+    assert_eq!(status, 401, "a forged session is nobody's");
     assert_eq!(
         process_of(&client, &up, 3).await.as_deref(),
         Some("running")
     );
     let op = Some(operator.as_str());
+
+    // The balancing strategy, an operator's too.
+    let switch = |token: Option<String>, strategy: &str| {
+        let mut request = client
+            .put(format!("{}/gateway/strategy", up.base_url))
+            .json(&json!({ "strategy": strategy }));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        async move { request.send().await.expect("the gateway answers").status() }
+    };
+    assert_eq!(switch(None, "least_connections").await, 401);
+    assert_eq!(
+        switch(Some(moviegoer.clone()), "least_connections").await,
+        403
+    );
+    assert_eq!(switch(Some(operator.clone()), "fastest").await, 422);
+    assert_eq!(
+        switch(Some(operator.clone()), "least-connections").await,
+        200
+    );
+    let status = get(&client, &up, "/gateway/status")
+        .await
+        .expect("a status");
+    assert_eq!(status["strategy"], "least_connections");
     for (path, body, expected) in [
         ("/api/nodes/9/kill", json!({}), 404),
         ("/api/nodes/3/pause", json!({"seconds": 0}), 422),

@@ -205,11 +205,46 @@ impl NodeAction {
     }
 }
 
-/// An operator's action: on one node, or healing everything.
+/// How the gateway spreads requests over the nodes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Balance {
+    RoundRobin,
+    LeastConnections,
+    WeightedRoundRobin,
+}
+
+impl Balance {
+    pub const ALL: [Balance; 3] = [
+        Balance::RoundRobin,
+        Balance::LeastConnections,
+        Balance::WeightedRoundRobin,
+    ];
+
+    /// Its name in the gateway's API.
+    pub fn wire(self) -> &'static str {
+        match self {
+            Balance::RoundRobin => "round_robin",
+            Balance::LeastConnections => "least_connections",
+            Balance::WeightedRoundRobin => "weighted_round_robin",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Balance::RoundRobin => "Round robin",
+            Balance::LeastConnections => "Least connections",
+            Balance::WeightedRoundRobin => "Weighted round robin",
+        }
+    }
+}
+
+/// An operator's action: on one node, healing everything, or switching
+/// the gateway's balancing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Action {
     Node(NodeId, NodeAction),
     HealEverything,
+    Balance(Balance),
 }
 
 impl Action {
@@ -217,7 +252,7 @@ impl Action {
     pub fn node(self) -> Option<NodeId> {
         match self {
             Action::Node(node, _) => Some(node),
-            Action::HealEverything => None,
+            Action::HealEverything | Action::Balance(_) => None,
         }
     }
 
@@ -225,14 +260,29 @@ impl Action {
         match self {
             Action::Node(node, action) => action.describe(node),
             Action::HealEverything => "Heal everything".to_string(),
+            Action::Balance(balance) => format!("Balance by {}", balance.label().to_lowercase()),
         }
     }
 
-    /// The path it is posted to and its JSON body, if it has one; `nodes`
+    /// The method it is sent with: PUT for the balancing, which it sets,
+    /// POST for the others.
+    pub fn method(self) -> &'static str {
+        match self {
+            Action::Balance(_) => "PUT",
+            _ => "POST",
+        }
+    }
+
+    /// The path it is sent to and its JSON body, if it has one; `nodes`
     /// are every node of the cluster (the others are the links to harm).
     pub fn request(self, nodes: &[NodeId]) -> (String, Option<String>) {
-        let Action::Node(node, action) = self else {
-            return ("/api/heal".to_string(), None);
+        let (node, action) = match self {
+            Action::Node(node, action) => (node, action),
+            Action::HealEverything => return ("/api/heal".to_string(), None),
+            Action::Balance(balance) => {
+                let body = format!(r#"{{"strategy":"{}"}}"#, balance.wire());
+                return ("/gateway/strategy".to_string(), Some(body));
+            }
         };
         let others: Vec<NodeId> = nodes.iter().copied().filter(|&n| n != node).collect();
         let others = serde_json::to_string(&others).unwrap_or_else(|_| "[]".to_string());
@@ -331,7 +381,10 @@ mod browser {
     /// Sends `action`; Ok when the server did it.
     pub async fn send(action: Action, nodes: &[NodeId]) -> Result<(), ApiError> {
         let (path, body) = action.request(nodes);
-        let request = Request::post(&path);
+        let request = match action.method() {
+            "PUT" => Request::put(&path),
+            _ => Request::post(&path),
+        };
         let request = match body {
             Some(body) => request
                 .header("Content-Type", "application/json")
@@ -392,6 +445,18 @@ mod browser {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn switching_the_balancing_puts_its_api_name() {
+        let action = Action::Balance(Balance::LeastConnections);
+        assert_eq!(action.method(), "PUT");
+        assert_eq!(Action::HealEverything.method(), "POST");
+        let (path, body) = action.request(&[1, 2, 3]);
+        assert_eq!(path, "/gateway/strategy");
+        let body: serde_json::Value = serde_json::from_str(&body.unwrap()).unwrap();
+        assert_eq!(body, serde_json::json!({"strategy": "least_connections"}));
+        assert_eq!(action.node(), None);
+    }
 
     #[test]
     fn each_action_posts_the_body_the_api_expects() {

@@ -7,7 +7,7 @@
 //! in place as the state changes, so a keyboard user's focus stays on the
 //! button just pressed.
 
-use crate::components::fault_api::{Action, Links, NodeAction, NodeId, Process};
+use crate::components::fault_api::{Action, Balance, Links, NodeAction, NodeId, Process};
 use crate::components::fault_watch::{describe_link_fault, FaultState, FaultWatch};
 use leptos::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
@@ -117,6 +117,23 @@ pub fn FaultControls(watch: FaultWatch) -> impl IntoView {
                     on:click=move |_| requests.run(heal)>
                     {move || if requests.is_pending(heal) { "Healing…" } else { "Heal everything" }}
                 </button>
+            </div>
+            <div class="button-row" role="group" aria-labelledby="balancing-label">
+                <span id="balancing-label">"Gateway balancing:"</span>
+                {Balance::ALL.map(|balance| {
+                    let action = Action::Balance(balance);
+                    let chosen = move || watch.state.with(|s| {
+                        s.as_ref().and_then(|s| s.as_ref().ok()).is_some_and(|s| s.strategy == balance.wire())
+                    });
+                    view! {
+                        <button type="button" class="button" data-testid=format!("strategy-{}", balance.wire())
+                            aria-pressed=move || chosen().to_string()
+                            aria-busy=move || requests.is_pending(action).to_string()
+                            on:click=move |_| requests.run(action)>
+                            {balance.label()}
+                        </button>
+                    }
+                })}
             </div>
             {move || requests.error(None).map(|message| view! {
                 <p class="field-error" role="alert">{message}</p>

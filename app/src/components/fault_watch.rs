@@ -14,8 +14,9 @@ use leptos::prelude::*;
 use std::collections::BTreeMap;
 
 /// The feed events after which the state is read again.
-const CHANGES: [&str; 7] = [
+const CHANGES: [&str; 8] = [
     "process",
+    "strategySwitched",
     "fault",
     "clockSkewed",
     "gatewayNodeUp",
@@ -35,6 +36,8 @@ pub struct NodeState {
 #[derive(Clone, Debug, PartialEq)]
 pub struct FaultState {
     pub nodes: Vec<NodeState>,
+    /// The gateway's balancing strategy, as its API names it.
+    pub strategy: String,
     pub read_at_ms: f64,
 }
 
@@ -142,6 +145,7 @@ async fn read_state() -> Result<FaultState, ApiError> {
     });
     let links = futures::future::join_all(links).await;
     Ok(FaultState {
+        strategy: status.strategy,
         nodes: status
             .nodes
             .into_iter()
@@ -336,6 +340,7 @@ mod tests {
     #[test]
     fn nothing_in_force_lists_nothing() {
         let state = FaultState {
+            strategy: "round_robin".into(),
             nodes: vec![
                 node(1, Some(Process::Running), 0, Links::Known(vec![])),
                 node(2, Some(Process::Running), 0, Links::Known(vec![])),
@@ -356,6 +361,7 @@ mod tests {
             expires_in_ms: 30_000,
         };
         let state = FaultState {
+            strategy: "round_robin".into(),
             nodes: vec![
                 node(1, Some(Process::Stopped), 0, Links::Unreachable),
                 node(2, Some(Process::Paused), 10_000, Links::Unreachable),

@@ -1,9 +1,11 @@
-//! The operator's process faults, at the gateway of `moviebook up`, which
+//! The operator's controls at the gateway of `moviebook up`, which
 //! supervises the node processes: `POST /api/nodes/{id}/kill`, `.../restart`
-//! and `.../pause {"seconds"}`, and `POST /api/heal`, which resumes paused
+//! and `.../pause {"seconds"}`; `POST /api/heal`, which resumes paused
 //! nodes, restarts stopped ones and heals every node's link faults and
-//! clock skews. Operator-only (the same sessions the nodes accept); a
-//! gateway that does not run its nodes answers 409.
+//! clock skews; and `PUT /gateway/strategy {"strategy"}`, the balancing
+//! strategy. Operator-only (the same sessions the nodes accept); a gateway
+//! started alone, which neither runs its nodes nor can tell an operator's
+//! session, answers 409.
 
 use super::Shared;
 use crate::auth::{SessionKeys, SignedInOperator};
@@ -14,6 +16,7 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Method};
 use axum::Json;
+use cluster::balancer::Strategy;
 use cluster::NodeId;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -104,7 +107,34 @@ pub async fn heal(
     Ok(Json(json!({ "healed": healed })))
 }
 
-/// Every process control, on a gateway that does not run its nodes.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StrategyRequest {
+    strategy: String,
+}
+
+/// Switches how the gateway spreads requests over the nodes, from the next
+/// request on.
+pub async fn switch_strategy(
+    State(shared): State<Arc<Shared>>,
+    _: SignedInOperator,
+    body: Result<Json<StrategyRequest>, JsonRejection>,
+) -> Result<Json<Value>, HttpError> {
+    let Json(request) = body?;
+    let strategy: Strategy = request.strategy.trim().parse().map_err(|_| {
+        ApiError::invalid(format!(
+            "Unknown strategy {:?}: use round_robin, least_connections or weighted_round_robin.",
+            request.strategy
+        ))
+    })?;
+    shared.balancer().set_strategy(strategy);
+    let name = shared.strategy_name();
+    tracing::warn!(strategy = %name, "balancing strategy switched");
+    shared.publish(json!({"kind": "strategySwitched", "strategy": name}));
+    Ok(Json(json!({ "strategy": name })))
+}
+
+/// Every operator control, on a gateway started alone.
 pub async fn not_supervised() -> HttpError {
     HttpError(not_running_its_nodes())
 }
@@ -120,8 +150,8 @@ fn supervisor(shared: &Shared) -> Result<&Supervisor, ApiError> {
 fn not_running_its_nodes() -> ApiError {
     ApiError::new(
         ErrorCode::Conflict,
-        "This gateway does not run its nodes, so it cannot kill, pause or restart \
-         them: start the cluster with `moviebook up` for that.",
+        "This gateway was started alone: it does not run its nodes (to kill, pause or \
+         restart them) and cannot tell an operator. The gateway of `moviebook up` can.",
     )
 }
 

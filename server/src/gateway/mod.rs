@@ -16,7 +16,7 @@ pub use control::NodeControl;
 pub use rate_limit::RateLimits;
 
 use axum::extract::{DefaultBodyLimit, State};
-use axum::routing::{any, get, post};
+use axum::routing::{any, get, post, put};
 use axum::{Json, Router};
 use cluster::balancer::{Balancer, Strategy};
 use cluster::NodeId;
@@ -151,16 +151,17 @@ pub async fn run(
     Ok(served?)
 }
 
-/// `/api/nodes/{id}/...` and `/api/heal`: the process controls (refused
-/// with 409 by a gateway that does not run its nodes), and everything else
-/// aimed at one node.
+/// `/api/nodes/{id}/...`, `/api/heal` and `/gateway/strategy`: the
+/// operator's controls (refused with 409 by a gateway started alone), and
+/// everything else aimed at one node.
 fn node_routes(control: Option<&NodeControl>) -> Router<Arc<Shared>> {
     let pinned = Router::new().route("/api/nodes/{id}/{*rest}", any(proxy::pinned));
     let controls = Router::new()
         .route("/api/nodes/{id}/kill", post(control::kill))
         .route("/api/nodes/{id}/restart", post(control::restart))
         .route("/api/nodes/{id}/pause", post(control::pause))
-        .route("/api/heal", post(control::heal));
+        .route("/api/heal", post(control::heal))
+        .route("/gateway/strategy", put(control::switch_strategy));
     let controls = match control {
         Some(control) => controls.route_layer(axum::middleware::from_fn_with_state(
             control.keys.clone(),
@@ -170,7 +171,8 @@ fn node_routes(control: Option<&NodeControl>) -> Router<Arc<Shared>> {
             .route("/api/nodes/{id}/kill", post(control::not_supervised))
             .route("/api/nodes/{id}/restart", post(control::not_supervised))
             .route("/api/nodes/{id}/pause", post(control::not_supervised))
-            .route("/api/heal", post(control::not_supervised)),
+            .route("/api/heal", post(control::not_supervised))
+            .route("/gateway/strategy", put(control::not_supervised)),
     };
     // A page of another site may not use them (as on the nodes).
     let controls = controls.layer(axum::middleware::from_fn(crate::http::refuse_cross_site));

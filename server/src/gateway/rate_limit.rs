@@ -94,7 +94,7 @@ fn kind_of(method: &Method, path: &str) -> Kind {
                     | "/api/faults/clock"
             ) || SENSITIVE_FUNCTIONS.iter().any(|f| path.starts_with(f))
         }
-        Method::PUT => path == "/api/replication",
+        Method::PUT => path == "/api/replication" || path == "/gateway/strategy",
         Method::DELETE => path == "/api/faults",
         _ => false,
     };
@@ -165,6 +165,7 @@ mod tests {
             (Method::POST, "/api/nodes/2/faults"),
             (Method::DELETE, "/api/nodes/2/faults"),
             (Method::POST, "/api/heal"),
+            (Method::PUT, "/gateway/strategy"),
         ];
         for (method, path) in sensitive {
             assert_eq!(kind_of(&method, path), Kind::Sensitive, "{method} {path}");
