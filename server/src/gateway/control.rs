@@ -74,16 +74,16 @@ pub async fn heal(
     _: SignedInOperator,
     headers: HeaderMap,
 ) -> Result<Json<Value>, HttpError> {
-    let mut healed: Vec<Value> = supervisor(&shared)?
-        .heal()
-        .await
-        .into_iter()
+    let processes = supervisor(&shared)?.heal().await;
+    let mut healed: Vec<Value> = processes
+        .iter()
         .map(|(node, change)| json!({"nodeId": node, "change": change}))
         .collect();
-    // A node's faults live in its memory: a node restarted just now has
-    // none, and one that does not answer yet is left out.
+    // A node's faults live in its memory: one restarted just now has none.
+    let restarted = |node: NodeId| processes.contains(&(node, Change::Restarted));
     let credentials = super::proxy::credentials(&headers);
-    let asks = shared.nodes.iter().map(|(&node, address)| {
+    let others = shared.nodes.iter().filter(|(&node, _)| !restarted(node));
+    let asks = others.map(|(&node, address)| {
         let request = shared
             .client
             .request(Method::DELETE, format!("http://{address}/api/faults"))
@@ -91,11 +91,20 @@ pub async fn heal(
         async move { (node, request.send().await) }
     });
     for (node, answer) in futures::future::join_all(asks).await {
-        let Ok(answer) = answer else { continue };
-        if !answer.status().is_success() {
-            tracing::warn!(node, status = %answer.status(), "node refused to heal its faults");
-            continue;
-        }
+        // A node that does not answer (cut off from the gateway too, or
+        // crashed meanwhile): say so, for the operator to try again.
+        let answer = match answer {
+            Ok(answer) if answer.status().is_success() => answer,
+            Ok(refused) => {
+                tracing::warn!(node, status = %refused.status(), "node refused to heal its faults");
+                healed.push(json!({"nodeId": node, "change": "notHealed", "status": refused.status().as_u16()}));
+                continue;
+            }
+            Err(_) => {
+                healed.push(json!({"nodeId": node, "change": "notReached"}));
+                continue;
+            }
+        };
         let body: Value = answer.json().await.unwrap_or(Value::Null);
         for fault in body["healed"].as_array().into_iter().flatten() {
             healed.push(json!({"nodeId": node, "change": "linkHealed", "fault": fault}));

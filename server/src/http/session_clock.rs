@@ -48,12 +48,17 @@ pub async fn track(
 }
 
 /// The API, server functions and pages; not node messages, the event feed
-/// or static files.
+/// or static files, nor what reads or steers the node itself rather than
+/// the bookings (its health, its election, its faults): a node cut off
+/// from the others cannot catch up to what a client saw elsewhere, and
+/// must still say how it is and be healed.
 fn is_session_request(path: &str) -> bool {
+    const ABOUT_THE_NODE: [&str; 3] = ["/api/health", "/api/election", "/api/faults"];
     let file = path.rsplit('/').next().unwrap_or_default();
     !(path.starts_with("/internal/")
         || path.starts_with("/ws/")
         || path.starts_with("/pkg/")
+        || ABOUT_THE_NODE.iter().any(|about| path.starts_with(about))
         || file.contains('.'))
 }
 
@@ -93,6 +98,10 @@ mod tests {
             "/ws/events",
             "/pkg/moviebook.wasm",
             "/favicon.ico",
+            "/api/health",
+            "/api/election",
+            "/api/faults",
+            "/api/faults/clock",
         ] {
             assert!(!is_session_request(path), "{path}");
         }
