@@ -17,7 +17,7 @@ pub mod session;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Link, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes, A};
-use leptos_router::path;
+use leptos_router::{path, SsrMode};
 
 /// The content security policy of a page whose inline scripts carry
 /// `nonce`: scripts from this site and those inline ones only, WebAssembly
@@ -87,13 +87,17 @@ pub fn App() -> impl IntoView {
                 <components::session::UserBadge/>
             </header>
             <main>
+                // Each page is sent once its data is rendered in it (not
+                // streamed out of order for a script to place): readable
+                // with JavaScript off, and answered with the status its
+                // data says (an unknown movie is a 404).
                 <Routes fallback=pages::NotFound>
-                    <Route path=path!("/") view=pages::home::HomePage/>
-                    <Route path=path!("/movies/:id") view=pages::movie::MoviePage/>
-                    <Route path=path!("/showtimes/:id") view=pages::seats::SeatsPage/>
-                    <Route path=path!("/bookings") view=pages::my_bookings::MyBookingsPage/>
-                    <Route path=path!("/bookings/:id") view=pages::booking::BookingPage/>
-                    <Route path=path!("/monitor") view=pages::monitor::MonitorPage/>
+                    <Route path=path!("/") view=pages::home::HomePage ssr=SsrMode::Async/>
+                    <Route path=path!("/movies/:id") view=pages::movie::MoviePage ssr=SsrMode::Async/>
+                    <Route path=path!("/showtimes/:id") view=pages::seats::SeatsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/bookings") view=pages::my_bookings::MyBookingsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/bookings/:id") view=pages::booking::BookingPage ssr=SsrMode::Async/>
+                    <Route path=path!("/monitor") view=pages::monitor::MonitorPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
             <footer class="footer">

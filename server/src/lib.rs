@@ -6,6 +6,7 @@ pub mod config;
 pub mod gateway;
 pub mod http;
 pub mod launcher;
+pub mod metrics;
 pub mod node;
 pub mod replication;
 pub mod runtime;

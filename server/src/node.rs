@@ -26,6 +26,8 @@ pub async fn run(
     config: NodeConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    // Before anything it counts happens.
+    crate::metrics::handle();
     let node_name = config.node_name();
     let address = SocketAddr::new(config.bind, config.port);
     let cluster_config = cluster_config(&config, address)?;

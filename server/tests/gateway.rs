@@ -125,6 +125,22 @@ async fn requests_go_round_every_node_and_survive_a_killed_one() {
     .await;
     assert!(rejoined.is_some(), "the restarted node gets requests again");
 
+    // What it routed, per node, and the retries after node 2 died, in
+    // Prometheus's text format.
+    let metrics = client
+        .get(format!("{}/metrics", gateway.base_url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for node in ["1", "2", "3"] {
+        let routed = format!("moviebook_gateway_routed_total{{node=\"{node}\",status=\"200\"}}");
+        assert!(metrics.contains(&routed), "{routed} in {metrics}");
+    }
+    assert!(metrics.contains("moviebook_gateway_request_duration_seconds_bucket{node=\"1\",le=\"+Inf\"}"), "{metrics}");
+
     let too_big = vec![b'x'; 2 * 1024 * 1024];
     let response = client
         .post(format!("{}/api/bookings", gateway.base_url))

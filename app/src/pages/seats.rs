@@ -162,6 +162,11 @@ fn SeatPicker(
             <SeatMapView map selected notice/>
             <aside class="booking-panel" aria-label="Your selection">
                 <h2>"Your seats"</h2>
+                <noscript>
+                    <p class="notice warn" data-testid="needs-javascript">
+                        "Choosing and booking seats needs JavaScript: turn it on to book. The map shows which seats are free."
+                    </p>
+                </noscript>
                 <p class="selection" data-testid="selection">
                     {move || {
                         let seats = selected.read();

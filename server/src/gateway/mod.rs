@@ -90,6 +90,7 @@ pub async fn run(
     gateway: Gateway,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    crate::metrics::handle();
     let ids: Vec<NodeId> = gateway.nodes.keys().copied().collect();
     let client = reqwest::Client::builder()
         .connect_timeout(CONNECT_TIMEOUT)
@@ -128,6 +129,7 @@ pub async fn run(
     let app = Router::new()
         .route("/ws/events", get(feed::serve))
         .route("/gateway/status", get(status))
+        .route("/metrics", get(crate::metrics::render))
         .merge(node_routes(gateway.control.as_ref()))
         .fallback(proxy::forward)
         .layer(DefaultBodyLimit::max(proxy::MAX_BODY_BYTES))

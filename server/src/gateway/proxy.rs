@@ -85,12 +85,16 @@ pub async fn forward(
                 return response;
             }
             Err(e) if e.is_connect() => {
+                metrics::counter!("moviebook_gateway_retries_total", "node" => node.to_string())
+                    .increment(1);
                 tracing::warn!(node, error = %e, "node refused the connection; trying another");
                 shared.balancer().set_live(node, false);
             }
             // A connection that died under the request (the node was killed
             // after the gateway last used it): harmless to repeat a read.
             Err(e) if safe_to_repeat && !e.is_timeout() => {
+                metrics::counter!("moviebook_gateway_retries_total", "node" => node.to_string())
+                    .increment(1);
                 tracing::warn!(node, error = %e, "node dropped the request; trying another");
             }
             Err(e) => {
@@ -228,6 +232,11 @@ fn answered(
     if let Some(count) = shared.forwarded.get(&node) {
         count.fetch_add(1, Ordering::Relaxed);
     }
+    let status = response.status().as_u16().to_string();
+    metrics::counter!("moviebook_gateway_routed_total", "node" => node.to_string(), "status" => status)
+        .increment(1);
+    metrics::histogram!("moviebook_gateway_request_duration_seconds", "node" => node.to_string())
+        .record(started.elapsed().as_secs_f64());
     if is_page_or_api(path) {
         shared.publish(json!({
             "kind": "routing",

@@ -9,6 +9,7 @@ mod faults;
 mod replication;
 mod rest;
 pub mod security_headers;
+mod static_files;
 mod session_clock;
 mod sessions;
 
@@ -76,8 +77,10 @@ pub fn router(
         .nest("/api", api)
         .merge(cluster::root_router(cluster, replication))
         .leptos_routes_with_context(&leptos_options, routes, page_context, shell)
+        .route("/metrics", axum::routing::get(crate::metrics::render))
         .fallback(leptos_axum::file_and_error_handler(app::shell))
         .with_state(leptos_options)
+        .layer(axum::middleware::from_fn(crate::metrics::http))
         .layer(axum::middleware::map_response(server_fn_error_status))
         .layer(axum::middleware::from_fn_with_state(
             replication_for_sessions,
@@ -101,6 +104,8 @@ pub fn router(
                 }
             },
         ))
+        .layer(axum::middleware::from_fn(static_files::cache_headers))
+        .layer(static_files::compression())
         // Outermost: a request a page of another site makes to change
         // something stops here, and every answer gets the security headers.
         .layer(axum::middleware::from_fn(cross_site::refuse))

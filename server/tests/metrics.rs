@@ -1,0 +1,36 @@
+//! A node's Prometheus metrics: after a booking, `GET /metrics` counts the
+//! request by route, method and status with its latency histogram, the
+//! booking by outcome, in the text format.
+
+mod common;
+
+use common::start_node;
+use serde_json::json;
+
+#[tokio::test]
+async fn a_node_counts_its_requests_and_bookings_for_prometheus() {
+    let node = start_node("metrics_node").await;
+    let showtime = node.future_showtime(1).await;
+    let (status, booking) = node
+        .book(json!({"userId": "ada", "showtimeId": showtime, "seats": ["B3"]}))
+        .await;
+    assert_eq!(status, 201, "{booking}");
+    let (status, _) = node
+        .book(json!({"userId": "bo", "showtimeId": showtime, "seats": ["B3"]}))
+        .await;
+    assert_eq!(status, 409);
+
+    let answer = reqwest::get(node.url("/metrics")).await.expect("an answer");
+    assert_eq!(answer.status(), 200);
+    let content_type = answer.headers()["content-type"].to_str().unwrap().to_string();
+    assert!(content_type.starts_with("text/plain"), "{content_type}");
+    let metrics = answer.text().await.unwrap();
+    for line in [
+        r#"moviebook_http_requests_total{route="/api/bookings",method="POST",status="201"} 1"#,
+        r#"moviebook_http_requests_total{route="/api/bookings",method="POST",status="409"} 1"#,
+        r#"moviebook_bookings_total{status="confirmed"} 1"#,
+        r#"moviebook_http_request_duration_seconds_bucket{route="/api/bookings",method="POST",le="+Inf"} 2"#,
+    ] {
+        assert!(metrics.contains(line), "{line} in:\n{metrics}");
+    }
+}
