@@ -32,9 +32,9 @@ test('pages answer the status of what they show', async ({ request }) => {
     expect(answer.status(), path).toBe(404);
     expect(await answer.text(), path).toContain('Sorry.');
   }
-  // A booking's page: who is asking first, then whether it exists.
+  // An unknown booking, asked for with a session or without.
   const unknownBooking = '/bookings/00000000-0000-4000-8000-000000000000';
-  expect((await request.get(unknownBooking)).status()).toBe(401);
+  expect((await request.get(unknownBooking)).status()).toBe(404);
   const session = await request.post('/api/sessions', { data: { name: 'Status Check' } });
   expect(session.status()).toBe(201);
   expect((await request.get(unknownBooking)).status()).toBe(404);

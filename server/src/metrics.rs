@@ -75,8 +75,7 @@ pub fn record(event: &EventKind) {
         EventKind::Replicated { via, displaced, .. } => {
             counter!("moviebook_replicated_total", "via" => *via).increment(1);
             if !displaced.is_empty() {
-                counter!("moviebook_replication_conflicts_total")
-                    .increment(displaced.len() as u64);
+                counter!("moviebook_replication_conflicts_total").increment(displaced.len() as u64);
             }
         }
         EventKind::Replica { state } => {

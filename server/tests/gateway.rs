@@ -139,7 +139,11 @@ async fn requests_go_round_every_node_and_survive_a_killed_one() {
         let routed = format!("moviebook_gateway_routed_total{{node=\"{node}\",status=\"200\"}}");
         assert!(metrics.contains(&routed), "{routed} in {metrics}");
     }
-    assert!(metrics.contains("moviebook_gateway_request_duration_seconds_bucket{node=\"1\",le=\"+Inf\"}"), "{metrics}");
+    assert!(
+        metrics
+            .contains("moviebook_gateway_request_duration_seconds_bucket{node=\"1\",le=\"+Inf\"}"),
+        "{metrics}"
+    );
 
     let too_big = vec![b'x'; 2 * 1024 * 1024];
     let response = client

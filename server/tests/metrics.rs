@@ -22,7 +22,10 @@ async fn a_node_counts_its_requests_and_bookings_for_prometheus() {
 
     let answer = reqwest::get(node.url("/metrics")).await.expect("an answer");
     assert_eq!(answer.status(), 200);
-    let content_type = answer.headers()["content-type"].to_str().unwrap().to_string();
+    let content_type = answer.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_string();
     assert!(content_type.starts_with("text/plain"), "{content_type}");
     let metrics = answer.text().await.unwrap();
     for line in [
@@ -33,4 +36,34 @@ async fn a_node_counts_its_requests_and_bookings_for_prometheus() {
     ] {
         assert!(metrics.contains(line), "{line} in:\n{metrics}");
     }
+}
+
+/// Every metric the Grafana dashboard in `deploy/` queries is one a node
+/// or the gateway records, so the dashboard cannot drift from the code.
+#[test]
+fn the_dashboard_queries_only_metrics_that_exist() {
+    let dashboard = include_str!("../../deploy/grafana/moviebook.json");
+    let recorded = [
+        include_str!("../src/metrics.rs"),
+        include_str!("../src/gateway/proxy.rs"),
+    ]
+    .concat();
+    let parsed: serde_json::Value = serde_json::from_str(dashboard).expect("the dashboard is JSON");
+    let mut queried = 0;
+    for panel in parsed["panels"].as_array().expect("panels") {
+        let expr = panel["targets"][0]["expr"].as_str().expect("a query");
+        for name in expr
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .filter(|word| word.starts_with("moviebook_"))
+        {
+            let name = name.trim_end_matches("_bucket");
+            assert!(
+                recorded.contains(&format!("\"{name}\"")),
+                "{name} (panel {}) is recorded nowhere",
+                panel["title"]
+            );
+            queried += 1;
+        }
+    }
+    assert!(queried >= 14, "the dashboard queries {queried} metrics");
 }

@@ -9,9 +9,9 @@ mod faults;
 mod replication;
 mod rest;
 pub mod security_headers;
-mod static_files;
 mod session_clock;
 mod sessions;
+mod static_files;
 
 pub use cross_site::refuse as refuse_cross_site;
 pub use error::HttpError;

@@ -81,7 +81,12 @@ mod tests {
         let with = |kind: &'static str| {
             let mut headers = HeaderMap::new();
             headers.insert(CONTENT_TYPE, HeaderValue::from_static(kind));
-            worth_compressing(StatusCode::OK, Version::HTTP_11, &headers, &Extensions::new())
+            worth_compressing(
+                StatusCode::OK,
+                Version::HTTP_11,
+                &headers,
+                &Extensions::new(),
+            )
         };
         assert!(with("text/html; charset=utf-8"));
         assert!(with("application/wasm"));
