@@ -9,6 +9,7 @@ pub mod launcher;
 pub mod metrics;
 pub mod node;
 pub mod replication;
+pub mod request_id;
 pub mod runtime;
 pub mod secret;
 pub mod service;

@@ -142,6 +142,7 @@ pub async fn run(
         .layer(axum::middleware::map_response(
             crate::http::security_headers::add,
         ))
+        .layer(axum::middleware::from_fn(crate::request_id::track))
         .with_state(shared);
     tracing::info!("gateway listening on http://{address}");
     let app = app.into_make_service_with_connect_info::<SocketAddr>();

@@ -10,7 +10,7 @@ use app::error::{ApiError, ErrorCode};
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::{BytesRejection, FailedToBufferBody};
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, Uri};
+use axum::http::{HeaderMap, HeaderValue, Method, Uri};
 use axum::response::{IntoResponse, Response};
 use cluster::NodeId;
 use serde_json::json;
@@ -210,10 +210,15 @@ async fn ask(
     body: Bytes,
 ) -> Result<Response, reqwest::Error> {
     let _in_flight = InFlight::start(shared, node);
+    let mut headers = headers.clone();
+    let request_id = crate::request_id::current().and_then(|id| HeaderValue::from_str(&id).ok());
+    if let Some(id) = request_id {
+        headers.insert(crate::request_id::REQUEST_ID_HEADER, id);
+    }
     let response = shared
         .client
         .request(method.clone(), format!("http://{address}{path_and_query}"))
-        .headers(headers.clone())
+        .headers(headers)
         .body(body)
         .send()
         .await?;

@@ -107,9 +107,11 @@ pub fn router(
         .layer(axum::middleware::from_fn(static_files::cache_headers))
         .layer(static_files::compression())
         // Outermost: a request a page of another site makes to change
-        // something stops here, and every answer gets the security headers.
+        // something stops here, every answer gets the security headers, and
+        // every log line of the request its id.
         .layer(axum::middleware::from_fn(cross_site::refuse))
         .layer(axum::middleware::map_response(security_headers::add))
+        .layer(axum::middleware::from_fn(crate::request_id::track))
 }
 
 /// Server functions answer every error with status 500. This gives an error

@@ -261,11 +261,17 @@ impl Transport {
             .map_err(|lost| lost.to_string())?;
         let body = serde_json::to_vec(envelope).map_err(|e| e.to_string())?;
         let signature = self.signer.sign(&body);
-        self.client
+        let mut request = self
+            .client
             .post(format!("http://{address}/internal/{endpoint}"))
             .timeout(timeout)
             .header(SIGNATURE_HEADER, signature)
-            .header("content-type", "application/json")
+            .header("content-type", "application/json");
+        // The request this message serves, if any, for the peer's logs.
+        if let Some(id) = crate::request_id::current() {
+            request = request.header(crate::request_id::REQUEST_ID_HEADER, id);
+        }
+        request
             .body(body)
             .send()
             .await

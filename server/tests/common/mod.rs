@@ -163,7 +163,11 @@ pub fn listening_address(process: &mut Child) -> (String, Arc<Mutex<String>>) {
                 kept.push('\n');
             }
             if let Some((_, rest)) = line.split_once("listening on http://") {
-                let address = rest.split_whitespace().next().unwrap_or_default();
+                // Plain text ends the address with a space, JSON with a quote.
+                let address = rest
+                    .split(|c: char| c.is_whitespace() || c == '"')
+                    .next()
+                    .unwrap_or_default();
                 let _ = found.send(address.to_string());
             }
         }
