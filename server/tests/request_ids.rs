@@ -20,8 +20,10 @@ async fn a_request_id_follows_a_booking_from_the_follower_to_the_leader() {
     let specs: Vec<_> = cluster_specs("request_ids", 3)
         .into_iter()
         .map(|spec| {
-            spec.env("LOG_FORMAT", "json")
-                .env("RUST_LOG", "warn,moviebook::request_id=debug,moviebook::node=info")
+            spec.env("LOG_FORMAT", "json").env(
+                "RUST_LOG",
+                "warn,moviebook::request_id=debug,moviebook::node=info",
+            )
         })
         .collect();
     let nodes = start_all(&specs).await;
@@ -71,9 +73,9 @@ async fn a_request_id_follows_a_booking_from_the_follower_to_the_leader() {
     let line = &traced(leader)[0];
     assert_eq!(line["span"]["request_id"], "trace-me-42", "{line}");
     assert!(
-        traced(leader)
-            .iter()
-            .any(|line| line["fields"]["path"].as_str().is_some_and(|p| p.starts_with("/internal/"))),
+        traced(leader).iter().any(|line| line["fields"]["path"]
+            .as_str()
+            .is_some_and(|p| p.starts_with("/internal/"))),
         "the leader served a replication call under the id"
     );
 
@@ -85,7 +87,10 @@ async fn a_request_id_follows_a_booking_from_the_follower_to_the_leader() {
         .send()
         .await
         .expect("an answer");
-    let given = answer.headers()["x-request-id"].to_str().unwrap().to_string();
+    let given = answer.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
     assert_eq!(given.len(), 32, "{given}");
     assert!(given.bytes().all(|b| b.is_ascii_hexdigit()), "{given}");
 }

@@ -271,11 +271,7 @@ impl Transport {
         if let Some(id) = crate::request_id::current() {
             request = request.header(crate::request_id::REQUEST_ID_HEADER, id);
         }
-        request
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| e.to_string())
+        request.body(body).send().await.map_err(|e| e.to_string())
     }
 }
 
