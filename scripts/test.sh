@@ -35,6 +35,9 @@ for MODE in master-slave/strong multi-master/strong gossip/causal; do
   target/release/moviebook-bench nemesis --mode "$MODE" --seconds 15
 done
 
+step "deploy/: Kubernetes manifests against their schemas, the pods' start script"
+./scripts/check-deploy.sh
+
 step "end-to-end tests (Playwright, Chromium)"
 # `moviebook up` creates its node databases on the throwaway server.
 (cd end2end && npx playwright test)

@@ -90,12 +90,33 @@ impl FaultWatch {
         Effect::new(move |_| {
             watch.now_ms.set(now_ms());
             watch.refresh();
-            let tick = move || watch.now_ms.set(now_ms());
+            let tick = move || {
+                watch.now_ms.set(now_ms());
+                if watch.waiting_for_a_node() {
+                    watch.refresh();
+                }
+            };
             if let Ok(handle) = set_interval_with_handle(tick, std::time::Duration::from_secs(1)) {
                 on_cleanup(move || handle.clear());
             }
         });
         watch
+    }
+
+    /// Whether a node that should answer (not stopped or paused) did not
+    /// say what its links are, being busy or still starting: asked again
+    /// each second until it does.
+    #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+    fn waiting_for_a_node(self) -> bool {
+        self.state.with_untracked(|state| {
+            let Some(Ok(state)) = state else {
+                return false;
+            };
+            state.nodes.iter().any(|n| {
+                matches!(n.links, Links::Unreachable)
+                    && !matches!(n.node.process, Some(Process::Stopped | Process::Paused))
+            })
+        })
     }
 
     /// Reads the state again; asked while a read is under way, reads once
