@@ -91,6 +91,10 @@ async fn a_request_id_follows_a_booking_from_the_follower_to_the_leader() {
         .to_str()
         .unwrap()
         .to_string();
-    assert_eq!(given.len(), 32, "{given}");
-    assert!(given.bytes().all(|b| b.is_ascii_hexdigit()), "{given}");
+    let (prefix, count) = given.split_once('-').expect("prefix-count");
+    assert!(
+        prefix.len() == 12 && prefix.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{given}"
+    );
+    assert!(count.parse::<u64>().is_ok(), "{given}");
 }
