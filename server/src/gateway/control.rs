@@ -143,8 +143,9 @@ pub async fn switch_strategy(
     Ok(Json(json!({ "strategy": name })))
 }
 
-/// Every operator control, on a gateway started alone.
-pub async fn not_supervised() -> HttpError {
+/// The middleware in front of every operator control on a gateway started
+/// alone: it answers for them.
+pub async fn not_supervised(_: axum::extract::Request, _: axum::middleware::Next) -> HttpError {
     HttpError(not_running_its_nodes())
 }
 

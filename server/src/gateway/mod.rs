@@ -170,12 +170,7 @@ fn node_routes(control: Option<&NodeControl>) -> Router<Arc<Shared>> {
             control.keys.clone(),
             crate::auth::identify,
         )),
-        None => Router::new()
-            .route("/api/nodes/{id}/kill", post(control::not_supervised))
-            .route("/api/nodes/{id}/restart", post(control::not_supervised))
-            .route("/api/nodes/{id}/pause", post(control::not_supervised))
-            .route("/api/heal", post(control::not_supervised))
-            .route("/gateway/strategy", put(control::not_supervised)),
+        None => controls.route_layer(axum::middleware::from_fn(control::not_supervised)),
     };
     // A page of another site may not use them (as on the nodes).
     let controls = controls.layer(axum::middleware::from_fn(crate::http::refuse_cross_site));
