@@ -196,13 +196,21 @@ fn is_invisible_format(c: char) -> bool {
 
 /// Checks a new movie's fields before it reaches storage.
 pub fn validate_new_movie(movie: &NewMovie) -> Result<(), ApiError> {
-    let text_ok = |s: &str, max: usize| !s.trim().is_empty() && s.chars().count() <= max;
+    // Control characters are refused (PostgreSQL cannot store a NUL, and
+    // the others would print as nothing), except line breaks and tabs in
+    // the description.
+    let text_ok = |s: &str, max: usize| {
+        !s.trim().is_empty() && s.chars().count() <= max && !s.chars().any(char::is_control)
+    };
+    let prose_ok = |s: &str, max: usize| text_ok(&s.replace(['\n', '\r', '\t'], " "), max);
     if !text_ok(&movie.title, 200) {
-        return Err(ApiError::invalid("title must be 1 to 200 characters."));
-    }
-    if !text_ok(&movie.description, 5000) {
         return Err(ApiError::invalid(
-            "description must be 1 to 5000 characters.",
+            "title must be 1 to 200 characters, with no control characters.",
+        ));
+    }
+    if !prose_ok(&movie.description, 5000) {
+        return Err(ApiError::invalid(
+            "description must be 1 to 5000 characters, with no control characters but line breaks and tabs.",
         ));
     }
     if movie.genres.is_empty()
@@ -230,7 +238,10 @@ pub fn validate_new_movie(movie: &NewMovie) -> Result<(), ApiError> {
         return Err(ApiError::invalid("certificate must be 1 to 10 characters."));
     }
     if let Some(url) = &movie.poster_url {
-        let local = url.starts_with('/') && !url.starts_with("//") && url.len() <= 300;
+        let local = url.starts_with('/')
+            && !url.starts_with("//")
+            && url.len() <= 300
+            && !url.chars().any(|c| c.is_control() || c.is_whitespace());
         if !local {
             return Err(ApiError::invalid(
                 "posterUrl must be a site-relative path such as /posters/film.svg.",
@@ -305,6 +316,58 @@ pub fn validate_new_password(password: &str) -> Result<(), ApiError> {
 mod tests {
     use super::*;
     use crate::error::ErrorCode;
+
+    fn movie() -> NewMovie {
+        NewMovie {
+            title: "Arrival".into(),
+            description: "Linguists.\n\tAliens.".into(),
+            genres: vec!["Drama".into()],
+            rating: 7.9,
+            duration_minutes: 116,
+            release_year: 2016,
+            certificate: "PG-13".into(),
+            poster_url: Some("/posters/arrival.svg".into()),
+        }
+    }
+
+    #[test]
+    fn a_new_movie_holds_no_control_characters() {
+        assert_eq!(validate_new_movie(&movie()), Ok(()));
+        let refused = [
+            NewMovie {
+                title: "Arr\0ival".into(),
+                ..movie()
+            },
+            NewMovie {
+                description: "Linguists\0".into(),
+                ..movie()
+            },
+            NewMovie {
+                description: "\u{7}".into(),
+                ..movie()
+            },
+            NewMovie {
+                genres: vec!["\u{3}".into()],
+                ..movie()
+            },
+            NewMovie {
+                certificate: "PG\r".into(),
+                ..movie()
+            },
+            NewMovie {
+                poster_url: Some("/posters/a\0.svg".into()),
+                ..movie()
+            },
+            NewMovie {
+                poster_url: Some("/posters/a b.svg".into()),
+                ..movie()
+            },
+        ];
+        for movie in refused {
+            let error = validate_new_movie(&movie).expect_err("refused");
+            assert_eq!(error.code, ErrorCode::InvalidInput, "{movie:?}");
+        }
+    }
 
     fn hall() -> SeatLayout {
         SeatLayout {
