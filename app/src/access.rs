@@ -74,6 +74,7 @@ impl Caller {
 /// A session an operator was given on signing in.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct OperatorSession {
     pub name: String,
     /// Sent back as a bearer token by API clients (browsers use the cookie).
@@ -86,6 +87,7 @@ pub struct OperatorSession {
 /// and the name they asked for.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct MoviegoerSession {
     pub user_id: String,
     pub user_name: String,

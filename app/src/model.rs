@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 /// A film in the catalog.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Movie {
     pub id: i64,
     pub title: String,
@@ -26,21 +27,32 @@ pub struct Movie {
 /// The body of `POST /api/movies`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct NewMovie {
+    #[cfg_attr(feature = "ssr", schema(min_length = 1, max_length = 200))]
     pub title: String,
+    #[cfg_attr(feature = "ssr", schema(min_length = 1, max_length = 5000))]
     pub description: String,
+    #[cfg_attr(feature = "ssr", schema(min_items = 1, max_items = 8))]
     pub genres: Vec<String>,
+    #[cfg_attr(feature = "ssr", schema(minimum = 0, maximum = 10))]
     pub rating: f32,
+    #[cfg_attr(feature = "ssr", schema(minimum = 1, maximum = 600))]
     pub duration_minutes: i32,
+    #[cfg_attr(feature = "ssr", schema(minimum = 1888, maximum = 2100))]
     pub release_year: i32,
+    #[cfg_attr(feature = "ssr", schema(min_length = 1, max_length = 10))]
     pub certificate: String,
+    /// A site-relative path such as /posters/film.svg.
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(pattern = "^/[^/]", max_length = 300))]
     pub poster_url: Option<String>,
 }
 
 /// One screening of a movie in an auditorium.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Showtime {
     pub id: i64,
     pub movie_id: i64,
@@ -56,6 +68,7 @@ pub struct Showtime {
 /// A movie with its upcoming showtimes, for the movie page.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct MovieDetails {
     pub movie: Movie,
     pub showtimes: Vec<Showtime>,
@@ -64,6 +77,7 @@ pub struct MovieDetails {
 /// What a seat is, seen by one viewer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum SeatState {
     Available,
     /// Held by someone else's booking.
@@ -74,6 +88,7 @@ pub enum SeatState {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Seat {
     /// Row letter and seat number, e.g. "C7".
     pub label: String,
@@ -83,6 +98,7 @@ pub struct Seat {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SeatRow {
     pub label: String,
     pub premium: bool,
@@ -93,6 +109,7 @@ pub struct SeatRow {
 /// A showtime's seats with each seat's state, front row (nearest the screen) first.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SeatMap {
     pub showtime: Showtime,
     pub movie_title: String,
@@ -105,6 +122,7 @@ pub struct SeatMap {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum BookingStatus {
     Confirmed,
     Cancelled,
@@ -115,6 +133,7 @@ pub enum BookingStatus {
 /// A booking with the distributed metadata of the node that processed it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Booking {
     pub id: String,
     pub user_id: String,
@@ -205,6 +224,7 @@ pub struct ClockCorrection {
 /// it, and the latest seat conflicts settled there.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ReplicasView {
     /// The node that answered.
     pub node_id: u64,
@@ -217,6 +237,7 @@ pub struct ReplicasView {
 /// One node's replica.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ReplicaState {
     pub node_id: u64,
     /// Whether the node answered; if not, the rest is empty.
@@ -264,6 +285,7 @@ impl ReplicaState {
 /// A change a replica took from a peer.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct TakenChange {
     pub booking_id: String,
     pub status: BookingStatus,
@@ -278,6 +300,7 @@ pub struct TakenChange {
 /// A booking that lost its seats to a concurrent booking.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SeatConflict {
     pub booking_id: String,
     pub lost_to: String,
@@ -310,6 +333,7 @@ pub struct ClusterStatus {
 /// two fields.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ReplicationMode {
     /// "master-slave", "multi-master" or "gossip".
     pub strategy: String,

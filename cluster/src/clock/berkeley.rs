@@ -46,6 +46,7 @@ struct Reading {
 /// What a round decided, with enough detail for the monitor.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BerkeleyResult {
     pub round: u64,
     /// The agreed time, when the round finished.
@@ -59,6 +60,7 @@ pub struct BerkeleyResult {
 /// One node's part of a round. Offsets are relative to the agreed time.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ClockAdjustment {
     pub node: NodeId,
     pub offset_before_ms: f64,

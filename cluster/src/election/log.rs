@@ -25,6 +25,7 @@ pub struct ElectionLog {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LoggedMessage {
     pub at_ms: u64,
     pub from: NodeId,

@@ -63,6 +63,7 @@ pub type Epoch = u64;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Algorithm {
     /// The highest live id wins; a higher node takes over from a lower leader.
     Bully,
@@ -99,6 +100,7 @@ pub enum ElectionMessage {
 /// A message's kind without its content, for logs and monitor events.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum MessageKind {
     Election,
     Alive,

@@ -3,6 +3,7 @@
 //! read-and-control API under `/api` (health, election, clock sync).
 
 use super::error::HttpError;
+use super::openapi::ErrorBody;
 use crate::auth::SignedInOperator;
 use crate::replication::wire::ReplicationRequest;
 use crate::replication::ReplicatedCinema;
@@ -18,13 +19,17 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use cluster::election::Algorithm;
+use cluster::clock::berkeley::BerkeleyResult;
+use cluster::election::{Algorithm, Epoch, LoggedMessage};
 use cluster::NodeId;
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// Routes at the root: `/internal/rpc`, `/internal/call` and `/ws/events`.
 pub fn root_router<S: Clone + Send + Sync + 'static>(
@@ -42,11 +47,11 @@ pub fn root_router<S: Clone + Send + Sync + 'static>(
 }
 
 /// Routes under `/api`.
-pub fn api_router<S: Clone + Send + Sync + 'static>(cluster: ClusterHandle) -> Router<S> {
-    Router::new()
-        .route("/health", get(health))
-        .route("/election", get(election).post(start_election))
-        .route("/sync", get(sync))
+pub fn api_router<S: Clone + Send + Sync + 'static>(cluster: ClusterHandle) -> OpenApiRouter<S> {
+    OpenApiRouter::new()
+        .routes(routes!(health))
+        .routes(routes!(election, start_election))
+        .routes(routes!(sync))
         .with_state(cluster)
 }
 
@@ -188,46 +193,121 @@ async fn stream_events(mut socket: WebSocket, cluster: ClusterHandle) {
     }
 }
 
-/// Every member as this node sees it, in the original MovieBook's shape.
-async fn health(State(cluster): State<ClusterHandle>) -> Json<serde_json::Value> {
+/// A member of the cluster as the answering node sees it.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct NodeHealth {
+    node_id: NodeId,
+    host: Option<String>,
+    port: Option<u16>,
+    /// "healthy" or "down".
+    status: &'static str,
+    is_leader: bool,
+    is_self: bool,
+    /// Requests it was serving, as its last heartbeat said.
+    load: u32,
+    /// Milliseconds since its last heartbeat.
+    last_heartbeat: Option<u64>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct HealthSummary {
+    total: usize,
+    healthy: usize,
+    down: usize,
+    leader: Option<NodeId>,
+    epoch: Epoch,
+}
+
+/// Every member as one node sees it, in the original MovieBook's shape.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct Health {
+    node_id: NodeId,
+    nodes: Vec<NodeHealth>,
+    summary: HealthSummary,
+}
+
+/// Every member as this node sees it.
+#[utoipa::path(get, path = "/health", tag = "cluster", responses(
+    (status = 200, description = "The members, alive or down, and the leader", body = Health),
+))]
+async fn health(State(cluster): State<ClusterHandle>) -> Json<Health> {
     let snapshot = cluster.snapshot();
     let leader = snapshot.leader.map(|(id, _)| id);
-    let nodes: Vec<serde_json::Value> = snapshot
+    let nodes: Vec<NodeHealth> = snapshot
         .members
         .iter()
         .map(|m| {
             let (host, port) = split_address(m.address.as_deref());
-            json!({
-                "nodeId": m.node_id,
-                "host": host,
-                "port": port,
-                "status": if m.alive { "healthy" } else { "down" },
-                "isLeader": leader == Some(m.node_id),
-                "isSelf": m.is_self,
-                "load": m.load,
-                "lastHeartbeat": m.heartbeat_age_ms,
-            })
+            NodeHealth {
+                node_id: m.node_id,
+                host,
+                port,
+                status: if m.alive { "healthy" } else { "down" },
+                is_leader: leader == Some(m.node_id),
+                is_self: m.is_self,
+                load: m.load,
+                last_heartbeat: m.heartbeat_age_ms,
+            }
         })
         .collect();
     let alive = snapshot.members.iter().filter(|m| m.alive).count();
-    Json(json!({
-        "nodeId": snapshot.node_id,
-        "nodes": nodes,
-        "summary": {
-            "total": snapshot.members.len(),
-            "healthy": alive,
-            "down": snapshot.members.len() - alive,
-            "leader": leader,
-            "epoch": snapshot.epoch,
+    Json(Health {
+        node_id: snapshot.node_id,
+        nodes,
+        summary: HealthSummary {
+            total: snapshot.members.len(),
+            healthy: alive,
+            down: snapshot.members.len() - alive,
+            leader,
+            epoch: snapshot.epoch,
         },
-    }))
+    })
 }
 
-async fn election(State(cluster): State<ClusterHandle>) -> Json<serde_json::Value> {
+#[derive(Serialize, ToSchema)]
+struct LeaderView {
+    id: NodeId,
+    host: Option<String>,
+    port: Option<u16>,
+    epoch: Epoch,
+}
+
+/// The latest election this node took part in.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct LastElection {
+    algorithm: Algorithm,
+    started_at_ms: u64,
+    duration_ms: Option<u64>,
+    leader: Option<NodeId>,
+    epoch: Option<Epoch>,
+    messages: Vec<LoggedMessage>,
+    dropped_messages: usize,
+}
+
+/// The leader as one node knows it, and its latest election.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct ElectionView {
+    node_id: NodeId,
+    leader: Option<LeaderView>,
+    epoch: Epoch,
+    algorithm: Algorithm,
+    electing: bool,
+    last_election: Option<LastElection>,
+}
+
+/// The leader as this node knows it, and its latest election.
+#[utoipa::path(get, path = "/election", tag = "cluster", responses(
+    (status = 200, description = "The leader, the epoch, the latest election", body = ElectionView),
+))]
+async fn election(State(cluster): State<ClusterHandle>) -> Json<ElectionView> {
     Json(election_view(&cluster.snapshot()))
 }
 
-fn election_view(snapshot: &ClusterSnapshot) -> serde_json::Value {
+fn election_view(snapshot: &ClusterSnapshot) -> ElectionView {
     let leader = snapshot.leader.map(|(id, epoch)| {
         let address = snapshot
             .members
@@ -235,63 +315,97 @@ fn election_view(snapshot: &ClusterSnapshot) -> serde_json::Value {
             .find(|m| m.node_id == id)
             .and_then(|m| m.address.clone());
         let (host, port) = split_address(address.as_deref());
-        json!({"id": id, "host": host, "port": port, "epoch": epoch})
+        LeaderView {
+            id,
+            host,
+            port,
+            epoch,
+        }
     });
-    let last = snapshot.last_election.as_ref().map(|log| {
-        json!({
-            "algorithm": log.algorithm,
-            "startedAtMs": log.started_at_ms,
-            "durationMs": log.duration_ms(),
-            "leader": log.leader,
-            "epoch": log.epoch,
-            "messages": log.messages,
-            "droppedMessages": log.dropped_messages,
-        })
+    let last_election = snapshot.last_election.as_ref().map(|log| LastElection {
+        algorithm: log.algorithm,
+        started_at_ms: log.started_at_ms,
+        duration_ms: log.duration_ms(),
+        leader: log.leader,
+        epoch: log.epoch,
+        messages: log.messages.clone(),
+        dropped_messages: log.dropped_messages,
     });
-    json!({
-        "nodeId": snapshot.node_id,
-        "leader": leader,
-        "epoch": snapshot.epoch,
-        "algorithm": snapshot.algorithm,
-        "electing": snapshot.electing,
-        "lastElection": last,
-    })
+    ElectionView {
+        node_id: snapshot.node_id,
+        leader,
+        epoch: snapshot.epoch,
+        algorithm: snapshot.algorithm,
+        electing: snapshot.electing,
+        last_election,
+    }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ElectionRequest {
     algorithm: Algorithm,
 }
 
-/// `POST /api/election {"algorithm": "bully" | "ring"}` starts an election now.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct ElectionStarted {
+    started: bool,
+    algorithm: Algorithm,
+    node_id: NodeId,
+}
+
+/// Starts an election now, from the answering node (operators).
+#[utoipa::path(post, path = "/election", tag = "cluster", request_body = ElectionRequest,
+    security(("operator" = [])), responses(
+    (status = 202, description = "The election has started", body = ElectionStarted),
+    (status = 401, description = "No operator is signed in", body = ErrorBody),
+))]
 async fn start_election(
     State(cluster): State<ClusterHandle>,
     _: SignedInOperator,
     body: Result<Json<ElectionRequest>, JsonRejection>,
-) -> Result<Response, HttpError> {
+) -> Result<(StatusCode, Json<ElectionStarted>), HttpError> {
     let Json(request) = body?;
     cluster.start_election(request.algorithm);
     Ok((
         StatusCode::ACCEPTED,
-        Json(json!({"started": true, "algorithm": request.algorithm, "nodeId": cluster.config.node_id})),
-    )
-        .into_response())
+        Json(ElectionStarted {
+            started: true,
+            algorithm: request.algorithm,
+            node_id: cluster.config.node_id,
+        }),
+    ))
 }
 
-/// This node's clocks, and the last Berkeley round it led (offsets of every
-/// node before and after).
-async fn sync(State(cluster): State<ClusterHandle>) -> Json<serde_json::Value> {
+/// One node's clocks, and the last Berkeley round it led.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct ClockView {
+    node_id: NodeId,
+    lamport: u64,
+    vector_clock: BTreeMap<String, u64>,
+    physical_time_ms: f64,
+    offset_ms: f64,
+    last_round: Option<BerkeleyResult>,
+}
+
+/// This node's clocks, and the last Berkeley round it led (offsets of
+/// every node before and after).
+#[utoipa::path(get, path = "/sync", tag = "cluster", responses(
+    (status = 200, description = "The clocks and the last round", body = ClockView),
+))]
+async fn sync(State(cluster): State<ClusterHandle>) -> Json<ClockView> {
     let snapshot = cluster.snapshot();
     let clocks = cluster.clocks.lock();
-    Json(json!({
-        "nodeId": snapshot.node_id,
-        "lamport": clocks.lamport(),
-        "vectorClock": clocks.vector(),
-        "physicalTimeMs": clocks.physical_ms(),
-        "offsetMs": clocks.offset_ms(),
-        "lastRound": snapshot.last_berkeley_round,
-    }))
+    Json(ClockView {
+        node_id: snapshot.node_id,
+        lamport: clocks.lamport(),
+        vector_clock: clocks.vector().entries().clone(),
+        physical_time_ms: clocks.physical_ms(),
+        offset_ms: clocks.offset_ms(),
+        last_round: snapshot.last_berkeley_round.clone(),
+    })
 }
 
 fn split_address(address: Option<&str>) -> (Option<String>, Option<u16>) {

@@ -6,6 +6,7 @@ mod control;
 mod cross_site;
 mod error;
 mod faults;
+mod openapi;
 mod replication;
 mod rest;
 pub mod security_headers;
@@ -66,11 +67,15 @@ pub fn router(
     };
     let node_header = HeaderValue::from_str(node_id).unwrap_or(HeaderValue::from_static("unknown"));
     let load = cluster.load.clone();
-    let api = rest::router(cinema)
+    let (api, description) = rest::router(cinema)
         .merge(cluster::api_router(cluster.clone()))
         .merge(faults::router(cluster.clone()))
         .merge(replication::router(control))
         .merge(sessions::router(sessions))
+        .split_for_parts();
+    let description = openapi::body(&openapi::describe(description));
+    let api = api
+        .route("/openapi.json", openapi::serve(description))
         .fallback(rest::unknown_endpoint)
         .method_not_allowed_fallback(rest::method_not_allowed);
     Router::<LeptosOptions>::new()

@@ -5,34 +5,52 @@
 
 use super::control::NodeControl;
 use super::error::HttpError;
+use super::openapi::ErrorBody;
 use crate::auth::SignedInOperator;
 use app::model::{ReplicasView, ReplicationMode};
 use app::service::ClusterControl;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use serde::Deserialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// Routes under `/api`.
-pub fn router<S: Clone + Send + Sync + 'static>(control: NodeControl) -> Router<S> {
-    Router::new()
-        .route("/replication", get(mode).put(switch))
-        .route("/replicas", get(replicas))
+pub fn router<S: Clone + Send + Sync + 'static>(control: NodeControl) -> OpenApiRouter<S> {
+    OpenApiRouter::new()
+        .routes(routes!(mode, switch))
+        .routes(routes!(replicas))
         .with_state(control)
 }
 
+/// The replication mode in force.
+#[utoipa::path(get, path = "/replication", tag = "replication", responses(
+    (status = 200, description = "The mode in force", body = ReplicationMode),
+))]
 async fn mode(State(control): State<NodeControl>) -> Json<ReplicationMode> {
     Json(control.replication_mode())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SwitchRequest {
+    #[schema(pattern = "^(master-slave|multi-master|gossip)$")]
     strategy: String,
+    #[schema(pattern = "^(strong|causal|eventual)$")]
     consistency: String,
 }
 
+/// Switches the whole cluster's replication mode at one agreed point
+/// (operators).
+#[utoipa::path(put, path = "/replication", tag = "replication", request_body = SwitchRequest,
+    security(("operator" = [])), responses(
+    (status = 200, description = "The mode now in force", body = ReplicationMode),
+    (status = 401, description = "No operator is signed in", body = ErrorBody),
+    (status = 409, description = "Another switch is under way", body = ErrorBody),
+    (status = 422, description = "An unknown strategy or consistency, or a pair that does not go together", body = ErrorBody),
+))]
 async fn switch(
     State(control): State<NodeControl>,
     _: SignedInOperator,
@@ -45,6 +63,11 @@ async fn switch(
     Ok(Json(switched))
 }
 
+/// Every node's replica as the answering node finds it, and the latest
+/// seat conflicts settled.
+#[utoipa::path(get, path = "/replicas", tag = "replication", responses(
+    (status = 200, description = "The replicas", body = ReplicasView),
+))]
 async fn replicas(State(control): State<NodeControl>) -> Result<Json<ReplicasView>, HttpError> {
     Ok(Json(control.replicas().await?))
 }

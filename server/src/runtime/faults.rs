@@ -42,7 +42,7 @@ impl std::fmt::Display for LostOnTheLink {
 }
 
 /// A fault in force, as the API and the feed show it.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct FaultView {
     pub number: u64,
