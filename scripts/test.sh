@@ -38,6 +38,9 @@ done
 step "deploy/: Kubernetes manifests against their schemas, the pods' start script"
 ./scripts/check-deploy.sh
 
+step "the REST API against its OpenAPI description (schemathesis, a real cluster)"
+./scripts/fuzz-api.sh
+
 step "end-to-end tests (Playwright, Chromium)"
 # `moviebook up` creates its node databases on the throwaway server.
 (cd end2end && npx playwright test)
