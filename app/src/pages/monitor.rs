@@ -16,6 +16,7 @@ use crate::components::node_clocks::NodeClocksPanel;
 use crate::components::notice::{ErrorNotice, Loading};
 use crate::components::operator::{provide_operator_state, OperatorOnly, OperatorPanel};
 use crate::components::replication::ReplicationPanel;
+use crate::components::table_frame::TableFrame;
 use crate::components::timeline::Timeline;
 use crate::components::traffic::TrafficPanel;
 use crate::model::ClusterStatus;
@@ -117,20 +118,22 @@ fn StatusView(status: ClusterStatus) -> impl IntoView {
         <section class="panel">
             <h2>"Health"</h2>
             <p data-testid="health-summary">{format!("{healthy} of {total} nodes healthy · seen from node-{}", status.node_id)}</p>
-            <table class="grid-table">
-                <thead><tr><th>"Node"</th><th>"Address"</th><th>"Status"</th><th>"Heartbeat"</th><th>"Load"</th></tr></thead>
-                <tbody>
-                    {status.members.into_iter().map(|m| view! {
-                        <tr data-node=m.node_id data-alive=m.alive.to_string()>
-                            <td>{format!("node-{}", m.node_id)} {m.is_leader.then_some(" ★ leader")} {m.is_self.then_some(" (this node)")}</td>
-                            <td class="mono">{m.address.unwrap_or_default()}</td>
-                            <td class=if m.alive { "ok" } else { "down" }>{if m.alive { "healthy" } else { "down" }}</td>
-                            <td>{m.heartbeat_age_ms.map(|a| format!("{a} ms ago")).unwrap_or_else(|| "—".into())}</td>
-                            <td>{m.load}</td>
-                        </tr>
-                    }).collect_view()}
-                </tbody>
-            </table>
+            <TableFrame label="Nodes' health">
+                <table class="grid-table">
+                    <thead><tr><th>"Node"</th><th>"Address"</th><th>"Status"</th><th>"Heartbeat"</th><th>"Load"</th></tr></thead>
+                    <tbody>
+                        {status.members.into_iter().map(|m| view! {
+                            <tr data-node=m.node_id data-alive=m.alive.to_string()>
+                                <td>{format!("node-{}", m.node_id)} {m.is_leader.then_some(" ★ leader")} {m.is_self.then_some(" (this node)")}</td>
+                                <td class="mono">{m.address.unwrap_or_default()}</td>
+                                <td class=if m.alive { "ok" } else { "down" }>{if m.alive { "healthy" } else { "down" }}</td>
+                                <td>{m.heartbeat_age_ms.map(|a| format!("{a} ms ago")).unwrap_or_else(|| "—".into())}</td>
+                                <td>{m.load}</td>
+                            </tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            </TableFrame>
         </section>
         <section class="panel">
             <h2>"Election"</h2>
