@@ -92,7 +92,9 @@ pub fn MonitorPage() -> impl IntoView {
             </OperatorOnly>
             <section class="panel">
                 <h2>"Live events"</h2>
-                <ol class="event-log" data-testid="event-log" aria-live="polite">
+                // The log scrolls within its height: focusable, so a
+                // keyboard can reach it and scroll it.
+                <ol class="event-log" data-testid="event-log" aria-live="polite" aria-label="Live events" tabindex="0">
                     {move || events.get().into_iter().map(|line| view! { <li>{line}</li> }).collect_view()}
                 </ol>
             </section>
@@ -149,7 +151,7 @@ fn StatusView(status: ClusterStatus) -> impl IntoView {
                         e.duration_ms.map(|d| format!("{d} ms")).unwrap_or_else(|| "in progress".into()),
                         e.steps.len()
                     )}</p>
-                    <ol class="election-steps">
+                    <ol class="election-steps" aria-label="Messages of the last election" tabindex="0">
                         {e.steps.into_iter().map(|s| view! {
                             <li>{format!("+{} ms  node-{} → node-{}  {} (epoch {})", s.at_ms.saturating_sub(first), s.from, s.to, s.kind, s.epoch)}</li>
                         }).collect_view()}
