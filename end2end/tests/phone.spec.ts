@@ -131,6 +131,31 @@ test('a moviegoer books and cancels seats in the largest hall on a phone, first 
   await expect(last).toHaveClass(/available/);
 });
 
+test('on a phone the keyboard walks the whole Grand Hall, the focused seat never hidden under the row letters or the bar', async ({ page }) => {
+  const { showtime } = await grandHallShowtime(page, 4);
+  await open(page, `/showtimes/${showtime}`);
+  await seat(page, 'A1').focus();
+  await expectTappable(page, seat(page, 'A1'));
+  for (let n = 2; n <= 18; n++) {
+    await page.keyboard.press('ArrowRight');
+    await expect(seat(page, `A${n}`)).toBeFocused();
+  }
+  await expectTappable(page, seat(page, 'A18'));
+  for (const row of 'BCDEFGHIJKL') {
+    await page.keyboard.press('ArrowDown');
+    await expect(seat(page, `${row}18`)).toBeFocused();
+  }
+  await expectTappable(page, seat(page, 'L18'));
+  for (let n = 17; n >= 1; n--) {
+    await page.keyboard.press('ArrowLeft');
+  }
+  await expect(seat(page, 'L1')).toBeFocused();
+  await expectTappable(page, seat(page, 'L1'));
+  await page.keyboard.press('Enter');
+  await expect(seat(page, 'L1')).toHaveAttribute('aria-pressed', 'true');
+  await expect(page.getByTestId('selection')).toHaveText('L1');
+});
+
 for (const width of [320, 375]) {
   test(`no page scrolls sideways at ${width} px`, async ({ page }) => {
     await page.setViewportSize({ width, height: 812 });
