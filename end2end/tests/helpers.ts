@@ -100,3 +100,47 @@ export function seat(page: Page, label: string) {
 export function inSeatOrder(labels: string[]): string[] {
   return [...labels].sort((x, y) => x[0].localeCompare(y[0]) || Number(x.slice(1)) - Number(y.slice(1)));
 }
+
+/** The largest hall's last showtime of movie number `pick` counted from
+ *  the end of the list (the other tests book the first movies' showtimes):
+ *  its movie and its id. */
+export async function grandHallShowtime(page: Page, pick = 0): Promise<{ movieId: number; title: string; showtime: string }> {
+  const movies = await (await page.request.get('/api/movies')).json();
+  for (let i = movies.length - 1 - pick; i >= 0; i--) {
+    const details = await (await page.request.get(`/api/movies?id=${movies[i].id}`)).json();
+    const halls = details.showtimes.filter((s: any) => s.auditoriumName === 'Grand Hall');
+    if (halls.length > 0) {
+      return { movieId: movies[i].id, title: movies[i].title, showtime: String(halls[halls.length - 1].id) };
+    }
+  }
+  throw new Error('no showtime in the Grand Hall');
+}
+
+/** Fails unless the page is exactly as wide as the window: nothing makes
+ *  it scroll sideways, and (with a phone's emulation, where the browser
+ *  would widen the page to fit) the layout keeps the screen's width. The
+ *  failure names what sticks out (a frame that scrolls by itself may). */
+export async function expectNoSidewaysScroll(page: Page, what: string) {
+  const width = page.viewportSize()!.width;
+  const found = await page.evaluate((limit) => {
+    const scrollsInFrame = (e: Element) => {
+      for (let p = e.parentElement; p; p = p.parentElement) {
+        if (p === document.body) return false;
+        if (/(auto|scroll|hidden)/.test(getComputedStyle(p).overflowX)) return true;
+      }
+      return false;
+    };
+    const wide = [...document.body.querySelectorAll('*')]
+      .filter((e) => e.getBoundingClientRect().right > limit + 0.5 && !scrollsInFrame(e))
+      .slice(0, 5)
+      .map((e) => `${e.tagName.toLowerCase()}${e.className && typeof e.className === 'string' ? '.' + e.className.trim().split(/\s+/).join('.') : ''} (to ${Math.round(e.getBoundingClientRect().right)} px)`);
+    return { scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth, wide };
+  }, width);
+  const sticksOut = `${what} at ${width} px: ${found.wide.join(', ') || 'nothing found'}`;
+  expect(found.innerWidth, sticksOut).toBe(width);
+  expect(found.scrollWidth, sticksOut).toBeLessThanOrEqual(width);
+}
+
+/** The phone the moviegoer's flow is tried on: a 375 × 812 window, with
+ *  Chromium's emulation of a touch screen and a mobile viewport. */
+export const PHONE = { viewport: { width: 375, height: 812 }, isMobile: true, hasTouch: true, deviceScaleFactor: 3 };

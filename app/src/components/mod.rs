@@ -10,5 +10,6 @@ pub mod operator;
 pub mod replication;
 pub mod seat_map;
 pub mod session;
+pub mod table_frame;
 pub mod timeline;
 pub mod traffic;

@@ -6,6 +6,7 @@
 //! average, not on true time, so the distance to the others is what shrinks.
 
 use crate::components::live::{json_field, on_cluster_event};
+use crate::components::table_frame::TableFrame;
 use leptos::prelude::*;
 use std::collections::{BTreeMap, VecDeque};
 
@@ -62,26 +63,28 @@ pub fn NodeClocksPanel() -> impl IntoView {
                     .flat_map(|c| c.spread.iter())
                     .fold(1.0_f64, |m, o| m.max(o.abs()));
                 view! {
-                    <table class="grid-table" data-testid="node-clocks">
-                        <thead><tr>
-                            <th>"Node"</th><th>"Lamport"</th><th>"Vector clock"</th>
-                            <th>"Offset from true time"</th><th>"Distance from the others, last minute"</th>
-                        </tr></thead>
-                        <tbody>
-                            {all.into_iter().map(|(node, c)| {
-                                let latest = c.offset_ms;
-                                view! {
-                                    <tr data-node=node>
-                                        <td>{format!("node-{node}")}</td>
-                                        <td>{c.lamport}</td>
-                                        <td class="mono">{describe_vector(&c.vector)}</td>
-                                        <td>{format!("{latest:+.1} ms")}</td>
-                                        <td><Sparkline offsets=c.spread scale/></td>
-                                    </tr>
-                                }
-                            }).collect_view()}
-                        </tbody>
-                    </table>
+                    <TableFrame label="Every node's clocks">
+                        <table class="grid-table" data-testid="node-clocks">
+                            <thead><tr>
+                                <th>"Node"</th><th>"Lamport"</th><th>"Vector clock"</th>
+                                <th>"Offset from true time"</th><th>"Distance from the others, last minute"</th>
+                            </tr></thead>
+                            <tbody>
+                                {all.into_iter().map(|(node, c)| {
+                                    let latest = c.offset_ms;
+                                    view! {
+                                        <tr data-node=node>
+                                            <td>{format!("node-{node}")}</td>
+                                            <td>{c.lamport}</td>
+                                            <td class="mono">{describe_vector(&c.vector)}</td>
+                                            <td>{format!("{latest:+.1} ms")}</td>
+                                            <td><Sparkline offsets=c.spread scale/></td>
+                                        </tr>
+                                    }
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    </TableFrame>
                     <p class="hint">{format!("The middle line of each chart is the mean of every node's offset; the charts span ±{scale:.0} ms. The leader's Berkeley rounds pull every node to it.")}</p>
                 }.into_any()
             }}

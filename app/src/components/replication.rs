@@ -12,6 +12,7 @@ use crate::components::live::{json_field, on_cluster_event};
 use crate::components::node_clocks::{Sparkline, HISTORY};
 use crate::components::notice::{ErrorNotice, Loading};
 use crate::components::operator::OperatorOnly;
+use crate::components::table_frame::TableFrame;
 use crate::format::short_id;
 use crate::model::{ReplicaState, ReplicasView};
 use crate::pages::booking::status_word;
@@ -226,7 +227,7 @@ fn ReplicasShown(
     let conflicts = view.conflicts;
     view! {
         <p data-testid="replication-mode">{mode}</p>
-        <div class="table-frame">
+        <TableFrame label="Every replica">
             <table class="grid-table" data-testid="replicas">
                 <thead><tr>
                     <th>"Node"</th><th>"Changes applied, by origin"</th><th>"Behind"</th>
@@ -237,7 +238,7 @@ fn ReplicasShown(
                     {move || shown().into_iter().map(replica_row).collect_view()}
                 </tbody>
             </table>
-        </div>
+        </TableFrame>
         <h3>"Latest changes taken from peers"</h3>
         <ul class="taken" data-testid="taken-changes">
             {move || shown().into_iter().filter(|r| r.reachable).map(taken_changes).collect_view()}

@@ -4,6 +4,7 @@
 //! pulls since this page opened.
 
 use crate::components::live::{json_field, on_cluster_event};
+use crate::components::table_frame::TableFrame;
 use leptos::prelude::*;
 use std::collections::BTreeMap;
 
@@ -66,22 +67,24 @@ pub fn TrafficPanel() -> impl IntoView {
                 }
                 view! {
                     <p>{format!("Gateway strategy: {}", strategy.get().replace('_', " "))}</p>
-                    <table class="grid-table" data-testid="traffic">
-                        <thead><tr>
-                            <th>"Node"</th><th>"Requests routed to it"</th>
-                            <th>"Copies pushed by the leader"</th><th>"Copies pulled (anti-entropy)"</th>
-                        </tr></thead>
-                        <tbody>
-                            {counts.into_iter().map(|(node, c)| view! {
-                                <tr data-node=node>
-                                    <td>{format!("node-{node}")}</td>
-                                    <td>{c.routed}</td>
-                                    <td>{c.pushed}</td>
-                                    <td>{c.pulled}</td>
-                                </tr>
-                            }).collect_view()}
-                        </tbody>
-                    </table>
+                    <TableFrame label="Traffic by node">
+                        <table class="grid-table" data-testid="traffic">
+                            <thead><tr>
+                                <th>"Node"</th><th>"Requests routed to it"</th>
+                                <th>"Copies pushed by the leader"</th><th>"Copies pulled (anti-entropy)"</th>
+                            </tr></thead>
+                            <tbody>
+                                {counts.into_iter().map(|(node, c)| view! {
+                                    <tr data-node=node>
+                                        <td>{format!("node-{node}")}</td>
+                                        <td>{c.routed}</td>
+                                        <td>{c.pushed}</td>
+                                        <td>{c.pulled}</td>
+                                    </tr>
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    </TableFrame>
                 }.into_any()
             }}
         </section>

@@ -16,6 +16,7 @@ use crate::components::node_clocks::NodeClocksPanel;
 use crate::components::notice::{ErrorNotice, Loading};
 use crate::components::operator::{provide_operator_state, OperatorOnly, OperatorPanel};
 use crate::components::replication::ReplicationPanel;
+use crate::components::table_frame::TableFrame;
 use crate::components::timeline::Timeline;
 use crate::components::traffic::TrafficPanel;
 use crate::model::ClusterStatus;
@@ -91,7 +92,9 @@ pub fn MonitorPage() -> impl IntoView {
             </OperatorOnly>
             <section class="panel">
                 <h2>"Live events"</h2>
-                <ol class="event-log" data-testid="event-log" aria-live="polite">
+                // The log scrolls within its height: focusable, so a
+                // keyboard can reach it and scroll it.
+                <ol class="event-log" data-testid="event-log" aria-live="polite" aria-label="Live events" tabindex="0">
                     {move || events.get().into_iter().map(|line| view! { <li>{line}</li> }).collect_view()}
                 </ol>
             </section>
@@ -117,20 +120,22 @@ fn StatusView(status: ClusterStatus) -> impl IntoView {
         <section class="panel">
             <h2>"Health"</h2>
             <p data-testid="health-summary">{format!("{healthy} of {total} nodes healthy · seen from node-{}", status.node_id)}</p>
-            <table class="grid-table">
-                <thead><tr><th>"Node"</th><th>"Address"</th><th>"Status"</th><th>"Heartbeat"</th><th>"Load"</th></tr></thead>
-                <tbody>
-                    {status.members.into_iter().map(|m| view! {
-                        <tr data-node=m.node_id data-alive=m.alive.to_string()>
-                            <td>{format!("node-{}", m.node_id)} {m.is_leader.then_some(" ★ leader")} {m.is_self.then_some(" (this node)")}</td>
-                            <td class="mono">{m.address.unwrap_or_default()}</td>
-                            <td class=if m.alive { "ok" } else { "down" }>{if m.alive { "healthy" } else { "down" }}</td>
-                            <td>{m.heartbeat_age_ms.map(|a| format!("{a} ms ago")).unwrap_or_else(|| "—".into())}</td>
-                            <td>{m.load}</td>
-                        </tr>
-                    }).collect_view()}
-                </tbody>
-            </table>
+            <TableFrame label="Nodes' health">
+                <table class="grid-table">
+                    <thead><tr><th>"Node"</th><th>"Address"</th><th>"Status"</th><th>"Heartbeat"</th><th>"Load"</th></tr></thead>
+                    <tbody>
+                        {status.members.into_iter().map(|m| view! {
+                            <tr data-node=m.node_id data-alive=m.alive.to_string()>
+                                <td>{format!("node-{}", m.node_id)} {m.is_leader.then_some(" ★ leader")} {m.is_self.then_some(" (this node)")}</td>
+                                <td class="mono">{m.address.unwrap_or_default()}</td>
+                                <td class=if m.alive { "ok" } else { "down" }>{if m.alive { "healthy" } else { "down" }}</td>
+                                <td>{m.heartbeat_age_ms.map(|a| format!("{a} ms ago")).unwrap_or_else(|| "—".into())}</td>
+                                <td>{m.load}</td>
+                            </tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            </TableFrame>
         </section>
         <section class="panel">
             <h2>"Election"</h2>
@@ -146,7 +151,7 @@ fn StatusView(status: ClusterStatus) -> impl IntoView {
                         e.duration_ms.map(|d| format!("{d} ms")).unwrap_or_else(|| "in progress".into()),
                         e.steps.len()
                     )}</p>
-                    <ol class="election-steps">
+                    <ol class="election-steps" aria-label="Messages of the last election" tabindex="0">
                         {e.steps.into_iter().map(|s| view! {
                             <li>{format!("+{} ms  node-{} → node-{}  {} (epoch {})", s.at_ms.saturating_sub(first), s.from, s.to, s.kind, s.epoch)}</li>
                         }).collect_view()}
