@@ -10,11 +10,7 @@ cd "$(dirname "$0")/.."
 source scripts/tools.sh
 
 venv=target/deploy-check
-if [ ! -x "$venv/bin/kubernetes-validate" ]; then
-  rm -rf "$venv"
-  python3 -m venv "$venv" 2>/dev/null || { apt_install python3-venv && python3 -m venv "$venv"; }
-  "$venv/bin/pip" install --quiet --disable-pip-version-check "kubernetes-validate==1.37.0"
-fi
+ensure_python_tool "$venv" "kubernetes-validate==1.37.0"
 "$venv/bin/kubernetes-validate" --strict --quiet deploy/kubernetes/nodes.yaml deploy/kubernetes/gateway.yaml
 
 # The StatefulSet's start script, run as pod moviebook-node-1 would, with a

@@ -15,11 +15,7 @@ cd "$(dirname "$0")/.."
 source scripts/tools.sh
 
 venv=target/api-fuzz
-if [ ! -x "$venv/bin/schemathesis" ]; then
-  rm -rf "$venv"
-  python3 -m venv "$venv" 2>/dev/null || { apt_install python3-venv && python3 -m venv "$venv"; }
-  "$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==4.32.5"
-fi
+ensure_python_tool "$venv" "schemathesis==4.32.5"
 
 port=${FUZZ_PORT:-3700}
 base="http://127.0.0.1:$port"

@@ -64,6 +64,15 @@ ensure_chromium() {
   apt_install chromium
 }
 
+# A pinned Python tool from PyPI ("name==version") in its own virtualenv.
+ensure_python_tool() {
+  local venv=$1 requirement=$2
+  "$venv/bin/pip" show "${requirement%%==*}" 2>/dev/null | grep -qx "Version: ${requirement##*==}" && return
+  rm -rf "$venv"
+  python3 -m venv "$venv" 2>/dev/null || { apt_install python3-venv && python3 -m venv "$venv"; }
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "$requirement"
+}
+
 build_release() {
   step "building MovieBook (release)"
   (cd "$ROOT" && cargo leptos build --release)
