@@ -2,7 +2,8 @@
 # Benchmarks (not tests): bookings per second with latency percentiles and
 # movie list requests per second, on one node and through the gateway of a
 # 3-node cluster, and for every replication mode (with the time the replicas
-# take to converge and the replication lag); gossip convergence time for 3, 5
+# take to converge and the replication lag), one node against a bare
+# PostgreSQL insert (pgbench) on the same server; gossip convergence time for 3, 5
 # and 9 nodes; leader failover time; the release WASM size. Prints numbers
 # only.
 set -euo pipefail
@@ -40,6 +41,18 @@ cargo build --release --bin moviebook-bench
 step "load (50 clients)"
 target/release/moviebook-bench load --url "http://127.0.0.1:$PORT" | tee "$BENCH_DATA/one-node.txt"
 kill "$NODE_PID"; wait "$NODE_PID" 2>/dev/null || true; NODE_PID=
+
+step "baseline: pgbench, one bare single-row insert per transaction (50 clients, 10 s, same server)"
+PG_BIN=$(dirname "$(ls /usr/lib/postgresql/*/bin/pgbench 2>/dev/null | tail -1)")
+"$PG_BIN/psql" -q "$NODE_DB" -c "CREATE TABLE bare_insert (id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+  showtime_id bigint NOT NULL, seat text NOT NULL, user_id text NOT NULL, created_at timestamptz NOT NULL DEFAULT now())"
+printf '%s\n' '\set seat random(1, 1000000000)' \
+  "INSERT INTO bare_insert (showtime_id, seat, user_id) VALUES (1, :seat, 'bench');" > "$BENCH_DATA/insert.sql"
+"$PG_BIN/pgbench" -n -c 50 -j 2 -T 10 -f "$BENCH_DATA/insert.sql" "$NODE_DB" 2>/dev/null | tee "$BENCH_DATA/pgbench.txt" | grep -E '^(tps|latency)'
+PGBENCH_RATE=$(sed -n 's/^tps = \([0-9]*\).*/\1/p' "$BENCH_DATA/pgbench.txt")
+BOOKING_RATE=$(sed -n 's/^POST \/api\/bookings: .* = \([0-9]*\) per second.*/\1/p' "$BENCH_DATA/one-node.txt" | head -1)
+awk -v b="$BOOKING_RATE" -v p="$PGBENCH_RATE" 'BEGIN {
+  printf "one node: %d bookings/s against %d bare inserts/s: %.2f of the baseline (1/%.1f; the goal is 1/4)\n", b, p, b / p, p / b }'
 
 step "load through the gateway of a 3-node cluster (every booking committed by a majority)"
 CLUSTER_PORT=$((PORT + 10))
