@@ -152,21 +152,19 @@ async fn berkeley_rounds_pull_skewed_clocks_together() {
         .await
         .expect("a leader");
     let leader_node = &nodes[(leader - 1) as usize];
-    let round = eventually(PATIENCE, || async {
+    // A round may already have pulled two of the clocks together before the
+    // third node answered one, so the spread before is the configured one.
+    eventually(PATIENCE, || async {
         let view = leader_node.get_json("/api/sync").await;
-        let round = view["lastRound"].clone();
-        (round["adjustments"].as_array().map_or(0, |a| a.len()) == 3).then_some(round)
+        let adjusted = view["lastRound"]["adjustments"]
+            .as_array()
+            .map_or(0, |a| a.len());
+        (adjusted == 3).then_some(())
     })
     .await
     .expect("a Berkeley round with all three nodes");
-    let before: Vec<f64> = round["adjustments"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["offsetBeforeMs"].as_f64().unwrap())
-        .collect();
-    let spread_before = before.iter().cloned().fold(f64::MIN, f64::max)
-        - before.iter().cloned().fold(f64::MAX, f64::min);
+    let spread_before = offsets.iter().cloned().fold(f64::MIN, f64::max)
+        - offsets.iter().cloned().fold(f64::MAX, f64::min);
 
     let mut views = Vec::new();
     for node in &nodes {
@@ -174,10 +172,6 @@ async fn berkeley_rounds_pull_skewed_clocks_together() {
     }
     let after = spread(&views);
     println!("Berkeley: spread {spread_before:.1} ms before a round, {after:.2} ms after");
-    assert!(
-        spread_before > 1000.0,
-        "the clocks started apart: {spread_before}"
-    );
     assert!(after < 100.0, "the clocks end close together: {after} ms");
     for view in &views {
         assert!(view["lamport"].as_u64().unwrap() > 0);
