@@ -1,6 +1,7 @@
 //! Bookings and the seats they hold.
 
-use super::ops::record_op;
+use super::numbering::PendingOp;
+use super::ops::origin_column;
 use super::{Decider, Store, StoreError, StoreResult};
 use app::model::Booking;
 use chrono::{DateTime, Utc};
@@ -118,24 +119,37 @@ impl Store {
         let prices: Vec<i64> = booking.seats.iter().map(|(_, p)| *p).collect();
         let logical_clock = i64::try_from(booking.logical_clock).unwrap_or(i64::MAX);
 
+        let first_claim_holds = booking.mode.seat_rule() == SeatRule::FirstClaimHolds;
+
+        // One statement (three round trips with the transaction's own): the
+        // booking row, each seat unless someone holds it, the booking's op
+        // (`ops::record_op`, which a booking does not need as a statement of
+        // its own) and, for a claim, its mark as undecided. Each seat taken
+        // comes back with the op's pending number.
         let mut tx = self.pool.begin().await?;
-        // One statement: the booking row, then each seat unless someone holds it.
-        let held: Vec<String> = sqlx::query_scalar(
+        let held: Vec<(String, i64)> = sqlx::query_as(
             "WITH booking AS ( \
                 INSERT INTO bookings (id, user_id, user_name, showtime_id, total_cents, status, \
                                       logical_clock, vector_clock, processed_by, \"timestamp\", \
-                                      status_epoch, mode, made_in_epoch, made_with_deps) \
-                VALUES ($1, $2, $3, $4, $5, 'confirmed', $6, $7, $8, $9, $12, $13, $14, $15) \
-                RETURNING id) \
-             INSERT INTO booking_seats (booking_id, showtime_id, seat_label, price_cents) \
-             SELECT booking.id, $4, seat.label, seat.price \
-             FROM booking, unnest($10::TEXT[], $11::BIGINT[]) AS seat(label, price) \
-             WHERE NOT EXISTS (SELECT 1 FROM booking_seats claim \
-                               JOIN bookings rival ON rival.id = claim.booking_id \
-                               WHERE claim.showtime_id = $4 AND claim.seat_label = seat.label \
-                                 AND (rival.made_in_epoch, rival.logical_clock) >= ($14, $6)) \
-             ON CONFLICT (showtime_id, seat_label) WHERE active DO NOTHING \
-             RETURNING seat_label",
+                                      status_epoch, mode, made_in_epoch, made_with_deps, deps) \
+                VALUES ($1, $2, $3, $4, $5, 'confirmed', $6, $7, $8, $9, $12, $13, $14, $15, $15) \
+                RETURNING id), \
+             op AS ( \
+                INSERT INTO pending_ops (origin, booking_id) SELECT $16, id FROM booking \
+                RETURNING seq), \
+             undecided AS ( \
+                INSERT INTO undecided_claims (booking_id) SELECT id FROM booking WHERE $17), \
+             seats AS ( \
+                INSERT INTO booking_seats (booking_id, showtime_id, seat_label, price_cents) \
+                SELECT booking.id, $4, seat.label, seat.price \
+                FROM booking, unnest($10::TEXT[], $11::BIGINT[]) AS seat(label, price) \
+                WHERE NOT EXISTS (SELECT 1 FROM booking_seats claim \
+                                  JOIN bookings rival ON rival.id = claim.booking_id \
+                                  WHERE claim.showtime_id = $4 AND claim.seat_label = seat.label \
+                                    AND (rival.made_in_epoch, rival.logical_clock) >= ($14, $6)) \
+                ON CONFLICT (showtime_id, seat_label) WHERE active DO NOTHING \
+                RETURNING seat_label) \
+             SELECT seats.seat_label, op.seq FROM seats, op",
         )
         .bind(booking.id)
         .bind(&booking.user_id)
@@ -152,25 +166,23 @@ impl Store {
         .bind(booking.mode.to_string())
         .bind(i64::try_from(booking.epoch).unwrap_or(i64::MAX))
         .bind(Json(by.deps))
+        .bind(origin_column(by.node))
+        .bind(first_claim_holds)
         .fetch_all(&mut *tx)
         .await?;
 
-        if held.len() < labels.len() {
-            tx.rollback().await?;
-            let taken = labels
-                .iter()
-                .filter(|l| !held.iter().any(|h| h == *l))
-                .map(|l| l.to_string())
-                .collect();
-            return Err(StoreError::SeatsTaken(taken));
-        }
-        let op = record_op(&mut tx, booking.id, by.node, by.deps).await?;
-        if booking.mode.seat_rule() == SeatRule::FirstClaimHolds {
-            sqlx::query("INSERT INTO undecided_claims (booking_id) VALUES ($1)")
-                .bind(booking.id)
-                .execute(&mut *tx)
-                .await?;
-        }
+        let op = match held.first() {
+            Some((_, seq)) if held.len() == labels.len() => PendingOp(*seq),
+            _ => {
+                tx.rollback().await?;
+                let taken = labels
+                    .iter()
+                    .filter(|l| !held.iter().any(|(h, _)| h == *l))
+                    .map(|l| l.to_string())
+                    .collect();
+                return Err(StoreError::SeatsTaken(taken));
+            }
+        };
         tx.commit().await?;
         self.numbering.number(op).await
     }
