@@ -201,14 +201,30 @@ impl ReplicatedCinema {
         request: BookingRequest,
         epoch: Epoch,
     ) -> Result<Booking, ApiError> {
+        // Nearly every booking is new: it is written at once, and looked up
+        // only if a booking with its id is held here already (a retry).
+        let Some(replica) = self.book_here(id, request, epoch).await? else {
+            return self.decide_held(id, epoch).await;
+        };
+        if self.mode().is_strong() {
+            self.commit_new(replica, epoch).await
+        } else {
+            self.spread_new(replica).await
+        }
+    }
+
+    /// A retried booking, held here already.
+    async fn decide_held(&self, id: Uuid, epoch: Epoch) -> Result<Booking, ApiError> {
         let held = self
             .store
             .replica(id)
             .await
             .map_err(|e| storage_error(e, ""))?;
         match held {
-            None if self.mode().is_strong() => self.book_and_commit(id, request, epoch).await,
-            None => self.book_and_spread(id, request, epoch).await,
+            None => {
+                tracing::error!(booking_id = %id, "a booking held a moment ago is gone");
+                Err(ApiError::internal())
+            }
             // A retry of a write that failed: its answer stands.
             Some(held) if held.status == BookingStatus::Lost => {
                 Err(too_few_nodes("nothing was booked"))
@@ -227,20 +243,23 @@ impl ReplicatedCinema {
     }
 
     /// Writes a new booking here under the mode in force, as an op of this
-    /// node in `epoch`. Returns it as a replica, ready to push.
+    /// node in `epoch`. Returns it as a replica, ready to push; `None`, with
+    /// nothing written, if a booking with this id is held here already.
     async fn book_here(
         &self,
         id: Uuid,
         request: BookingRequest,
         epoch: Epoch,
-    ) -> Result<BookingReplica, ApiError> {
+    ) -> Result<Option<BookingReplica>, ApiError> {
         let fence = self.own_write_fence(epoch).await?;
         let deps = self.frontier();
         let by = self.decider(epoch, &deps);
-        let (_, record, op) = self.local.book_as(id, request, self.mode(), &by).await?;
+        let Some((_, record, op)) = self.local.book_as(id, request, self.mode(), &by).await? else {
+            return Ok(None);
+        };
         self.applied_now([op]);
         drop(fence);
-        Ok(BookingReplica {
+        Ok(Some(BookingReplica {
             record,
             status: BookingStatus::Confirmed,
             status_epoch: epoch,
@@ -248,23 +267,18 @@ impl ReplicatedCinema {
             made_with: deps.clone(),
             deps,
             lost_to: None,
-        })
+        }))
     }
 
     /// Eventual and causal consistency: a new booking is acknowledged once
     /// committed here, and spreads in the background.
-    pub(super) async fn book_and_spread(
-        &self,
-        id: Uuid,
-        request: BookingRequest,
-        epoch: Epoch,
-    ) -> Result<Booking, ApiError> {
-        let replica = self.book_here(id, request, epoch).await?;
+    async fn spread_new(&self, replica: BookingReplica) -> Result<Booking, ApiError> {
+        let id = replica.record.id;
         self.push_in_background(replica);
         self.committed(id).await
     }
 
-    /// A new booking: written here, then confirmed once a majority holds it.
+    /// A new booking, written here, confirmed once a majority holds it.
     ///
     /// In multi-master it is a claim: a replica refuses it if a rival's
     /// claim holds a seat there, and if a majority does not take it, it is
@@ -279,13 +293,8 @@ impl ReplicatedCinema {
     /// the seat. Withdrawing it could free, on some replicas only, a seat it
     /// had already taken there from an older rival, and the replicas would
     /// never agree again (the simulation found that).
-    async fn book_and_commit(
-        &self,
-        id: Uuid,
-        request: BookingRequest,
-        epoch: Epoch,
-    ) -> Result<Booking, ApiError> {
-        let replica = self.book_here(id, request, epoch).await?;
+    async fn commit_new(&self, replica: BookingReplica, epoch: Epoch) -> Result<Booking, ApiError> {
+        let id = replica.record.id;
         let claims = replica.record.mode.seat_rule() == SeatRule::FirstClaimHolds;
         let pushed = self
             .push_to_majority(Change::Booking { replica }, epoch)

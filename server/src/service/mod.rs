@@ -252,14 +252,15 @@ impl Cinema {
     /// Books under a given id, so a retried request finds the booking it
     /// already made instead of making another, under `mode`, as `by`
     /// decides. Returns the booking, the record written and its op, which
-    /// the caller replicates and announces.
+    /// the caller replicates and announces; or `None`, writing nothing, if
+    /// a booking with this id is held here already.
     pub async fn book_as(
         &self,
         id: Uuid,
         request: BookingRequest,
         mode: Mode,
         by: &Decider<'_>,
-    ) -> Result<(Booking, NewBookingRecord, OpId), ApiError> {
+    ) -> Result<Option<(Booking, NewBookingRecord, OpId)>, ApiError> {
         rules::validate_user_id(&request.user_id)?;
         let user_name = match request.user_name.as_deref() {
             Some(name) => rules::normalize_user_name(name)?,
@@ -287,7 +288,12 @@ impl Cinema {
             epoch: by.epoch,
         };
         match self.store.insert_booking(&record, by).await {
-            Ok(op) => Ok((booking_from_record(record.clone(), &show), record, op)),
+            Ok(op) => Ok(Some((
+                booking_from_record(record.clone(), &show),
+                record,
+                op,
+            ))),
+            Err(StoreError::AlreadyHeld) => Ok(None),
             Err(StoreError::SeatsTaken(seats)) => Err(ApiError::seats_taken(seats)),
             Err(e) => Err(storage_error(e, "")),
         }

@@ -105,7 +105,8 @@ const BOOKING_SELECT: &str = "SELECT b.id, b.user_id, b.user_name, b.showtime_id
 impl Store {
     /// Writes a new booking, and its seats, in one transaction, as `by`'s
     /// op. If any seat is already held by an active booking, nothing is
-    /// written and the error names the seats that were taken. So is a seat
+    /// written and the error names the seats that were taken; if a booking
+    /// with its id is held, nothing is written either (`AlreadyHeld`). So is a seat
     /// that a claim stamped as late or later claimed here, held or not: a
     /// new booking must outrank every claim on its seats (this node's
     /// clocks move past every stamp it takes, so only a deposed leader's
@@ -169,7 +170,13 @@ impl Store {
         .bind(origin_column(by.node))
         .bind(first_claim_holds)
         .fetch_all(&mut *tx)
-        .await?;
+        .await
+        .map_err(|e| match &e {
+            sqlx::Error::Database(db) if db.constraint() == Some("bookings_pkey") => {
+                StoreError::AlreadyHeld
+            }
+            _ => StoreError::from(e),
+        })?;
 
         let op = match held.first() {
             Some((_, seq)) if held.len() == labels.len() => PendingOp(*seq),

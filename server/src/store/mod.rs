@@ -28,6 +28,9 @@ pub enum StoreError {
     NotFound,
     #[error("seats already held: {0:?}")]
     SeatsTaken(Vec<String>),
+    /// A booking with this id is held here already (a retried write).
+    #[error("a booking with this id is held already")]
+    AlreadyHeld,
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
     #[error("this node's ops could not be numbered")]
