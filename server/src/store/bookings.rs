@@ -102,8 +102,11 @@ const BOOKING_SELECT: &str = "SELECT b.id, b.user_id, b.user_name, b.showtime_id
      JOIN movies m ON m.id = s.movie_id \
      JOIN auditoriums a ON a.id = s.auditorium_id";
 
+/// The SQLSTATE `insert_own_booking` raises when seats are taken.
+const SEATS_TAKEN: &str = "MB001";
+
 impl Store {
-    /// Writes a new booking, and its seats, in one transaction, as `by`'s
+    /// Writes a new booking, and its seats, atomically, as `by`'s
     /// op. If any seat is already held by an active booking, nothing is
     /// written and the error names the seats that were taken; if a booking
     /// with its id is held, nothing is written either (`AlreadyHeld`). So is a seat
@@ -120,37 +123,11 @@ impl Store {
         let prices: Vec<i64> = booking.seats.iter().map(|(_, p)| *p).collect();
         let logical_clock = i64::try_from(booking.logical_clock).unwrap_or(i64::MAX);
 
-        let first_claim_holds = booking.mode.seat_rule() == SeatRule::FirstClaimHolds;
-
-        // One statement (three round trips with the transaction's own): the
-        // booking row, each seat unless someone holds it, the booking's op
-        // (`ops::record_op`, which a booking does not need as a statement of
-        // its own) and, for a claim, its mark as undecided. Each seat taken
-        // comes back with the op's pending number.
-        let mut tx = self.pool.begin().await?;
-        let held: Vec<(String, i64)> = sqlx::query_as(
-            "WITH booking AS ( \
-                INSERT INTO bookings (id, user_id, user_name, showtime_id, total_cents, status, \
-                                      logical_clock, vector_clock, processed_by, \"timestamp\", \
-                                      status_epoch, mode, made_in_epoch, made_with_deps, deps) \
-                VALUES ($1, $2, $3, $4, $5, 'confirmed', $6, $7, $8, $9, $12, $13, $14, $15, $15) \
-                RETURNING id), \
-             op AS ( \
-                INSERT INTO pending_ops (origin, booking_id) SELECT $16, id FROM booking \
-                RETURNING seq), \
-             undecided AS ( \
-                INSERT INTO undecided_claims (booking_id) SELECT id FROM booking WHERE $17), \
-             seats AS ( \
-                INSERT INTO booking_seats (booking_id, showtime_id, seat_label, price_cents) \
-                SELECT booking.id, $4, seat.label, seat.price \
-                FROM booking, unnest($10::TEXT[], $11::BIGINT[]) AS seat(label, price) \
-                WHERE NOT EXISTS (SELECT 1 FROM booking_seats claim \
-                                  JOIN bookings rival ON rival.id = claim.booking_id \
-                                  WHERE claim.showtime_id = $4 AND claim.seat_label = seat.label \
-                                    AND (rival.made_in_epoch, rival.logical_clock) >= ($14, $6)) \
-                ON CONFLICT (showtime_id, seat_label) WHERE active DO NOTHING \
-                RETURNING seat_label) \
-             SELECT seats.seat_label, op.seq FROM seats, op",
+        // One call, one round trip, atomic on its own (the migration
+        // `insert_own_booking` says what it writes and when it refuses).
+        let written: Result<i64, sqlx::Error> = sqlx::query_scalar(
+            "SELECT insert_own_booking($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, \
+                                       $12, $13, $14, $15, $16, $17)",
         )
         .bind(booking.id)
         .bind(&booking.user_id)
@@ -168,30 +145,49 @@ impl Store {
         .bind(i64::try_from(booking.epoch).unwrap_or(i64::MAX))
         .bind(Json(by.deps))
         .bind(origin_column(by.node))
-        .bind(first_claim_holds)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(|e| match &e {
-            sqlx::Error::Database(db) if db.constraint() == Some("bookings_pkey") => {
-                StoreError::AlreadyHeld
-            }
-            _ => StoreError::from(e),
-        })?;
-
-        let op = match held.first() {
-            Some((_, seq)) if held.len() == labels.len() => PendingOp(*seq),
-            _ => {
-                tx.rollback().await?;
-                let taken = labels
-                    .iter()
-                    .filter(|l| !held.iter().any(|(h, _)| h == *l))
-                    .map(|l| l.to_string())
-                    .collect();
+        .bind(booking.mode.seat_rule() == SeatRule::FirstClaimHolds)
+        .fetch_one(&self.pool)
+        .await;
+        let op = match written {
+            Ok(seq) => PendingOp(seq),
+            Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some(SEATS_TAKEN) => {
+                let detail = db
+                    .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+                    .and_then(|pg| pg.detail())
+                    .unwrap_or_default();
+                let taken = detail.split(',').map(str::to_string).collect();
                 return Err(StoreError::SeatsTaken(taken));
             }
+            Err(sqlx::Error::Database(db)) => match db.constraint() {
+                Some("bookings_pkey") => return Err(StoreError::AlreadyHeld),
+                Some("one_active_booking_per_seat") => {
+                    let mut taken = self.held_seats(booking.showtime_id, &labels).await?;
+                    if taken.is_empty() {
+                        // The rival that won the race has let go of them since.
+                        taken = labels.iter().map(|l| l.to_string()).collect();
+                    }
+                    return Err(StoreError::SeatsTaken(taken));
+                }
+                _ => return Err(sqlx::Error::Database(db).into()),
+            },
+            Err(e) => return Err(e.into()),
         };
-        tx.commit().await?;
         self.numbering.number(op).await
+    }
+
+    /// Which of `labels` an active booking holds in a showtime: the seats a
+    /// booking that lost a race for them names.
+    async fn held_seats(&self, showtime_id: i64, labels: &[&str]) -> StoreResult<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT seat.label FROM unnest($2::TEXT[]) WITH ORDINALITY AS seat(label, n) \
+             WHERE EXISTS (SELECT 1 FROM booking_seats held WHERE held.showtime_id = $1 \
+                           AND held.seat_label = seat.label AND held.active) \
+             ORDER BY seat.n",
+        )
+        .bind(showtime_id)
+        .bind(labels)
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     pub async fn booking(&self, booking_id: Uuid) -> StoreResult<Booking> {
