@@ -3,7 +3,6 @@
 //! read-and-control API under `/api` (health, election, clock sync).
 
 use super::error::HttpError;
-use super::openapi::ErrorBody;
 use crate::auth::SignedInOperator;
 use crate::replication::wire::ReplicationRequest;
 use crate::replication::ReplicatedCinema;
@@ -359,7 +358,6 @@ struct ElectionStarted {
 #[utoipa::path(post, path = "/election", tag = "cluster", request_body = ElectionRequest,
     security(("operator" = [])), responses(
     (status = 202, description = "The election has started", body = ElectionStarted),
-    (status = 401, description = "No operator is signed in", body = ErrorBody),
 ))]
 async fn start_election(
     State(cluster): State<ClusterHandle>,

@@ -103,7 +103,6 @@ struct FaultInjected {
 #[utoipa::path(post, path = "/faults", tag = "faults", request_body = FaultRequest,
     security(("operator" = [])), responses(
     (status = 201, description = "The fault, in force", body = FaultInjected),
-    (status = 401, description = "No operator is signed in", body = ErrorBody),
     (status = 422, description = "An unknown harm or peer, the node itself, a share outside 0 to 1, or a time out of range", body = ErrorBody),
 ))]
 async fn inject(
@@ -154,7 +153,6 @@ struct Healed {
 /// (operators).
 #[utoipa::path(delete, path = "/faults", tag = "faults", security(("operator" = [])), responses(
     (status = 200, description = "What it ended", body = Healed),
-    (status = 401, description = "No operator is signed in", body = ErrorBody),
 ))]
 async fn heal(State(cluster): State<ClusterHandle>, _: SignedInOperator) -> Json<Healed> {
     Json(Healed {
@@ -190,7 +188,6 @@ struct Skewed {
 #[utoipa::path(post, path = "/faults/clock", tag = "faults", request_body = SkewRequest,
     security(("operator" = [])), responses(
     (status = 201, description = "The clock, skewed", body = Skewed),
-    (status = 401, description = "No operator is signed in", body = ErrorBody),
     (status = 422, description = "An offset, drift or time out of range", body = ErrorBody),
 ))]
 async fn skew(

@@ -12,7 +12,7 @@ use axum::response::IntoResponse;
 use serde::Serialize;
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::response::ResponseBuilder;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{Content, OpenApi, Ref, RefOr};
 use utoipa::ToSchema;
 
@@ -127,16 +127,8 @@ fn operations(item: &mut utoipa::openapi::PathItem) -> impl Iterator<Item = &mut
 
 /// Whether `operation` is for operators alone: the only session it names.
 fn operators_only(operation: &Operation) -> bool {
-    let Some(requirements) = &operation.security else {
-        return false;
-    };
-    let names: Vec<String> = requirements
-        .iter()
-        .filter_map(|requirement| serde_json::to_value(requirement).ok())
-        .filter_map(|value| value.as_object().cloned())
-        .flat_map(|object| object.into_iter().map(|(name, _)| name))
-        .collect();
-    !names.is_empty() && names.iter().all(|name| name == OPERATOR)
+    operation.security.as_deref()
+        == Some(&[SecurityRequirement::new(OPERATOR, Vec::<String>::new())])
 }
 
 /// Adds an error answer to `operation`, unless it describes that status

@@ -47,7 +47,6 @@ struct SwitchRequest {
 #[utoipa::path(put, path = "/replication", tag = "replication", request_body = SwitchRequest,
     security(("operator" = [])), responses(
     (status = 200, description = "The mode now in force", body = ReplicationMode),
-    (status = 401, description = "No operator is signed in", body = ErrorBody),
     (status = 409, description = "Another switch is under way", body = ErrorBody),
     (status = 422, description = "An unknown strategy or consistency, or a pair that does not go together", body = ErrorBody),
 ))]

@@ -67,7 +67,6 @@ async fn get_movies(
 #[utoipa::path(post, path = "/movies", tag = "movies", request_body = NewMovie,
     security(("operator" = [])), responses(
     (status = 201, description = "The movie, with its id", body = Movie),
-    (status = 401, description = "No operator is signed in", body = ErrorBody),
     (status = 422, description = "A field breaks a rule (the message says which)", body = ErrorBody),
 ))]
 async fn post_movie(

@@ -98,7 +98,6 @@ struct SignedIn {
 /// The operator the caller's session names.
 #[utoipa::path(get, path = "/operator/session", tag = "sessions", security(("operator" = [])), responses(
     (status = 200, description = "The operator signed in", body = SignedIn),
-    (status = 401, description = "No operator is signed in", body = ErrorBody),
 ))]
 async fn signed_in(SignedInOperator(name): SignedInOperator) -> Json<SignedIn> {
     Json(SignedIn { name })
