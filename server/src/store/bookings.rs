@@ -161,7 +161,12 @@ impl Store {
             Err(sqlx::Error::Database(db)) => match db.constraint() {
                 Some("bookings_pkey") => return Err(StoreError::AlreadyHeld),
                 Some("one_active_booking_per_seat") => {
-                    let mut taken = self.held_seats(booking.showtime_id, &labels).await?;
+                    let held = self.taken_seats(booking.showtime_id).await?;
+                    let mut taken: Vec<String> = labels
+                        .iter()
+                        .filter(|label| held.iter().any(|seat| seat.seat_label == **label))
+                        .map(|label| label.to_string())
+                        .collect();
                     if taken.is_empty() {
                         // The rival that won the race has let go of them since.
                         taken = labels.iter().map(|l| l.to_string()).collect();
@@ -173,21 +178,6 @@ impl Store {
             Err(e) => return Err(e.into()),
         };
         self.numbering.number(op).await
-    }
-
-    /// Which of `labels` an active booking holds in a showtime: the seats a
-    /// booking that lost a race for them names.
-    async fn held_seats(&self, showtime_id: i64, labels: &[&str]) -> StoreResult<Vec<String>> {
-        Ok(sqlx::query_scalar(
-            "SELECT seat.label FROM unnest($2::TEXT[]) WITH ORDINALITY AS seat(label, n) \
-             WHERE EXISTS (SELECT 1 FROM booking_seats held WHERE held.showtime_id = $1 \
-                           AND held.seat_label = seat.label AND held.active) \
-             ORDER BY seat.n",
-        )
-        .bind(showtime_id)
-        .bind(labels)
-        .fetch_all(&self.pool)
-        .await?)
     }
 
     pub async fn booking(&self, booking_id: Uuid) -> StoreResult<Booking> {

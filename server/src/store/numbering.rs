@@ -1,5 +1,6 @@
 //! Numbering this node's own ops, many at a time. A write records its op
-//! as pending in its own transaction (`ops::record_op`) and, once that has
+//! as pending in its own transaction (`ops::record_op`; a new booking of
+//! this node, in the SQL function `insert_own_booking`) and, once that has
 //! committed, asks here for the op's number. One task numbers every op
 //! asked for meanwhile in one short transaction, so a node's writes commit
 //! side by side, and the numbers stay contiguous and given only to
