@@ -26,6 +26,14 @@ pub fn duration(minutes: i32) -> String {
     }
 }
 
+/// "7.8": an audience rating to one decimal. Counted in tenths rather than
+/// written with `{:.1}`, which would put the float formatter in the home
+/// page's WebAssembly.
+pub fn rating(rating: f32) -> String {
+    let tenths = (rating * 10.0).round() as i64;
+    format!("{}.{}", tenths / 10, tenths % 10)
+}
+
 /// The first block of a booking id: enough to tell bookings apart on screen.
 pub fn short_id(id: &str) -> &str {
     id.split('-').next().unwrap_or(id)
@@ -40,5 +48,14 @@ mod tests {
         assert_eq!(duration(45), "45 min");
         assert_eq!(duration(120), "2 h");
         assert_eq!(duration(135), "2 h 15 min");
+    }
+
+    #[test]
+    fn ratings_read_with_one_decimal() {
+        assert_eq!(rating(7.8), "7.8");
+        assert_eq!(rating(8.0), "8.0");
+        assert_eq!(rating(6.96), "7.0");
+        assert_eq!(rating(0.0), "0.0");
+        assert_eq!(rating(10.0), "10.0");
     }
 }
