@@ -75,5 +75,5 @@ ensure_python_tool() {
 
 build_release() {
   step "building MovieBook (release)"
-  (cd "$ROOT" && cargo leptos build --release)
+  (cd "$ROOT" && cargo leptos build --release --split)
 }

@@ -1,9 +1,14 @@
 //! The MovieBook web app: routes, pages, components and server functions,
 //! compiled for the server (`ssr`) and for the browser (`hydrate`).
 
+// The lazily loaded pages hydrate asynchronously, and the type of the
+// monitor's async hydration is deeper than the default limit allows.
+#![recursion_limit = "256"]
+
 pub mod access;
 pub mod api;
 mod components;
+mod deferred;
 pub mod error;
 mod format;
 pub mod model;
@@ -17,7 +22,7 @@ pub mod session;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Link, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes, A};
-use leptos_router::{path, SsrMode};
+use leptos_router::{path, Lazy, SsrMode};
 
 /// The content security policy of a page whose inline scripts carry
 /// `nonce`: scripts from this site and those inline ones only, WebAssembly
@@ -68,7 +73,6 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     components::session::provide_session();
-    mark_hydrated();
 
     view! {
         <Stylesheet id="leptos" href="/pkg/moviebook.css"/>
@@ -93,11 +97,11 @@ pub fn App() -> impl IntoView {
                 // data says (an unknown movie is a 404).
                 <Routes fallback=pages::NotFound>
                     <Route path=path!("/") view=pages::home::HomePage ssr=SsrMode::Async/>
-                    <Route path=path!("/movies/:id") view=pages::movie::MoviePage ssr=SsrMode::Async/>
-                    <Route path=path!("/showtimes/:id") view=pages::seats::SeatsPage ssr=SsrMode::Async/>
-                    <Route path=path!("/bookings") view=pages::my_bookings::MyBookingsPage ssr=SsrMode::Async/>
-                    <Route path=path!("/bookings/:id") view=pages::booking::BookingPage ssr=SsrMode::Async/>
-                    <Route path=path!("/monitor") view=pages::monitor::MonitorPage ssr=SsrMode::Async/>
+                    <Route path=path!("/movies/:id") view={Lazy::<pages::movie::MovieRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/showtimes/:id") view={Lazy::<pages::seats::SeatsRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/bookings") view={Lazy::<pages::my_bookings::MyBookingsRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/bookings/:id") view={Lazy::<pages::booking::BookingRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/monitor") view={Lazy::<pages::monitor::MonitorRoute>::new()} ssr=SsrMode::Async/>
                 </Routes>
             </main>
             <footer class="footer">
@@ -108,14 +112,13 @@ pub fn App() -> impl IntoView {
 }
 
 /// Marks `<body data-hydrated>` once the browser app has taken over the
-/// server-rendered page, so tests and scripts know clicks will be heard.
-fn mark_hydrated() {
-    Effect::new(move |_| {
-        #[cfg(feature = "hydrate")]
-        if let Some(body) = document().body() {
-            let _ = body.set_attribute("data-hydrated", "true");
-        }
-    });
+/// server-rendered page, lazily loaded parts included, so tests and
+/// scripts know clicks will be heard.
+#[cfg(feature = "hydrate")]
+pub fn mark_hydrated() {
+    if let Some(body) = document().body() {
+        let _ = body.set_attribute("data-hydrated", "true");
+    }
 }
 
 #[cfg(test)]

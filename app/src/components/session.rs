@@ -1,7 +1,8 @@
 //! The moviegoer's identity in the UI: who is signed in, the badge in the
 //! header, and the one-field form that asks for a name.
 
-use crate::api::{current_user, SignIn};
+use crate::api::SignIn;
+use crate::deferred::current_user;
 use crate::error::ApiError;
 use crate::model::User;
 use leptos::prelude::*;

@@ -9,9 +9,25 @@ use crate::model::{Booking, BookingStatus};
 use crate::rules::format_price;
 use leptos::prelude::*;
 use leptos_meta::Title;
+use leptos_router::{lazy_route, LazyRoute};
+
+/// A booking's page as a lazily loaded route: its code is a chunk of
+/// its own, fetched the first time the page is shown.
+pub struct BookingRoute;
+
+#[lazy_route]
+impl LazyRoute for BookingRoute {
+    fn data() -> Self {
+        BookingRoute
+    }
+
+    fn view(_this: Self) -> AnyView {
+        view! { <BookingPage/> }.into_any()
+    }
+}
 
 #[component]
-pub fn BookingPage() -> impl IntoView {
+fn BookingPage() -> impl IntoView {
     let id = route_id();
     let booking = Resource::new(move || id.get(), get_booking);
     view! {

@@ -1,7 +1,7 @@
 //! The home page: every movie as a card.
 
-use crate::api::list_movies;
 use crate::components::notice::{Empty, ErrorNotice, Loading};
+use crate::deferred;
 use crate::format;
 use crate::model::Movie;
 use leptos::prelude::*;
@@ -9,7 +9,7 @@ use leptos_meta::Title;
 
 #[component]
 pub fn HomePage() -> impl IntoView {
-    let movies = Resource::new(|| (), |_| list_movies());
+    let movies = Resource::new(|| (), |_| deferred::movies());
     view! {
         <Title text=""/>
         <section class="page">
@@ -42,7 +42,7 @@ fn MovieCard(movie: Movie) -> impl IntoView {
             <div class="movie-card-body">
                 <h2><a href=href>{movie.title.clone()}</a></h2>
                 <p class="meta">
-                    <span class="rating" title="Audience rating">"★ " {format!("{:.1}", movie.rating)}</span>
+                    <span class="rating" title="Audience rating">"★ " {format::rating(movie.rating)}</span>
                     <span>{format::duration(movie.duration_minutes)}</span>
                     <span class="certificate">{movie.certificate.clone()}</span>
                 </p>

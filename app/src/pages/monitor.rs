@@ -22,12 +22,28 @@ use crate::components::traffic::TrafficPanel;
 use crate::model::ClusterStatus;
 use leptos::prelude::*;
 use leptos_meta::Title;
+use leptos_router::{lazy_route, LazyRoute};
 
 /// How many recent events the log keeps.
 const EVENT_LOG_LENGTH: usize = 15;
 
+/// The system monitor as a lazily loaded route: its code is a chunk of
+/// its own, fetched the first time the page is shown.
+pub struct MonitorRoute;
+
+#[lazy_route]
+impl LazyRoute for MonitorRoute {
+    fn data() -> Self {
+        MonitorRoute
+    }
+
+    fn view(_this: Self) -> AnyView {
+        view! { <MonitorPage/> }.into_any()
+    }
+}
+
 #[component]
-pub fn MonitorPage() -> impl IntoView {
+fn MonitorPage() -> impl IntoView {
     provide_operator_state();
     let status = Resource::new(|| (), |_| get_cluster_status());
     let events = RwSignal::new(Vec::<String>::new());

@@ -9,9 +9,25 @@ use crate::model::{MovieDetails, Showtime};
 use crate::rules::format_price;
 use leptos::prelude::*;
 use leptos_meta::Title;
+use leptos_router::{lazy_route, LazyRoute};
+
+/// A movie's page as a lazily loaded route: its code is a chunk of
+/// its own, fetched the first time the page is shown.
+pub struct MovieRoute;
+
+#[lazy_route]
+impl LazyRoute for MovieRoute {
+    fn data() -> Self {
+        MovieRoute
+    }
+
+    fn view(_this: Self) -> AnyView {
+        view! { <MoviePage/> }.into_any()
+    }
+}
 
 #[component]
-pub fn MoviePage() -> impl IntoView {
+fn MoviePage() -> impl IntoView {
     let id = route_id();
     let details = Resource::new(
         move || id.get(),
@@ -45,7 +61,7 @@ fn MovieDetailsView(details: MovieDetails) -> impl IntoView {
             <div>
                 <h1>{movie.title.clone()}</h1>
                 <p class="meta">
-                    <span class="rating">"★ " {format!("{:.1}", movie.rating)}</span>
+                    <span class="rating">"★ " {format::rating(movie.rating)}</span>
                     <span>{format::duration(movie.duration_minutes)}</span>
                     <span>{movie.release_year}</span>
                     <span class="certificate">{movie.certificate.clone()}</span>

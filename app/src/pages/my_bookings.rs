@@ -10,9 +10,25 @@ use crate::model::{Booking, BookingStatus};
 use crate::rules::format_price;
 use leptos::prelude::*;
 use leptos_meta::Title;
+use leptos_router::{lazy_route, LazyRoute};
+
+/// My bookings as a lazily loaded route: its code is a chunk of
+/// its own, fetched the first time the page is shown.
+pub struct MyBookingsRoute;
+
+#[lazy_route]
+impl LazyRoute for MyBookingsRoute {
+    fn data() -> Self {
+        MyBookingsRoute
+    }
+
+    fn view(_this: Self) -> AnyView {
+        view! { <MyBookingsPage/> }.into_any()
+    }
+}
 
 #[component]
-pub fn MyBookingsPage() -> impl IntoView {
+fn MyBookingsPage() -> impl IntoView {
     let session = use_session();
     let cancel = ServerAction::<CancelBooking>::new();
     let bookings = Resource::new(

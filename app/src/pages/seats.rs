@@ -14,9 +14,25 @@ use crate::rules::{format_price, MAX_SEATS_PER_BOOKING};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_navigate;
+use leptos_router::{lazy_route, LazyRoute};
+
+/// The seat page as a lazily loaded route: its code is a chunk of
+/// its own, fetched the first time the page is shown.
+pub struct SeatsRoute;
+
+#[lazy_route]
+impl LazyRoute for SeatsRoute {
+    fn data() -> Self {
+        SeatsRoute
+    }
+
+    fn view(_this: Self) -> AnyView {
+        view! { <SeatsPage/> }.into_any()
+    }
+}
 
 #[component]
-pub fn SeatsPage() -> impl IntoView {
+fn SeatsPage() -> impl IntoView {
     let id = route_id();
     let showtime_id = Memo::new(move |_| id.get().parse::<i64>().ok());
     let seat_map = Resource::new(
