@@ -4,12 +4,14 @@
 # 3-node cluster, and for every replication mode (with the time the replicas
 # take to converge and the replication lag), one node against a bare
 # PostgreSQL insert (pgbench) on the same server; gossip convergence time for 3, 5
-# and 9 nodes; leader failover time; the release WASM size. Prints numbers
+# and 9 nodes; leader failover time; the browser app's files and what each
+# page fetches before it is interactive. Prints numbers
 # only.
 set -euo pipefail
 source "$(dirname "$0")/tools.sh"
 ensure_build_tools
 ensure_postgres
+ensure_chromium
 build_release
 cd "$ROOT"
 
@@ -122,7 +124,15 @@ cat "$BENCH_DATA/gossip-sizes.txt"
 step "leader failover (3 real nodes, 20 SIGKILLs per algorithm)"
 target/release/moviebook-bench failover --database-url "$SERVER_URL" --trials 20
 
-step "release WASM size"
-WASM=target/site/pkg/moviebook.wasm
-printf 'moviebook.wasm: %d KB raw, %d KB gzipped\n' \
-  $(( $(stat -c %s "$WASM") / 1024 )) $(( $(gzip -9 -c "$WASM" | wc -c) / 1024 ))
+step "the browser app's files (release, split), raw and gzipped"
+for file in target/site/pkg/*.wasm target/site/pkg/*.js; do
+  printf '%-62s %5d KB raw %5d KB gzipped\n' "${file##*/}" \
+    $(( $(stat -c %s "$file") / 1024 )) $(( $(gzip -9 -c "$file" | wc -c) / 1024 ))
+done | sort -k2 -n -r
+printf 'all WASM: %d KB raw in %d files\n' \
+  $(( $(cat target/site/pkg/*.wasm | wc -c) / 1024 )) $(ls target/site/pkg/*.wasm | wc -l)
+
+step "what each page fetches before it is interactive (each opened first, empty cache)"
+start_cluster master-slave/strong 3
+(cd end2end && node page-weight.mjs "http://127.0.0.1:$CLUSTER_PORT")
+stop_cluster
