@@ -20,7 +20,7 @@ pub mod service;
 pub mod session;
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, Link, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::components::{Route, Router, Routes, A};
 use leptos_router::{path, Lazy, SsrMode};
 
@@ -59,6 +59,10 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             <head>
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                // In the server-rendered shell, not in the app: every page
+                // has them, and the browser's WebAssembly need not.
+                <link rel="stylesheet" id="leptos" href="/pkg/moviebook.css"/>
+                <link rel="icon" href="/favicon.svg"/>
                 <HydrationScripts options/>
                 <MetaTags/>
             </head>
@@ -75,11 +79,6 @@ pub fn App() -> impl IntoView {
     components::session::provide_session();
 
     view! {
-        <Stylesheet id="leptos" href="/pkg/moviebook.css"/>
-        <Link rel="icon" href="/favicon.svg"/>
-        <Title formatter=|page: String| {
-            if page.is_empty() { "MovieBook".to_string() } else { format!("{page} · MovieBook") }
-        }/>
         <Router>
             <header class="top-bar">
                 <A href="/" attr:class="brand"><img src="/favicon.svg" alt="" width="24" height="24"/>"MovieBook"</A>

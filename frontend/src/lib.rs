@@ -5,14 +5,11 @@ pub fn hydrate() {
     console_error_panic_hook::set_once();
     // Asynchronously: a page on a lazily loaded route first fetches its
     // chunk. Only then is the whole page live, and marked so.
+    let Some(body) = leptos::prelude::document().body() else {
+        return;
+    };
     wasm_bindgen_futures::spawn_local(async {
-        let app = leptos::mount::hydrate_from_async(
-            leptos::prelude::document()
-                .body()
-                .expect("the page has a body"),
-            app::App,
-        )
-        .await;
+        let app = leptos::mount::hydrate_from_async(body, app::App).await;
         app::mark_hydrated();
         app.forget();
     });

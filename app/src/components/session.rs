@@ -33,13 +33,13 @@ pub fn use_session() -> Session {
 pub fn UserBadge() -> impl IntoView {
     let session = use_session();
     view! {
-        <Transition fallback=|| ()>
+        <Suspense fallback=|| ()>
             {move || session.user().map(|user| view! {
                 <span class="user-badge" data-testid="user-badge">
                     "Hi, " {user.name}
                 </span>
             })}
-        </Transition>
+        </Suspense>
     }
 }
 

@@ -31,7 +31,7 @@ fn BookingPage() -> impl IntoView {
     let id = route_id();
     let booking = Resource::new(move || id.get(), get_booking);
     view! {
-        <Title text="Your booking"/>
+        <Title text=super::title("Your booking")/>
         <section class="page">
             <Suspense fallback=|| view! { <Loading what="your booking"/> }>
                 {move || booking.get().map(|result| match result {

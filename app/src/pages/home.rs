@@ -11,7 +11,7 @@ use leptos_meta::Title;
 pub fn HomePage() -> impl IntoView {
     let movies = Resource::new(|| (), |_| deferred::movies());
     view! {
-        <Title text=""/>
+        <Title text="MovieBook"/>
         <section class="page">
             <h1>"Now showing"</h1>
             <Suspense fallback=|| view! { <Loading what="movies"/> }>

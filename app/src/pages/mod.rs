@@ -18,12 +18,17 @@ pub fn NotFound() -> impl IntoView {
         response.set_status(http::StatusCode::NOT_FOUND);
     }
     view! {
-        <Title text="Not found"/>
+        <Title text=title("Not found")/>
         <section class="page">
             <h1>"Page not found"</h1>
             <p><a href="/">"Back to the movies"</a></p>
         </section>
     }
+}
+
+/// A page's title in the browser: "My bookings · MovieBook".
+pub(crate) fn title(page: &str) -> String {
+    format!("{page} · MovieBook")
 }
 
 /// The `:id` route parameter, as the text in the URL.

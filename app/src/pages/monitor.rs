@@ -74,7 +74,7 @@ fn MonitorPage() -> impl IntoView {
     };
 
     view! {
-        <Title text="System monitor"/>
+        <Title text=super::title("System monitor")/>
         <section class="page monitor">
             <h1>"System monitor"</h1>
             <OperatorPanel/>

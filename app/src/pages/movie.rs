@@ -43,7 +43,7 @@ fn MoviePage() -> impl IntoView {
             <Suspense fallback=|| view! { <Loading what="the movie"/> }>
                 {move || details.get().map(|result| match result {
                     Ok(details) => view! { <MovieDetailsView details/> }.into_any(),
-                    Err(e) => view! { <Title text="Movie"/><ErrorNotice error=e/> }.into_any(),
+                    Err(e) => view! { <Title text=super::title("Movie")/><ErrorNotice error=e/> }.into_any(),
                 })}
             </Suspense>
         </section>
@@ -55,7 +55,7 @@ fn MovieDetailsView(details: MovieDetails) -> impl IntoView {
     let MovieDetails { movie, showtimes } = details;
     let days = group_by_day(showtimes);
     view! {
-        <Title text=movie.title.clone()/>
+        <Title text=super::title(&movie.title)/>
         <article class="movie-details">
             <img class="poster" src=movie.poster_url.clone() alt=format!("Poster of {}", movie.title) width="300" height="450"/>
             <div>

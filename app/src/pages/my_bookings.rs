@@ -36,7 +36,7 @@ fn MyBookingsPage() -> impl IntoView {
         |_| my_bookings(),
     );
     view! {
-        <Title text="My bookings"/>
+        <Title text=super::title("My bookings")/>
         <section class="page">
             <h1>"My bookings"</h1>
             {move || cancel.value().get().and_then(|r| r.err()).map(|e| view! { <ErrorNotice error=e/> })}

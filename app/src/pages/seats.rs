@@ -123,7 +123,7 @@ fn SeatsPage() -> impl IntoView {
                     Ok(map) => view! {
                         <SeatPicker map selected notice book/>
                     }.into_any(),
-                    Err(e) => view! { <Title text="Seats"/><ErrorNotice error=e/> }.into_any(),
+                    Err(e) => view! { <Title text=super::title("Seats")/><ErrorNotice error=e/> }.into_any(),
                 })}
             </Transition>
         </section>
@@ -162,7 +162,7 @@ fn SeatPicker(
     let pending = book.pending();
 
     view! {
-        <Title text=format!("Seats · {}", map.movie_title)/>
+        <Title text=super::title(&format!("Seats · {}", map.movie_title))/>
         <header class="showtime-header">
             <h1><a href=format!("/movies/{}", show.movie_id)>{map.movie_title.clone()}</a></h1>
             <p class="meta">
