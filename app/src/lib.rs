@@ -20,7 +20,7 @@ pub mod service;
 pub mod session;
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Title};
+use leptos_meta::{provide_meta_context, MetaTags};
 use leptos_router::components::{Route, Router, Routes, A};
 use leptos_router::{path, Lazy, SsrMode};
 
