@@ -49,8 +49,10 @@ fn set_page_policy() {
     }
 }
 
-/// The HTML document around the app, rendered on the server.
-pub fn shell(options: LeptosOptions) -> impl IntoView {
+/// The HTML document around the app, rendered on the server. The app's
+/// bundle (`pkg/`) is linked under `bundle_root`, a path that names the
+/// build, so browsers may keep its files.
+pub fn shell(options: LeptosOptions, bundle_root: &str) -> impl IntoView {
     #[cfg(feature = "ssr")]
     set_page_policy();
     view! {
@@ -61,9 +63,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 // In the server-rendered shell, not in the app: every page
                 // has them, and the browser's WebAssembly need not.
-                <link rel="stylesheet" id="leptos" href="/pkg/moviebook.css"/>
+                <link rel="stylesheet" id="leptos" href=format!("{bundle_root}/pkg/moviebook.css")/>
                 <link rel="icon" href="/favicon.svg"/>
-                <HydrationScripts options/>
+                <HydrationScripts options root=bundle_root.to_string()/>
                 <MetaTags/>
             </head>
             <body>

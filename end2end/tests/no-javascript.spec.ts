@@ -42,12 +42,26 @@ test('pages answer the status of what they show', async ({ request }) => {
 });
 
 test('the app and its pages travel compressed, with cache headers; the API does not', async ({ request }) => {
+  // Pages link the bundle under a path that names its build, kept for good.
+  const home = await (await request.get('/')).text();
+  const linked = home.match(/href="(\/build\/[0-9a-f]{16})\/pkg\/moviebook\.wasm"/);
+  expect(linked, 'the home page links the WebAssembly under its build').not.toBeNull();
+  const build = linked![1];
+  expect(home).toContain(`href="${build}/pkg/moviebook.css"`);
   for (const encoding of ['br', 'gzip']) {
-    const wasm = await request.get('/pkg/moviebook.wasm', { headers: { 'Accept-Encoding': encoding } });
+    const wasm = await request.get(`${build}/pkg/moviebook.wasm`, { headers: { 'Accept-Encoding': encoding } });
     expect(wasm.status()).toBe(200);
     expect(wasm.headers()['content-encoding'], encoding).toBe(encoding);
-    expect(wasm.headers()['cache-control']).toBe('no-cache');
+    expect(wasm.headers()['cache-control']).toBe('public, max-age=31536000, immutable');
   }
+  // The same files where their names do not change: checked again on use.
+  const unversioned = await request.get('/pkg/moviebook.wasm');
+  expect(unversioned.status()).toBe(200);
+  expect(unversioned.headers()['cache-control']).toBe('no-cache');
+  // Another build's path is not this build's files.
+  const otherBuild = await request.get('/build/0000000000000000/pkg/moviebook.wasm');
+  expect(otherBuild.status()).toBe(404);
+  expect(otherBuild.headers()['cache-control']).toBeUndefined();
   const page = await request.get('/', { headers: { 'Accept-Encoding': 'br' } });
   expect(page.headers()['content-encoding']).toBe('br');
   const poster = await request.get('/favicon.svg', { headers: { 'Accept-Encoding': 'gzip' } });

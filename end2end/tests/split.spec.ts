@@ -5,12 +5,15 @@ import { futureShowtime, open, seat } from './helpers';
 // a page's own chunk arrives when the page is first shown, whether by a
 // click (client-side navigation) or as the first page a browser opens.
 
-/** The names of the WebAssembly files the page has requested so far. */
+/** The names of the WebAssembly files the page has requested so far, each
+ * from the bundle's path for its build (or named with its whole path). */
 function wasmRequests(page: Page): string[] {
   const names: string[] = [];
   page.on('request', (request) => {
     const path = new URL(request.url()).pathname;
-    if (path.endsWith('.wasm')) names.push(path.split('/').pop()!);
+    if (!path.endsWith('.wasm')) return;
+    const fromBuild = /^\/build\/[0-9a-f]{16}\/pkg\/[^/]+$/.test(path);
+    names.push(fromBuild ? path.split('/').pop()! : path);
   });
   return names;
 }

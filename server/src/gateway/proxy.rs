@@ -337,7 +337,7 @@ fn is_end_to_end(name: &str, connection: &[String]) -> bool {
 /// static files a page pulls in (scripts, styles, posters) are not.
 fn is_page_or_api(path: &str) -> bool {
     let last = path.rsplit('/').next().unwrap_or_default();
-    !path.starts_with("/pkg/") && !last.contains('.')
+    !path.starts_with("/pkg/") && !path.starts_with(crate::http::BUILD_PATHS) && !last.contains('.')
 }
 
 #[cfg(test)]
@@ -352,6 +352,9 @@ mod tests {
         assert!(is_page_or_api("/sfn/book_seats12345"));
         assert!(is_page_or_api("/api/movies"));
         assert!(!is_page_or_api("/pkg/moviebook.wasm"));
+        assert!(!is_page_or_api(
+            "/build/0123456789abcdef/pkg/moviebook.wasm"
+        ));
         assert!(!is_page_or_api("/posters/lighthouse.svg"));
         assert!(!is_page_or_api("/favicon.ico"));
     }

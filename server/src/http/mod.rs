@@ -1,12 +1,13 @@
 //! The HTTP face of a node: the REST API under `/api`, the server-rendered
 //! pages and their server functions, and the static site files.
 
+mod bundle;
 mod cluster;
 mod control;
 mod cross_site;
 mod error;
 mod faults;
-mod openapi;
+pub mod openapi;
 mod replication;
 mod rest;
 pub mod security_headers;
@@ -14,8 +15,10 @@ mod session_clock;
 mod sessions;
 mod static_files;
 
+pub use bundle::BUILD_PATHS;
 pub use cross_site::refuse as refuse_cross_site;
 pub use error::HttpError;
+pub use openapi::ErrorBody;
 
 use crate::auth::SessionKeys;
 use crate::replication::ReplicatedCinema;
@@ -61,9 +64,11 @@ pub fn router(
             provide_context(sessions.clone());
         }
     };
+    let bundle = bundle::Bundle::read(&leptos_options.site_root);
+    let bundle_root = bundle.root();
     let shell = {
-        let options = leptos_options.clone();
-        move || app::shell(options.clone())
+        let (options, bundle_root) = (leptos_options.clone(), bundle_root.clone());
+        move || app::shell(options.clone(), &bundle_root)
     };
     let node_header = HeaderValue::from_str(node_id).unwrap_or(HeaderValue::from_static("unknown"));
     let load = cluster.load.clone();
@@ -83,7 +88,10 @@ pub fn router(
         .merge(cluster::root_router(cluster, replication))
         .leptos_routes_with_context(&leptos_options, routes, page_context, shell)
         .route("/metrics", axum::routing::get(crate::metrics::render))
-        .fallback(leptos_axum::file_and_error_handler(app::shell))
+        .merge(bundle.router())
+        .fallback(leptos_axum::file_and_error_handler(move |options| {
+            app::shell(options, &bundle_root)
+        }))
         .with_state(leptos_options)
         .layer(axum::middleware::from_fn(crate::metrics::http))
         .layer(axum::middleware::map_response(server_fn_error_status))

@@ -58,6 +58,7 @@ fn is_session_request(path: &str) -> bool {
     !(path.starts_with("/internal/")
         || path.starts_with("/ws/")
         || path.starts_with("/pkg/")
+        || path.starts_with(super::BUILD_PATHS)
         || ABOUT_THE_NODE.iter().any(|about| path.starts_with(about))
         || file.contains('.'))
 }
@@ -97,6 +98,7 @@ mod tests {
             "/internal/call",
             "/ws/events",
             "/pkg/moviebook.wasm",
+            "/build/0123456789abcdef/pkg/moviebook.wasm",
             "/favicon.ico",
             "/api/health",
             "/api/election",

@@ -2,9 +2,11 @@
 //! or gzip, whichever the browser accepts) when they are HTML, styles,
 //! scripts, WebAssembly or SVG; the API's JSON is not (small answers, on
 //! the booking path the benchmarks measure). Static files say how long a
-//! browser may keep them: the app's bundle (`/pkg/`, whose names do not
-//! change between builds) is checked again on every use, cheaply, by its
-//! modification time; posters and icons are kept for a day.
+//! browser may keep them: the app's bundle under its build's path
+//! (`/build/<id>/pkg/`, see `bundle`), which pages link, for a year and
+//! never checked again; the same files at `/pkg/`, whose names do not
+//! change between builds, are checked again on every use, cheaply, by
+//! their modification time; posters and icons are kept for a day.
 
 use axum::extract::Request;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
@@ -50,7 +52,9 @@ pub async fn cache_headers(request: Request, next: Next) -> Response {
 
 fn cache_policy(path: &str) -> Option<&'static str> {
     let file = path.rsplit('/').next().unwrap_or_default();
-    if path.starts_with("/pkg/") {
+    if path.starts_with(super::BUILD_PATHS) {
+        Some("public, max-age=31536000, immutable")
+    } else if path.starts_with("/pkg/") {
         Some("no-cache")
     } else if file.contains('.') && !path.starts_with("/api/") {
         Some("public, max-age=86400")
@@ -64,7 +68,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_bundle_is_checked_again_and_pictures_are_kept_a_day() {
+    fn a_build_is_kept_for_good_the_bundle_checked_again_and_pictures_kept_a_day() {
+        assert_eq!(
+            cache_policy("/build/0123456789abcdef/pkg/moviebook_split_1.wasm"),
+            Some("public, max-age=31536000, immutable")
+        );
         assert_eq!(cache_policy("/pkg/moviebook.wasm"), Some("no-cache"));
         assert_eq!(cache_policy("/pkg/moviebook.css"), Some("no-cache"));
         assert_eq!(
