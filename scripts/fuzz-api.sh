@@ -78,8 +78,12 @@ fuzz() {
 
 fuzz "anonymous" "$config"
 fuzz "a moviegoer" "$config" -H "Authorization: Bearer $moviegoer"
-# Last: an operator's faults may leave nodes cut off for a while.
-fuzz "an operator" "$operator_config" -H "Authorization: Bearer $operator"
+# Last: an operator's faults may leave nodes cut off for a while. Not the
+# gateway's process controls, though: a fuzzed kill or five-minute pause
+# would leave the rest of the run talking to stopped nodes. Anonymous and
+# moviegoers' calls hold them to their description (refused, in its shape).
+fuzz "an operator" "$operator_config" -H "Authorization: Bearer $operator" \
+  --exclude-path-regex '^/api/nodes/'
 
 step "what the fuzzer reached: the nodes' answers by operation and status"
 for node_port in $((port + 1)) $((port + 2)) $((port + 3)); do

@@ -1,7 +1,8 @@
 //! The gateway in front of real node processes: it spreads requests over
 //! every node, keeps serving when one is SIGKILLed, merges the nodes' event
 //! feeds with its own routing decisions (and reconnects to a node's feed that
-//! falls silent), and refuses oversized bodies.
+//! falls silent), and refuses oversized bodies. Its API description is a
+//! node's with its own operations added.
 
 mod common;
 
@@ -246,6 +247,88 @@ async fn with_no_node_reachable_the_gateway_answers_503_in_the_error_shape() {
     assert_eq!(error["error"]["code"], "unavailable");
     let message = error["error"]["message"].as_str().unwrap_or_default();
     assert!(message.contains("reachable"), "{message}");
+
+    // No node to give its description: the gateway's is a 503 too.
+    let response = reqwest::get(format!("{}/api/openapi.json", gateway.base_url))
+        .await
+        .expect("the gateway answers");
+    assert_eq!(response.status(), 503);
+    let error: serde_json::Value = response.json().await.expect("a JSON error");
+    assert_eq!(error["error"]["code"], "unavailable");
+}
+
+/// The gateway's own operations, as its description must give them.
+const GATEWAY_OPERATIONS: &[(&str, &str, bool)] = &[
+    ("get", "/gateway/status", false),
+    ("put", "/gateway/strategy", true),
+    ("post", "/api/heal", true),
+    ("post", "/api/nodes/{id}/kill", true),
+    ("post", "/api/nodes/{id}/restart", true),
+    ("post", "/api/nodes/{id}/pause", true),
+];
+
+#[tokio::test]
+async fn the_gateway_describes_its_own_operations_beside_the_nodes_api() {
+    let specs = cluster_specs("gateway_openapi", 1);
+    let nodes = start_all(&specs).await;
+    let gateway = start_gateway(&nodes.iter().collect::<Vec<_>>()).await;
+    let url = format!("{}/api/openapi.json", gateway.base_url);
+    // Once the node is in rotation, the gateway has a description to extend.
+    let description: serde_json::Value = eventually(PATIENCE, || async {
+        let response = reqwest::get(&url).await.ok()?;
+        (response.status() == 200).then_some(())?;
+        response.json().await.ok()
+    })
+    .await
+    .expect("the gateway serves a description once its node is live");
+    let node_description: serde_json::Value = reqwest::get(nodes[0].url("/api/openapi.json"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+
+    let paths = description["paths"].as_object().unwrap();
+    let node_paths = node_description["paths"].as_object().unwrap();
+    for (path, item) in node_paths {
+        assert_eq!(&paths[path], item, "the node's {path}, unchanged");
+    }
+    // Each of the gateway's operations has a path of its own.
+    assert_eq!(paths.len(), node_paths.len() + GATEWAY_OPERATIONS.len());
+    for (method, path, operators_only) in GATEWAY_OPERATIONS {
+        let operation = &paths[*path][*method];
+        assert_eq!(
+            operation["tags"],
+            serde_json::json!(["gateway"]),
+            "{method} {path}"
+        );
+        let answers = operation["responses"].as_object().unwrap();
+        for status in ["200", "429", "503"] {
+            assert!(
+                answers.contains_key(status),
+                "{method} {path} lacks {status}"
+            );
+        }
+        if *operators_only {
+            assert_eq!(operation["security"], serde_json::json!([{"operator": []}]));
+            for status in ["401", "403", "409"] {
+                assert!(
+                    answers.contains_key(status),
+                    "{method} {path} lacks {status}"
+                );
+            }
+        }
+    }
+    let schemas = description["components"]["schemas"].as_object().unwrap();
+    for schema in [
+        "ProcessView",
+        "HealedEverything",
+        "GatewayStatus",
+        "ErrorBody",
+        "Booking",
+    ] {
+        assert!(schemas.contains_key(schema), "{schema} is not described");
+    }
 }
 
 /// Each client has a bucket for ordinary requests and a tighter one for

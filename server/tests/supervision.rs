@@ -220,12 +220,16 @@ async fn an_operator_pauses_kills_restarts_and_heals_nodes_that_up_supervises() 
     assert_eq!(status["strategy"], "least_connections");
     for (path, body, expected) in [
         ("/api/nodes/9/kill", json!({}), 404),
+        // Not a node id: a 400 in the error shape, as the description says.
+        ("/api/nodes/three/kill", json!({}), 400),
+        ("/api/nodes/-1/restart", json!({}), 400),
         ("/api/nodes/3/pause", json!({"seconds": 0}), 422),
         ("/api/nodes/3/pause", json!({"seconds": 1000}), 422),
         ("/api/nodes/3/pause", json!({"secs": 5}), 400),
     ] {
         let (status, error) = post(&client, &up, path, op, body.clone()).await;
         assert_eq!(status.as_u16(), expected, "{path} {body}: {error}");
+        assert!(error["error"]["message"].is_string(), "{path}: {error}");
     }
 
     // Paused, node 3 is marked down by its peers, and comes back by itself.

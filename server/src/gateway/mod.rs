@@ -4,11 +4,13 @@
 //! (`health.rs`), and merges every node's event feed into its own
 //! `/ws/events`, adding its routing decisions (`feed.rs`). Run by `up`, it
 //! also lets operators kill, pause and restart the nodes it supervises
-//! (`control.rs`); `/api/nodes/{id}/...` reaches one chosen node.
+//! (`control.rs`); `/api/nodes/{id}/...` reaches one chosen node. Its API
+//! description is a node's with its own operations added (`openapi.rs`).
 
 mod control;
 mod feed;
 mod health;
+mod openapi;
 mod proxy;
 mod rate_limit;
 
@@ -16,10 +18,11 @@ pub use control::NodeControl;
 pub use rate_limit::RateLimits;
 
 use axum::extract::{DefaultBodyLimit, State};
-use axum::routing::{any, get, post, put};
+use axum::routing::{any, get};
 use axum::{Json, Router};
 use cluster::balancer::{Balancer, Strategy};
 use cluster::NodeId;
+use serde::Serialize;
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -28,6 +31,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::sync::broadcast;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// A node that does not accept a connection within this long is skipped.
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(300);
@@ -126,11 +132,13 @@ pub async fn run(
         control::announce_changes(shared.clone(), &control.supervisor);
     }
 
+    let (own, description) = own_routes(gateway.control.as_ref()).split_for_parts();
     let app = Router::new()
         .route("/ws/events", get(feed::serve))
-        .route("/gateway/status", get(status))
         .route("/metrics", get(crate::metrics::render))
-        .merge(node_routes(gateway.control.as_ref()))
+        .route("/api/openapi.json", openapi::serve(description))
+        .route("/api/nodes/{id}/{*rest}", any(proxy::pinned))
+        .merge(own)
         .fallback(proxy::forward)
         .layer(DefaultBodyLimit::max(proxy::MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(
@@ -154,17 +162,17 @@ pub async fn run(
     Ok(served?)
 }
 
-/// `/api/nodes/{id}/...`, `/api/heal` and `/gateway/strategy`: the
-/// operator's controls (refused with 409 by a gateway started alone), and
-/// everything else aimed at one node.
-fn node_routes(control: Option<&NodeControl>) -> Router<Arc<Shared>> {
-    let pinned = Router::new().route("/api/nodes/{id}/{*rest}", any(proxy::pinned));
-    let controls = Router::new()
-        .route("/api/nodes/{id}/kill", post(control::kill))
-        .route("/api/nodes/{id}/restart", post(control::restart))
-        .route("/api/nodes/{id}/pause", post(control::pause))
-        .route("/api/heal", post(control::heal))
-        .route("/gateway/strategy", put(control::switch_strategy));
+/// The gateway's own operations, described: its status, and the
+/// operator's controls (`/api/nodes/{id}/kill`, `restart` and `pause`,
+/// `/api/heal` and `/gateway/strategy`), which a gateway started alone
+/// refuses with 409.
+fn own_routes(control: Option<&NodeControl>) -> OpenApiRouter<Arc<Shared>> {
+    let controls = OpenApiRouter::new()
+        .routes(routes!(control::kill))
+        .routes(routes!(control::restart))
+        .routes(routes!(control::pause))
+        .routes(routes!(control::heal))
+        .routes(routes!(control::switch_strategy));
     let controls = match control {
         Some(control) => controls.route_layer(axum::middleware::from_fn_with_state(
             control.keys.clone(),
@@ -174,36 +182,75 @@ fn node_routes(control: Option<&NodeControl>) -> Router<Arc<Shared>> {
     };
     // A page of another site may not use them (as on the nodes).
     let controls = controls.layer(axum::middleware::from_fn(crate::http::refuse_cross_site));
-    pinned.merge(controls)
+    OpenApiRouter::new().routes(routes!(status)).merge(controls)
 }
 
-/// `GET /gateway/status`: the strategy, and every node as the gateway sees
-/// it (with its process, when the gateway runs it).
-async fn status(State(shared): State<Arc<Shared>>) -> Json<serde_json::Value> {
+/// Every node as the gateway sees it.
+#[derive(Serialize, ToSchema)]
+struct GatewayStatus {
+    /// The balancing strategy: round_robin, least_connections or
+    /// weighted_round_robin.
+    strategy: String,
+    nodes: Vec<NodeStatus>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct NodeStatus {
+    node_id: NodeId,
+    /// The host:port the gateway forwards to.
+    address: String,
+    /// In rotation: its last health check passed.
+    live: bool,
+    /// Requests forwarded to it and not answered yet.
+    in_flight: u32,
+    /// Its share under weighted round robin.
+    weight: u32,
+    /// Requests forwarded to it so far.
+    forwarded: u64,
+    /// Its process ("running", "paused" or "stopped"), when this gateway
+    /// runs it.
+    process: Option<&'static str>,
+    restarts: u32,
+    paused_for_ms: u64,
+}
+
+/// The balancing strategy, and every node as the gateway sees it (with its
+/// process, when the gateway runs it).
+#[utoipa::path(get, path = "/gateway/status", tag = "gateway", responses(
+    (status = 200, description = "The gateway and its nodes", body = GatewayStatus),
+))]
+async fn status(State(shared): State<Arc<Shared>>) -> Json<GatewayStatus> {
     let processes = match &shared.control {
         Some(control) => control.supervisor.views().await,
         None => Vec::new(),
     };
-    let nodes: Vec<serde_json::Value> = {
+    let nodes = {
         let balancer = shared.balancer();
         shared
             .nodes
             .iter()
-            .map(|(id, address)| {
-                let process = processes.iter().find(|p| p.node_id == *id);
-                json!({
-                    "nodeId": id,
-                    "address": address,
-                    "live": balancer.is_live(*id),
-                    "inFlight": balancer.in_flight(*id),
-                    "weight": balancer.weight(*id),
-                    "forwarded": shared.forwarded.get(id).map_or(0, |c| c.load(Ordering::Relaxed)),
-                    "process": process.map(|p| p.process),
-                    "restarts": process.map_or(0, |p| p.restarts),
-                    "pausedForMs": process.map_or(0, |p| p.paused_for_ms),
-                })
+            .map(|(&node_id, address)| {
+                let process = processes.iter().find(|p| p.node_id == node_id);
+                NodeStatus {
+                    node_id,
+                    address: address.clone(),
+                    live: balancer.is_live(node_id),
+                    in_flight: balancer.in_flight(node_id),
+                    weight: balancer.weight(node_id),
+                    forwarded: shared
+                        .forwarded
+                        .get(&node_id)
+                        .map_or(0, |count| count.load(Ordering::Relaxed)),
+                    process: process.map(|p| p.process),
+                    restarts: process.map_or(0, |p| p.restarts),
+                    paused_for_ms: process.map_or(0, |p| p.paused_for_ms),
+                }
             })
             .collect()
     };
-    Json(json!({"strategy": shared.strategy_name(), "nodes": nodes}))
+    Json(GatewayStatus {
+        strategy: shared.strategy_name(),
+        nodes,
+    })
 }

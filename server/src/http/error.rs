@@ -1,9 +1,9 @@
 //! How an `ApiError` becomes an HTTP response: the status from its code and
 //! the body `{"error": {"code", "message"}}`. Extractor rejections (bad JSON,
-//! bad query strings) become the same shape.
+//! bad query strings, bad path parameters) become the same shape.
 
 use app::error::{ApiError, ErrorCode};
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -31,6 +31,15 @@ impl From<JsonRejection> for HttpError {
             ),
         };
         HttpError(ApiError::bad_request(message))
+    }
+}
+
+impl From<PathRejection> for HttpError {
+    fn from(rejection: PathRejection) -> Self {
+        HttpError(ApiError::bad_request(format!(
+            "The path is not valid: {}",
+            rejection.body_text()
+        )))
     }
 }
 

@@ -31,7 +31,8 @@ pub const MOVIEGOER: &str = "moviegoer";
     info(
         title = "MovieBook",
         description = "Movies, showtimes, seats and bookings, and the cluster that keeps them. \
-            Every node answers the whole API; the gateway forwards it to a node. Errors are \
+            Every node answers the whole API; the gateway forwards it to a node, and adds \
+            the operations tagged `gateway`, its own. Errors are \
             `{\"error\": {\"code\", \"message\"}}` with the status the code stands for.",
         license(name = "MIT")
     ),
@@ -42,9 +43,14 @@ struct Base;
 /// The description of `api` (the routes under `/api`, with their paths
 /// relative to it), whole.
 pub fn describe(api: OpenApi) -> OpenApi {
-    let mut whole = <Base as utoipa::OpenApi>::openapi().nest("/api", api);
-    utoipa::Modify::modify(&SharedAnswers, &mut whole);
-    whole
+    with_shared_answers(<Base as utoipa::OpenApi>::openapi().nest("/api", api))
+}
+
+/// `api` with what every operation may answer besides its own, and the
+/// sessions callers show.
+pub fn with_shared_answers(mut api: OpenApi) -> OpenApi {
+    utoipa::Modify::modify(&SharedAnswers, &mut api);
+    api
 }
 
 /// The description as the body of its answer, serialized once.

@@ -59,11 +59,12 @@ pub enum Change {
 }
 
 /// A node process as the API shows it.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ProcessView {
     pub node_id: NodeId,
     /// "running", "paused" or "stopped".
+    #[schema(pattern = "^(running|paused|stopped)$")]
     pub process: &'static str,
     pub restarts: u32,
     pub paused_for_ms: u64,
