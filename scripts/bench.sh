@@ -39,9 +39,25 @@ RUST_LOG=warn DATABASE_URL=$NODE_DB target/release/moviebook node --port "$PORT"
 NODE_PID=$!
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/api/movies" >/dev/null && break; sleep 0.2; done
 
+# CPU time (in clock ticks) the processes whose command line matches $1
+# have used so far, and the whole machine's busy ticks.
+cpu_ticks() {
+  local total=0 pid fields
+  for pid in $(pgrep -f "$1"); do
+    read -r -a fields < "/proc/$pid/stat" 2>/dev/null || continue
+    total=$((total + fields[13] + fields[14]))
+  done
+  echo "$total"
+}
+busy_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }
+TICK_MS=$(awk -v hz="$(getconf CLK_TCK)" 'BEGIN { print 1000 / hz }')
+
 cargo build --release --bin moviebook-bench
 step "load (50 clients)"
-target/release/moviebook-bench load --url "http://127.0.0.1:$PORT" | tee "$BENCH_DATA/one-node.txt"
+NODE_CPU=$(cpu_ticks "moviebook node --port $PORT"); PG_CPU=$(cpu_ticks "postgres: ")
+target/release/moviebook-bench load --url "http://127.0.0.1:$PORT" --list-seconds 0 | tee "$BENCH_DATA/one-node.txt"
+NODE_CPU=$(( $(cpu_ticks "moviebook node --port $PORT") - NODE_CPU )); PG_CPU=$(( $(cpu_ticks "postgres: ") - PG_CPU ))
+target/release/moviebook-bench load --url "http://127.0.0.1:$PORT" --booking-seconds 0 | grep '^GET'
 kill "$NODE_PID"; wait "$NODE_PID" 2>/dev/null || true; NODE_PID=
 
 step "baseline: pgbench, one bare single-row insert per transaction (50 clients, 10 s, same server)"
@@ -50,11 +66,29 @@ PG_BIN=$(dirname "$(ls /usr/lib/postgresql/*/bin/pgbench 2>/dev/null | tail -1)"
   showtime_id bigint NOT NULL, seat text NOT NULL, user_id text NOT NULL, created_at timestamptz NOT NULL DEFAULT now())"
 printf '%s\n' '\set seat random(1, 1000000000)' \
   "INSERT INTO bare_insert (showtime_id, seat, user_id) VALUES (1, :seat, 'bench');" > "$BENCH_DATA/insert.sql"
+BUSY=$(busy_ticks)
 "$PG_BIN/pgbench" -n -c 50 -j 2 -T 10 -f "$BENCH_DATA/insert.sql" "$NODE_DB" 2>/dev/null | tee "$BENCH_DATA/pgbench.txt" | grep -E '^(tps|latency)'
+BUSY=$(( $(busy_ticks) - BUSY ))
 PGBENCH_RATE=$(sed -n 's/^tps = \([0-9]*\).*/\1/p' "$BENCH_DATA/pgbench.txt")
 BOOKING_RATE=$(sed -n 's/^POST \/api\/bookings: .* = \([0-9]*\) per second.*/\1/p' "$BENCH_DATA/one-node.txt" | head -1)
+BOOKINGS=$(sed -n 's/^POST \/api\/bookings: \([0-9]*\) ok.*/\1/p' "$BENCH_DATA/one-node.txt" | head -1)
 awk -v b="$BOOKING_RATE" -v p="$PGBENCH_RATE" 'BEGIN {
   printf "one node: %d bookings/s against %d bare inserts/s: %.2f of the baseline (1/%.1f; the goal is 1/4)\n", b, p, b / p, p / b }'
+awk -v n="$BOOKINGS" -v node="$NODE_CPU" -v pg="$PG_CPU" -v busy="$BUSY" -v inserts="$PGBENCH_RATE" -v ms="$TICK_MS" 'BEGIN {
+  printf "CPU per booking: the node %.3f ms, PostgreSQL %.3f ms; per bare insert, everything (PostgreSQL and pgbench) %.3f ms\n",
+    node * ms / n, pg * ms / n, busy * ms / (inserts * 10) }'
+
+step "the booking's SQL function alone (insert_own_booking through pgbench, 50 clients, 10 s)"
+# Seats no auditorium has (five digits), so no call meets a booked seat.
+"$PG_BIN/psql" -q "$NODE_DB" -c "CREATE SEQUENCE bench_seat"
+SHOWTIME=$("$PG_BIN/psql" -At "$NODE_DB" -c "SELECT max(id) FROM showtimes")
+printf '%s\n' "SELECT insert_own_booking(gen_random_uuid(), 'bench', 'Bench', $SHOWTIME, 1000, 1, '{}', 'node-1',
+     now(), ARRAY[chr(65 + (n % 26)::int) || (10000 + n / 26)], ARRAY[1000::bigint], 1, 'master-slave/strong', 1,
+     '[]', 1, false) FROM nextval('bench_seat') n;" > "$BENCH_DATA/function.sql"
+"$PG_BIN/pgbench" -n -c 50 -j 2 -T 10 -f "$BENCH_DATA/function.sql" "$NODE_DB" 2>/dev/null | tee "$BENCH_DATA/function.txt" | grep -E '^(tps|latency)'
+FUNCTION_RATE=$(sed -n 's/^tps = \([0-9]*\).*/\1/p' "$BENCH_DATA/function.txt")
+awk -v f="$FUNCTION_RATE" -v p="$PGBENCH_RATE" -v b="$BOOKING_RATE" 'BEGIN {
+  printf "the function alone: %d calls/s, 1/%.1f of the bare insert; the whole booking on one node reaches %.2f of it\n", f, p / f, b / f }'
 
 step "load through the gateway of a 3-node cluster (every booking committed by a majority)"
 CLUSTER_PORT=$((PORT + 10))

@@ -42,7 +42,7 @@ struct LoadArgs {
     /// Concurrent clients.
     #[arg(long, default_value_t = 50)]
     clients: usize,
-    /// Seconds of booking load.
+    /// Seconds of booking load (0: none).
     #[arg(long, default_value_t = 20)]
     booking_seconds: u64,
     /// Seconds of movie-list load (0: none).
@@ -67,12 +67,22 @@ async fn load(args: LoadArgs) -> anyhow::Result<()> {
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(args.clients * 2)
         .build()?;
+    if args.booking_seconds > 0 {
+        book_load(&client, &args).await?;
+    }
+    if args.list_seconds > 0 {
+        list_load(&client, &args).await;
+    }
+    Ok(())
+}
 
-    let seats = free_seats(&client, &args.url).await?;
+/// Every client books one free seat after another, until the time is up.
+async fn book_load(client: &reqwest::Client, args: &LoadArgs) -> anyhow::Result<()> {
+    let seats = free_seats(client, &args.url).await?;
     println!("{} free seats available to book", seats.len());
     let mut sessions = Vec::with_capacity(args.clients);
     for client_no in 0..args.clients {
-        sessions.push(new_session(&client, &args.url, &format!("Bench {client_no}")).await?);
+        sessions.push(new_session(client, &args.url, &format!("Bench {client_no}")).await?);
     }
     let work = Arc::new(Mutex::new(seats));
     let deadline = Instant::now() + Duration::from_secs(args.booking_seconds);
@@ -110,12 +120,13 @@ async fn load(args: LoadArgs) -> anyhow::Result<()> {
         started.elapsed(),
     );
     if args.converge {
-        converge(&client, &args.url).await?;
+        converge(client, &args.url).await?;
     }
-    if args.list_seconds == 0 {
-        return Ok(());
-    }
+    Ok(())
+}
 
+/// Every client asks for the movie list, again and again.
+async fn list_load(client: &reqwest::Client, args: &LoadArgs) {
     let deadline = Instant::now() + Duration::from_secs(args.list_seconds);
     let started = Instant::now();
     let tasks: Vec<_> = (0..args.clients)
@@ -142,7 +153,6 @@ async fn load(args: LoadArgs) -> anyhow::Result<()> {
         .collect();
     let (latencies, failures) = collect(tasks).await;
     report("GET /api/movies", &latencies, failures, started.elapsed());
-    Ok(())
 }
 
 /// Waits until every replica is reachable and none is behind, and says how
