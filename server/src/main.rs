@@ -9,6 +9,9 @@ use moviebook::launcher::postgres::LocalPostgres;
 use moviebook::{launcher, node, store};
 use std::process::ExitCode;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let logs = tracing_subscriber::fmt().with_env_filter(
