@@ -2,8 +2,10 @@
 // every kind of page first, in a fresh Chromium (Debian's) with an empty
 // cache, waits until the app marks it hydrated, and sums the scripts and
 // WebAssembly it has received by then (the resource timings' sizes: as
-// sent, compressed by the server, and as read). A benchmark: prints
-// numbers, asserts nothing.
+// sent, compressed by the server, and as read); then opens it again in the
+// same browser and counts what still went over the network (the bundle is
+// kept for good under its build's path, so nothing should). A benchmark:
+// prints numbers, asserts nothing.
 //
 //   node page-weight.mjs http://127.0.0.1:3000
 import { chromium } from 'playwright-core';
@@ -24,22 +26,35 @@ const browser = await chromium.launch({
   args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
 });
 const kb = (bytes) => `${Math.round(bytes / 1024)} KB`;
-for (const path of pages) {
-  const context = await browser.newContext();
-  const page = await context.newPage();
-  await page.goto(`${base}${path}`);
-  await page.locator('body[data-hydrated="true"]').waitFor({ state: 'attached', timeout: 30_000 });
-  const files = await page.evaluate(() =>
+/** The app's scripts and WebAssembly the page has received so far. */
+const appFiles = (page) =>
+  page.evaluate(() =>
     performance
       .getEntriesByType('resource')
       .filter((entry) => /\.(wasm|js)$/.test(new URL(entry.name).pathname) && entry.responseEnd <= performance.now())
-      .map((entry) => ({ sent: entry.encodedBodySize, read: entry.decodedBodySize, wasm: entry.name.endsWith('.wasm') })),
+      .map((entry) => ({
+        sent: entry.encodedBodySize,
+        read: entry.decodedBodySize,
+        network: entry.transferSize,
+        wasm: entry.name.endsWith('.wasm'),
+      })),
   );
-  const sum = (list, key) => list.reduce((total, file) => total + file[key], 0);
+const opened = async (context, path) => {
+  const page = await context.newPage();
+  await page.goto(`${base}${path}`);
+  await page.locator('body[data-hydrated="true"]').waitFor({ state: 'attached', timeout: 30_000 });
+  return page;
+};
+const sum = (list, key) => list.reduce((total, file) => total + file[key], 0);
+for (const path of pages) {
+  const context = await browser.newContext();
+  const files = await appFiles(await opened(context, path));
   const wasm = files.filter((file) => file.wasm);
+  const again = (await appFiles(await opened(context, path))).filter((file) => file.network > 0);
   console.log(
     `${path.padEnd(16)} WASM ${kb(sum(wasm, 'read'))} in ${wasm.length} files (${kb(sum(wasm, 'sent'))} sent), ` +
-      `scripts and WASM ${kb(sum(files, 'read'))} (${kb(sum(files, 'sent'))} sent)`,
+      `scripts and WASM ${kb(sum(files, 'read'))} (${kb(sum(files, 'sent'))} sent); ` +
+      `opened again: ${again.length} of them over the network (${sum(again, 'network')} bytes)`,
   );
   await context.close();
 }

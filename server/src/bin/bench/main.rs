@@ -19,6 +19,7 @@ mod up;
 use clap::Parser;
 use cluster::replication::percentile;
 use serde_json::{json, Value};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
@@ -93,7 +94,7 @@ async fn book_load(client: &reqwest::Client, args: &LoadArgs) -> anyhow::Result<
             let session = sessions[client_no].clone();
             tokio::spawn(async move {
                 let mut latencies = Vec::new();
-                let mut failures = 0u64;
+                let mut failures = Failures::new();
                 while Instant::now() < deadline {
                     let Some((showtime, seat)) = work.lock().await.pop() else {
                         break;
@@ -105,7 +106,13 @@ async fn book_load(client: &reqwest::Client, args: &LoadArgs) -> anyhow::Result<
                         .bearer_auth(&session);
                     match request.json(&body).send().await {
                         Ok(r) if r.status() == 201 => latencies.push(sent.elapsed()),
-                        _ => failures += 1,
+                        Ok(refused) => {
+                            let status = refused.status().as_u16();
+                            let error: Value = refused.json().await.unwrap_or(Value::Null);
+                            let code = error["error"]["code"].as_str().unwrap_or("?");
+                            *failures.entry(format!("{status} {code}")).or_default() += 1;
+                        }
+                        Err(_) => *failures.entry("no answer".to_string()).or_default() += 1,
                     }
                 }
                 (latencies, failures)
@@ -116,7 +123,7 @@ async fn book_load(client: &reqwest::Client, args: &LoadArgs) -> anyhow::Result<
     report(
         "POST /api/bookings",
         &latencies,
-        failures,
+        &failures,
         started.elapsed(),
     );
     if args.converge {
@@ -134,17 +141,20 @@ async fn list_load(client: &reqwest::Client, args: &LoadArgs) {
             let (client, url) = (client.clone(), args.url.clone());
             tokio::spawn(async move {
                 let mut latencies = Vec::new();
-                let mut failures = 0u64;
+                let mut failures = Failures::new();
                 while Instant::now() < deadline {
                     let sent = Instant::now();
-                    let ok = match client.get(format!("{url}/api/movies")).send().await {
-                        Ok(r) => r.status() == 200 && r.bytes().await.is_ok(),
-                        Err(_) => false,
+                    let failure = match client.get(format!("{url}/api/movies")).send().await {
+                        Ok(r) if r.status() == 200 => match r.bytes().await {
+                            Ok(_) => None,
+                            Err(_) => Some("cut short".to_string()),
+                        },
+                        Ok(refused) => Some(refused.status().as_u16().to_string()),
+                        Err(_) => Some("no answer".to_string()),
                     };
-                    if ok {
-                        latencies.push(sent.elapsed());
-                    } else {
-                        failures += 1;
+                    match failure {
+                        None => latencies.push(sent.elapsed()),
+                        Some(why) => *failures.entry(why).or_default() += 1,
                     }
                 }
                 (latencies, failures)
@@ -152,7 +162,7 @@ async fn list_load(client: &reqwest::Client, args: &LoadArgs) {
         })
         .collect();
     let (latencies, failures) = collect(tasks).await;
-    report("GET /api/movies", &latencies, failures, started.elapsed());
+    report("GET /api/movies", &latencies, &failures, started.elapsed());
 }
 
 /// Waits until every replica is reachable and none is behind, and says how
@@ -238,28 +248,43 @@ async fn free_seats(client: &reqwest::Client, url: &str) -> anyhow::Result<Vec<(
     Ok(seats)
 }
 
+/// Failed requests by what they got: a status and error code, or none.
+type Failures = BTreeMap<String, u64>;
+
 async fn collect(
-    tasks: Vec<tokio::task::JoinHandle<(Vec<Duration>, u64)>>,
-) -> (Vec<Duration>, u64) {
+    tasks: Vec<tokio::task::JoinHandle<(Vec<Duration>, Failures)>>,
+) -> (Vec<Duration>, Failures) {
     let mut all = Vec::new();
-    let mut failures = 0;
+    let mut failures = Failures::new();
     for task in tasks {
         if let Ok((latencies, failed)) = task.await {
             all.extend(latencies);
-            failures += failed;
+            for (why, count) in failed {
+                *failures.entry(why).or_default() += count;
+            }
         }
     }
     (all, failures)
 }
 
-fn report(name: &str, latencies: &[Duration], failures: u64, elapsed: Duration) {
+fn report(name: &str, latencies: &[Duration], failures: &Failures, elapsed: Duration) {
     let mut sorted: Vec<f64> = latencies
         .iter()
         .map(|latency| latency.as_secs_f64() * 1000.0)
         .collect();
     sorted.sort_by(f64::total_cmp);
+    let failed: u64 = failures.values().sum();
+    let why = if failures.is_empty() {
+        String::new()
+    } else {
+        let each: Vec<String> = failures
+            .iter()
+            .map(|(why, n)| format!("{why} x{n}"))
+            .collect();
+        format!(" ({})", each.join(", "))
+    };
     println!(
-        "{name}: {} ok, {failures} failed in {:.1} s = {:.0} per second; latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        "{name}: {} ok, {failed} failed{why} in {:.1} s = {:.0} per second; latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
         sorted.len(),
         elapsed.as_secs_f64(),
         sorted.len() as f64 / elapsed.as_secs_f64(),
