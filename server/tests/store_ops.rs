@@ -293,3 +293,44 @@ async fn rival_and_cancelled_copies_settle_the_same_in_every_order() {
         );
     }
 }
+
+/// Two bookings that share seats, listing them in opposite orders, made at
+/// the same moment again and again: one takes the seats and the other is
+/// told they are taken, never an error of the database's (two writers
+/// taking the same seats in opposite orders would wait for each other).
+#[tokio::test]
+async fn bookings_sharing_seats_in_opposite_orders_never_deadlock() {
+    let (store, _, showtime) = fresh_store("opposite_orders").await;
+    let booking = |seats: [&str; 2]| {
+        let store = store.clone();
+        let seats: Vec<(String, i64)> = seats.iter().map(|s| (s.to_string(), 1000)).collect();
+        async move {
+            let deps = Frontier::default();
+            let by = Decider {
+                node: NODE,
+                epoch: 1,
+                deps: &deps,
+            };
+            let record = NewBookingRecord {
+                seats,
+                ..record(showtime, "A1")
+            };
+            store.insert_booking(&record, &by).await
+        }
+    };
+    let rows = ["A", "B", "C", "D", "E", "F", "G", "H"];
+    for row in rows {
+        for number in (1..=18).step_by(2) {
+            let (first, second) = (format!("{row}{number}"), format!("{row}{}", number + 1));
+            let (one, other) = tokio::join!(booking([&first, &second]), booking([&second, &first]));
+            let won = [&one, &other].iter().filter(|r| r.is_ok()).count();
+            for result in [&one, &other] {
+                assert!(
+                    matches!(result, Ok(_) | Err(StoreError::SeatsTaken(_))),
+                    "{first}+{second}: {result:?}"
+                );
+            }
+            assert_eq!(won, 1, "{first}+{second}: {one:?} / {other:?}");
+        }
+    }
+}

@@ -37,6 +37,21 @@ impl NewBookingRecord {
     pub fn total_cents(&self) -> i64 {
         self.seats.iter().map(|(_, price)| price).sum()
     }
+
+    /// The seats' labels and prices, as two columns, in the one order every
+    /// writer inserts seats in (by label). Two transactions inserting the
+    /// same seats wait for each other's entries in the unique index of
+    /// active seats; in opposite orders each would wait for the other, and
+    /// PostgreSQL would end one with a deadlock error.
+    pub(super) fn seat_columns(&self) -> (Vec<&str>, Vec<i64>) {
+        let mut seats: Vec<(&str, i64)> = self
+            .seats
+            .iter()
+            .map(|(label, price)| (label.as_str(), *price))
+            .collect();
+        seats.sort_unstable();
+        seats.into_iter().unzip()
+    }
 }
 
 /// A seat held by an active booking, and whose booking it is.
@@ -119,8 +134,7 @@ impl Store {
         booking: &NewBookingRecord,
         by: &Decider<'_>,
     ) -> StoreResult<OpId> {
-        let labels: Vec<&str> = booking.seats.iter().map(|(l, _)| l.as_str()).collect();
-        let prices: Vec<i64> = booking.seats.iter().map(|(_, p)| *p).collect();
+        let (labels, prices) = booking.seat_columns();
         let logical_clock = i64::try_from(booking.logical_clock).unwrap_or(i64::MAX);
 
         // One call, one round trip, atomic on its own (the migration

@@ -567,8 +567,7 @@ async fn insert_replica(
     (status, lost_to): (BookingStatus, Option<Uuid>),
 ) -> StoreResult<()> {
     let record = &replica.record;
-    let labels: Vec<&str> = record.seats.iter().map(|(l, _)| l.as_str()).collect();
-    let prices: Vec<i64> = record.seats.iter().map(|(_, p)| *p).collect();
+    let (labels, prices) = record.seat_columns();
     sqlx::query(
         "INSERT INTO bookings (id, user_id, user_name, showtime_id, total_cents, status, \
                                status_epoch, logical_clock, vector_clock, processed_by, \
