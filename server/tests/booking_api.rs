@@ -1,6 +1,7 @@
 //! The REST API against a real node process and a real PostgreSQL: booking,
 //! reading back, cancelling, rejecting bad input without changing anything,
-//! exactly one winner when 200 clients race for the same seat, and
+//! exactly one winner when 200 clients race for the same seat (or 20 for
+//! the same two, listed in either order), and
 //! moviegoers who are who the session the server gave them says.
 
 mod common;
@@ -264,6 +265,40 @@ async fn two_hundred_clients_racing_for_one_seat_give_exactly_one_booking() {
     }
     let states = seat_states(&node, showtime, "nobody").await;
     assert_eq!(not_available(&states), vec!["C5".to_string()]);
+}
+
+#[tokio::test]
+async fn clients_racing_for_the_same_seats_listed_in_opposite_orders_get_answers_not_errors() {
+    let node = start_node("opposite_orders").await;
+    let showtime = node.future_showtime(3).await;
+    let pairs = ["D", "E"]
+        .iter()
+        .flat_map(|row| [1, 3, 5, 7].map(|n| (format!("{row}{n}"), format!("{row}{}", n + 1))));
+    for (first, second) in pairs {
+        let attempts = (0..20).map(|i| {
+            let seats = if i % 2 == 0 {
+                [&first, &second]
+            } else {
+                [&second, &first]
+            };
+            node.book(
+                json!({"userId": format!("racer-{i}"), "showtimeId": showtime, "seats": seats}),
+            )
+        });
+        let results = join_all(attempts).await;
+        let statuses: Vec<u16> = results.iter().map(|(status, _)| *status).collect();
+        assert_eq!(
+            statuses.iter().filter(|s| **s == 201).count(),
+            1,
+            "{statuses:?} {:?}",
+            results[0].1
+        );
+        assert_eq!(
+            statuses.iter().filter(|s| **s == 409).count(),
+            19,
+            "{statuses:?}"
+        );
+    }
 }
 
 #[tokio::test]
