@@ -3,10 +3,12 @@
 # movie list requests per second, on one node and through the gateway of a
 # 3-node cluster, and for every replication mode (with the time the replicas
 # take to converge and the replication lag), one node against a bare
-# PostgreSQL insert (pgbench) on the same server; gossip convergence time for 3, 5
+# PostgreSQL insert (pgbench) on the same server, with the CPU a booking
+# costs the node and PostgreSQL and the booking's SQL function alone
+# through pgbench; gossip convergence time for 3, 5
 # and 9 nodes; leader failover time; the browser app's files and what each
-# page fetches before it is interactive. Prints numbers
-# only.
+# page fetches before it is interactive, and again once cached. Prints
+# numbers only.
 set -euo pipefail
 source "$(dirname "$0")/tools.sh"
 ensure_build_tools
