@@ -489,3 +489,69 @@ async fn a_gateway_that_does_not_run_its_nodes_refuses_process_controls_and_pins
         assert_eq!(response.status(), expected, "{path}");
     }
 }
+
+/// Nodes part-way through a rolling update serve two builds of the browser
+/// app. A page links its build's files, and the gateway finds them on a node
+/// that serves that build, whichever node it asks first.
+#[tokio::test]
+async fn a_builds_files_are_found_on_whichever_node_serves_that_build() {
+    let sites: Vec<tempfile::TempDir> = ["old", "new"]
+        .iter()
+        .map(|build| {
+            let site = tempfile::tempdir().unwrap();
+            std::fs::create_dir_all(site.path().join("pkg")).unwrap();
+            std::fs::write(
+                site.path().join("pkg/app.js"),
+                format!("// the {build} build"),
+            )
+            .unwrap();
+            site
+        })
+        .collect();
+    let specs: Vec<_> = cluster_specs("gateway_builds", 2)
+        .into_iter()
+        .zip(&sites)
+        .map(|(spec, site)| spec.env("LEPTOS_SITE_ROOT", site.path().display()))
+        .collect();
+    let nodes = start_all(&specs).await;
+    let gateway = start_gateway(&nodes.iter().collect::<Vec<_>>()).await;
+    let client = reqwest::Client::new();
+
+    // Each node's pages link its own build.
+    let mut builds = Vec::new();
+    for node in &nodes {
+        let page = client
+            .get(node.url("/"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let start = page.find("/build/").expect("a page links its build");
+        builds.push(page[start..start + "/build/".len() + 16].to_string());
+    }
+    assert_ne!(builds[0], builds[1]);
+
+    // Both nodes in rotation, so round robin alone would miss half the time.
+    let both_live = eventually(PATIENCE, || async {
+        let mut seen = BTreeSet::new();
+        for _ in 0..4 {
+            seen.insert(answered_by(&client, &gateway).await?);
+        }
+        (seen.len() == 2).then_some(())
+    })
+    .await;
+    assert!(both_live.is_some(), "both nodes should enter the rotation");
+    for (build, name) in builds.iter().zip(["old", "new"]) {
+        for _ in 0..6 {
+            let url = format!("{}{build}/pkg/app.js", gateway.base_url);
+            let answer = client.get(&url).send().await.unwrap();
+            assert_eq!(answer.status(), 200, "{url}");
+            assert_eq!(answer.text().await.unwrap(), format!("// the {name} build"));
+        }
+    }
+    // A build no node serves: a 404, once every node was asked.
+    let unknown = format!("{}/build/0000000000000000/pkg/app.js", gateway.base_url);
+    assert_eq!(client.get(&unknown).send().await.unwrap().status(), 404);
+}

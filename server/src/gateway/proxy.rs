@@ -2,7 +2,11 @@
 //! refuses the connection never saw the request, so the request is tried on
 //! the next live node and the dead one leaves the rotation. A node that took
 //! the request and then failed is retried elsewhere only for GET, HEAD and
-//! OPTIONS: anything else might already have booked seats there.
+//! OPTIONS: anything else might already have booked seats there. A file of
+//! the browser app's bundle that a node does not have (`/build/<id>/`, a
+//! build it does not serve: nodes part-way through a rolling update) is
+//! asked of the next node, so a page gets its build's files from whichever
+//! node serves that build.
 
 use super::Shared;
 use crate::http::HttpError;
@@ -80,6 +84,15 @@ pub async fn forward(
         )
         .await;
         match answer {
+            Ok(response)
+                if is_another_build(&response, uri.path()) && tried.len() < shared.nodes.len() =>
+            {
+                tracing::debug!(
+                    node,
+                    path = uri.path(),
+                    "node serves another build; trying another"
+                );
+            }
             Ok(response) => {
                 answered(&shared, node, (&method, uri.path()), &response, started);
                 return response;
@@ -331,6 +344,13 @@ fn is_end_to_end(name: &str, connection: &[String]) -> bool {
         && !name.starts_with("proxy-")
         && name != "content-length"
         && !connection.iter().any(|option| option == name)
+}
+
+/// Whether `response` is a node's 404 for a file of a build's bundle: that
+/// node serves another build.
+fn is_another_build(response: &Response, path: &str) -> bool {
+    response.status() == axum::http::StatusCode::NOT_FOUND
+        && path.starts_with(crate::http::BUILD_PATHS)
 }
 
 /// Pages, server functions and API calls are worth a routing event; the
