@@ -82,6 +82,24 @@ async fn answered_by(client: &reqwest::Client, gateway: &TestGateway) -> Option<
         .map(str::to_string)
 }
 
+/// Whether, within `PATIENCE`, `nodes` requests in a row reach `nodes`
+/// different nodes: every node passed a health check and is in rotation.
+async fn every_node_in_rotation(
+    client: &reqwest::Client,
+    gateway: &TestGateway,
+    nodes: usize,
+) -> bool {
+    let all_seen = eventually(PATIENCE, || async {
+        let mut seen = BTreeSet::new();
+        for _ in 0..nodes {
+            seen.insert(answered_by(client, gateway).await?);
+        }
+        (seen.len() == nodes).then_some(())
+    })
+    .await;
+    all_seen.is_some()
+}
+
 #[tokio::test]
 async fn requests_go_round_every_node_and_survive_a_killed_one() {
     let specs = cluster_specs("gateway_rotation", 3);
@@ -89,16 +107,8 @@ async fn requests_go_round_every_node_and_survive_a_killed_one() {
     let gateway = start_gateway(&nodes.iter().collect::<Vec<_>>()).await;
     let client = reqwest::Client::new();
     // Once every node passed a health check, round robin visits them in turn.
-    let all_seen = eventually(PATIENCE, || async {
-        let mut seen = BTreeSet::new();
-        for _ in 0..3 {
-            seen.insert(answered_by(&client, &gateway).await?);
-        }
-        (seen.len() == 3).then_some(())
-    })
-    .await;
     assert!(
-        all_seen.is_some(),
+        every_node_in_rotation(&client, &gateway, 3).await,
         "three requests in a row reach three nodes"
     );
 
@@ -534,15 +544,10 @@ async fn a_builds_files_are_found_on_whichever_node_serves_that_build() {
     assert_ne!(builds[0], builds[1]);
 
     // Both nodes in rotation, so round robin alone would miss half the time.
-    let both_live = eventually(PATIENCE, || async {
-        let mut seen = BTreeSet::new();
-        for _ in 0..4 {
-            seen.insert(answered_by(&client, &gateway).await?);
-        }
-        (seen.len() == 2).then_some(())
-    })
-    .await;
-    assert!(both_live.is_some(), "both nodes should enter the rotation");
+    assert!(
+        every_node_in_rotation(&client, &gateway, 2).await,
+        "both nodes should enter the rotation"
+    );
     for (build, name) in builds.iter().zip(["old", "new"]) {
         for _ in 0..6 {
             let url = format!("{}{build}/pkg/app.js", gateway.base_url);

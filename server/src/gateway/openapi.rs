@@ -8,7 +8,6 @@ use super::Shared;
 use crate::http::openapi;
 use crate::http::HttpError;
 use app::error::{ApiError, ErrorCode};
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use std::sync::Arc;
@@ -48,8 +47,7 @@ async fn nodes_description(shared: &Shared) -> Result<OpenApi, HttpError> {
         let Ok(answer) = answer.and_then(|answer| answer.error_for_status()) else {
             continue;
         };
-        let description: Option<Bytes> = answer.bytes().await.ok();
-        if let Some(description) = description.and_then(|d| serde_json::from_slice(&d).ok()) {
+        if let Ok(description) = answer.json::<OpenApi>().await {
             return Ok(description);
         }
     }

@@ -42,11 +42,7 @@ impl Bundle {
             hash.update(std::fs::read(file).unwrap_or_default());
             hash.update([0]);
         }
-        let digest = hash.finalize();
-        let id = digest[..8]
-            .iter()
-            .map(|byte| format!("{byte:02x}"))
-            .collect();
+        let id = crate::runtime::transport::to_hex(&hash.finalize()[..8]);
         Bundle { id, dir }
     }
 

@@ -275,7 +275,8 @@ impl Transport {
     }
 }
 
-fn to_hex(bytes: &[u8]) -> String {
+/// Bytes as lower-case hex, two digits each.
+pub(crate) fn to_hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
