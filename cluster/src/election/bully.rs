@@ -35,6 +35,7 @@ impl Election {
         if from > self.self_id {
             return; // only lower nodes ask us
         }
+        self.open_log(now_ms, false);
         self.send(from, ElectionMessage::Alive { epoch: self.epoch }, now_ms);
         if self.is_leader() {
             self.announce(now_ms);

@@ -174,6 +174,34 @@ fn the_log_tells_how_the_last_election_went() {
 }
 
 #[test]
+fn every_node_that_took_part_shows_the_last_election() {
+    // A Bully election, then a Ring one that keeps the same leader: the nodes
+    // that only passed the token on, and the leader told of its victory, must
+    // show the Ring election, not the Bully one before it.
+    let mut cluster = TestCluster::new(3, Algorithm::Bully);
+    cluster.elect(1);
+    assert_eq!(cluster.node(2).leader().map(|(id, _)| id), Some(3));
+    for id in 1..=3 {
+        cluster.node(id).set_algorithm(Algorithm::Ring);
+    }
+    cluster.elect(1);
+    for id in 1..=3 {
+        let log = cluster.node(id).last_election().unwrap();
+        assert_eq!(log.algorithm, Algorithm::Ring, "node {id}");
+        assert!(log.is_finished(), "node {id}");
+        assert_eq!(log.leader, Some(3), "node {id}");
+    }
+    let kinds = |log: &ElectionLog| log.messages.iter().map(|m| m.kind).collect::<Vec<_>>();
+    let forwarder = kinds(cluster.node(2).last_election().unwrap());
+    assert_eq!(
+        forwarder[..2],
+        [MessageKind::RingToken, MessageKind::RingToken]
+    );
+    let leader = kinds(cluster.node(3).last_election().unwrap());
+    assert!(leader.contains(&MessageKind::Victory), "{leader:?}");
+}
+
+#[test]
 fn the_algorithm_can_be_switched() {
     let mut node = fresh(1, &[1, 2, 3], Algorithm::Bully);
     node.set_algorithm(Algorithm::Ring);

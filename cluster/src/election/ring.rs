@@ -70,6 +70,9 @@ impl Election {
         if token.members.contains(&self.self_id) {
             return; // it went round without finding its initiator: let it die
         }
+        // Passing the token on is taking part: this node's monitor shows
+        // this election, not the one before it.
+        self.open_log(now_ms, false);
         token.members.push(self.self_id);
         token.epoch = token.epoch.max(self.epoch);
         self.forward_token(token, now_ms);
@@ -79,6 +82,7 @@ impl Election {
     /// remind everyone.
     pub(super) fn on_victory(&mut self, epoch: Epoch, now_ms: u64) {
         self.observe_epoch(epoch);
+        self.open_log(now_ms, false);
         if self.is_leader() {
             self.announce(now_ms);
         } else if !matches!(self.phase, Phase::Claiming { .. }) {
