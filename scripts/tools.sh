@@ -75,5 +75,14 @@ ensure_python_tool() {
 
 build_release() {
   step "building MovieBook (release)"
-  (cd "$ROOT" && cargo leptos build --release --split)
+  # The browser app's panic messages name their source files: named from the
+  # crate, not by this machine's registry path, they are shorter (5 KB of
+  # the first chunk) and the same wherever the app is built.
+  local registry="${CARGO_HOME:-$HOME/.cargo}/registry/src"
+  local remap="" index
+  for index in "$registry"/*/; do
+    remap+=" --remap-path-prefix=${index}="
+  done
+  (cd "$ROOT" && CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="${remap# }" \
+    cargo leptos build --release --split)
 }
