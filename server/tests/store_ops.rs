@@ -3,7 +3,8 @@
 //! writes fail or the node stops between a commit and its numbering; a
 //! peer's digest answered with everything it lacks, however many ops it
 //! holds past a gap; and copies of rival bookings, cancelled ones among
-//! them, settled the same way whatever order they arrive in.
+//! them, settled the same way whatever order they arrive in; and a
+//! connection the database dropped while it sat idle never handed to a write.
 
 use app::model::BookingStatus;
 use chrono::Utc;
@@ -94,6 +95,31 @@ async fn concurrent_writes_are_numbered_one_to_n_and_failed_ones_leave_no_gap() 
     let applied = store.applied_ops().await.unwrap();
     assert_eq!(applied.frontier(), Frontier::from([(NODE, 60)]));
     assert!(applied.ranges()[&NODE].above.is_empty());
+}
+
+#[tokio::test]
+async fn a_connection_dropped_while_idle_is_replaced_before_a_write_uses_it() {
+    let (store, url, showtime) = fresh_store("dropped").await;
+    book(&store, showtime, "A1").await.unwrap();
+    // PostgreSQL ends every connection of the pool (as a restart would),
+    // while they sit idle.
+    let server = std::env::var("DATABASE_URL").unwrap();
+    let database = url.rsplit('/').next().unwrap().to_string();
+    let admin = sqlx::PgPool::connect(&server).await.unwrap();
+    let ended: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
+    )
+    .bind(&database)
+    .fetch_all(&admin)
+    .await
+    .unwrap();
+    assert!(!ended.is_empty() && ended.iter().all(|&ended| ended));
+    // Idle past the pool's recheck: taken again, each is found dead and
+    // replaced, so every write succeeds.
+    tokio::time::sleep(std::time::Duration::from_millis(1_500)).await;
+    for seat in ["A2", "A3", "A4"] {
+        book(&store, showtime, seat).await.unwrap();
+    }
 }
 
 #[tokio::test]

@@ -18,7 +18,7 @@ pub use replicas::{BookingReplica, MergeOutcome};
 pub use tallies::StatusCounts;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::ConnectOptions;
+use sqlx::{ConnectOptions, Connection};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -41,6 +41,10 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// How long a pooled connection may sit idle before it is checked again
+/// when taken.
+const RECHECK_IDLE_AFTER: Duration = Duration::from_secs(1);
+
 #[derive(Clone)]
 pub struct Store {
     pool: PgPool,
@@ -56,6 +60,18 @@ impl Store {
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(5))
+            // sqlx checks every connection when it is released; checking it
+            // again when it is taken cost each query a second round trip.
+            // Only a connection that sat idle a while is checked again.
+            .test_before_acquire(false)
+            .before_acquire(|connection, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= RECHECK_IDLE_AFTER {
+                        connection.ping().await?;
+                    }
+                    Ok(true)
+                })
+            })
             .connect_with(options)
             .await?;
         let numbering = numbering::Numbering::start(pool.clone());
