@@ -56,9 +56,10 @@ TICK_MS=$(awk -v hz="$(getconf CLK_TCK)" 'BEGIN { print 1000 / hz }')
 
 cargo build --release --bin moviebook-bench
 step "load (50 clients)"
-NODE_CPU=$(cpu_ticks "moviebook node --port $PORT"); PG_CPU=$(cpu_ticks "postgres: ")
+NODE_CPU=$(cpu_ticks "moviebook node --port $PORT"); PG_CPU=$(cpu_ticks "postgres: "); LOAD_BUSY=$(busy_ticks)
 target/release/moviebook-bench load --url "http://127.0.0.1:$PORT" --list-seconds 0 | tee "$BENCH_DATA/one-node.txt"
 NODE_CPU=$(( $(cpu_ticks "moviebook node --port $PORT") - NODE_CPU )); PG_CPU=$(( $(cpu_ticks "postgres: ") - PG_CPU ))
+LOAD_BUSY=$(( $(busy_ticks) - LOAD_BUSY ))
 target/release/moviebook-bench load --url "http://127.0.0.1:$PORT" --booking-seconds 0 | grep '^GET'
 kill "$NODE_PID"; wait "$NODE_PID" 2>/dev/null || true; NODE_PID=
 
@@ -76,9 +77,9 @@ BOOKING_RATE=$(sed -n 's/^POST \/api\/bookings: .* = \([0-9]*\) per second.*/\1/
 BOOKINGS=$(sed -n 's/^POST \/api\/bookings: \([0-9]*\) ok.*/\1/p' "$BENCH_DATA/one-node.txt" | head -1)
 awk -v b="$BOOKING_RATE" -v p="$PGBENCH_RATE" 'BEGIN {
   printf "one node: %d bookings/s against %d bare inserts/s: %.2f of the baseline (1/%.1f; the goal is 1/4)\n", b, p, b / p, p / b }'
-awk -v n="$BOOKINGS" -v node="$NODE_CPU" -v pg="$PG_CPU" -v busy="$BUSY" -v inserts="$PGBENCH_RATE" -v ms="$TICK_MS" 'BEGIN {
-  printf "CPU per booking: the node %.3f ms, PostgreSQL %.3f ms; per bare insert, everything (PostgreSQL and pgbench) %.3f ms\n",
-    node * ms / n, pg * ms / n, busy * ms / (inserts * 10) }'
+awk -v n="$BOOKINGS" -v node="$NODE_CPU" -v pg="$PG_CPU" -v all="$LOAD_BUSY" -v busy="$BUSY" -v inserts="$PGBENCH_RATE" -v ms="$TICK_MS" 'BEGIN {
+  printf "CPU per booking: the node %.3f ms, PostgreSQL %.3f ms, everything (the load'"'"'s clients too) %.3f ms; per bare insert, everything (PostgreSQL and pgbench) %.3f ms\n",
+    node * ms / n, pg * ms / n, all * ms / n, busy * ms / (inserts * 10) }'
 
 step "the booking's SQL function alone (insert_own_booking through pgbench, 50 clients, 10 s)"
 # Seats no auditorium has (five digits), so no call meets a booked seat.
