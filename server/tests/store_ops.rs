@@ -4,7 +4,8 @@
 //! peer's digest answered with everything it lacks, however many ops it
 //! holds past a gap; and copies of rival bookings, cancelled ones among
 //! them, settled the same way whatever order they arrive in; and a
-//! connection the database dropped while it sat idle never handed to a write.
+//! connection the database dropped while it sat idle never handed to a
+//! write, one it drops in use reported as a database out of reach.
 
 use app::model::BookingStatus;
 use chrono::Utc;
@@ -103,14 +104,12 @@ async fn a_connection_dropped_while_idle_is_replaced_before_a_write_uses_it() {
     book(&store, showtime, "A1").await.unwrap();
     // PostgreSQL ends every connection of the pool (as a restart would),
     // while they sit idle.
-    let server = std::env::var("DATABASE_URL").unwrap();
     let database = url.rsplit('/').next().unwrap().to_string();
-    let admin = sqlx::PgPool::connect(&server).await.unwrap();
     let ended: Vec<bool> = sqlx::query_scalar(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
+        "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE datname = $1",
     )
     .bind(&database)
-    .fetch_all(&admin)
+    .fetch_all(&server_admin().await)
     .await
     .unwrap();
     assert!(!ended.is_empty() && ended.iter().all(|&ended| ended));
@@ -120,6 +119,38 @@ async fn a_connection_dropped_while_idle_is_replaced_before_a_write_uses_it() {
     for seat in ["A2", "A3", "A4"] {
         book(&store, showtime, seat).await.unwrap();
     }
+}
+
+#[tokio::test]
+async fn a_connection_the_database_ends_is_a_database_out_of_reach_not_a_fault() {
+    let (store, _, _) = fresh_store("ended").await;
+    let mut connection = store.pool().acquire().await.unwrap();
+    let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(&mut *connection)
+        .await
+        .unwrap();
+    sqlx::query("SELECT pg_terminate_backend($1, 5000)")
+        .bind(pid)
+        .execute(&server_admin().await)
+        .await
+        .unwrap();
+    let ended = sqlx::query("SELECT 1")
+        .execute(&mut *connection)
+        .await
+        .unwrap_err();
+    assert!(StoreError::from(ended).is_unreachable());
+    // A statement the database refuses is no such thing.
+    let refused = sqlx::query("SELECT * FROM no_such_table")
+        .execute(store.pool())
+        .await
+        .unwrap_err();
+    assert!(!StoreError::from(refused).is_unreachable());
+}
+
+/// A pool on the test server's own database, to act on others' connections.
+async fn server_admin() -> sqlx::PgPool {
+    let server = std::env::var("DATABASE_URL").unwrap();
+    sqlx::PgPool::connect(&server).await.unwrap()
 }
 
 #[tokio::test]

@@ -73,8 +73,8 @@ pub fn serve<S: Clone + Send + Sync + 'static>(
 /// What every operation may answer besides its own: 401 and 403 for one
 /// only operators may call; 429 when the gateway
 /// limits the caller's rate, 503 when the node cannot answer now (no
-/// majority, a causal session waiting for writes it has not seen, no node
-/// behind the gateway); and for one with a body, 400 when it is not the
+/// majority, a causal session waiting for writes it has not seen, its
+/// database out of reach, no node behind the gateway); and for one with a body, 400 when it is not the
 /// JSON asked for and 413 when it is too large. And the sessions a caller
 /// shows as a bearer token (browsers send the same as a cookie).
 struct SharedAnswers;
@@ -105,7 +105,7 @@ impl utoipa::Modify for SharedAnswers {
                     429,
                     "Too many requests from this caller: wait as `Retry-After` says.",
                 );
-                add_error(operation, 503, "Not available now (no majority, a node catching up, or no node behind the gateway): try again.");
+                add_error(operation, 503, "Not available now (no majority, a node catching up, its database out of reach, or no node behind the gateway): try again.");
                 if takes_body {
                     add_error(
                         operation,

@@ -337,13 +337,14 @@ pub fn parse_booking_id(text: &str) -> Result<Uuid, ApiError> {
 }
 
 /// Maps a storage failure to what the caller may see: "not found" keeps its
-/// meaning, anything else is logged here and reported without details.
+/// meaning, a database out of reach is a 503 to try again, anything else is
+/// logged here and reported without details.
 pub fn storage_error(error: StoreError, not_found_message: &str) -> ApiError {
     match error {
         StoreError::NotFound => ApiError::not_found(not_found_message),
         StoreError::SeatsTaken(seats) => ApiError::seats_taken(seats),
-        StoreError::Database(sqlx::Error::PoolTimedOut) => {
-            tracing::warn!("database pool exhausted");
+        unreachable if unreachable.is_unreachable() => {
+            tracing::warn!(error = %unreachable, "database out of reach");
             ApiError::unavailable()
         }
         other => {

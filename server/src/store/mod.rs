@@ -39,6 +39,31 @@ pub enum StoreError {
     Migration(#[from] sqlx::migrate::MigrateError),
 }
 
+impl StoreError {
+    /// Whether the database could not be reached (down, restarting, out of
+    /// connections, or it ended the connection), rather than refusing what
+    /// was asked: worth trying again, and no fault of this node's.
+    pub fn is_unreachable(&self) -> bool {
+        match self {
+            StoreError::Database(
+                sqlx::Error::Io(_)
+                | sqlx::Error::Tls(_)
+                | sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::WorkerCrashed,
+            ) => true,
+            // SQLSTATE classes 08 (connection exception) and 57P (the
+            // server shutting down or starting), and too many connections.
+            StoreError::Database(sqlx::Error::Database(error)) => {
+                error.code().is_some_and(|code| {
+                    code.starts_with("08") || code.starts_with("57P") || code == "53300"
+                })
+            }
+            _ => false,
+        }
+    }
+}
+
 pub type StoreResult<T> = Result<T, StoreError>;
 
 /// How long a pooled connection may sit idle before it is checked again
