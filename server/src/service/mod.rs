@@ -343,8 +343,8 @@ pub fn storage_error(error: StoreError, not_found_message: &str) -> ApiError {
     match error {
         StoreError::NotFound => ApiError::not_found(not_found_message),
         StoreError::SeatsTaken(seats) => ApiError::seats_taken(seats),
-        unreachable if unreachable.is_unreachable() => {
-            tracing::warn!(error = %unreachable, "database out of reach");
+        out_of_reach if out_of_reach.is_unreachable() => {
+            tracing::warn!(error = %out_of_reach, "database out of reach");
             ApiError::unavailable()
         }
         other => {
