@@ -1,6 +1,8 @@
 //! This node's database as replication uses it: its ops numbered after
 //! they commit, many at a time, with no gap and none twice, even when
-//! writes fail or the node stops between a commit and its numbering; a
+//! writes fail or the node stops between a commit and its numbering; new
+//! bookings written together decided one by one, and one that meets a
+//! concurrent transaction's seat told the seat is taken; a
 //! peer's digest answered with everything it lacks, however many ops it
 //! holds past a gap; and copies of rival bookings, cancelled ones among
 //! them, settled the same way whatever order they arrive in; and a
@@ -390,4 +392,89 @@ async fn bookings_sharing_seats_in_opposite_orders_never_deadlock() {
             assert_eq!(won, 1, "{first}+{second}: {one:?} / {other:?}");
         }
     }
+}
+
+/// Bookings asked for at the same moment are written together, in one
+/// call: each is decided against the others as if written one by one.
+#[tokio::test]
+async fn bookings_written_together_are_decided_one_by_one() {
+    let (store, _, showtime) = fresh_store("together").await;
+    let deps = Frontier::default();
+    let by = Decider {
+        node: NODE,
+        epoch: 1,
+        deps: &deps,
+    };
+    let first = record(showtime, "D1");
+    let same_seat = record(showtime, "D1");
+    let retried = NewBookingRecord {
+        seats: vec![("D2".to_string(), 1000)],
+        ..first.clone()
+    };
+    let other = record(showtime, "D3");
+    let (first_op, same_seat, retried, other_op) = tokio::join!(
+        store.insert_booking(&first, &by),
+        store.insert_booking(&same_seat, &by),
+        store.insert_booking(&retried, &by),
+        store.insert_booking(&other, &by),
+    );
+    assert!(matches!(same_seat, Err(StoreError::SeatsTaken(ref seats)) if seats == &["D1"]));
+    assert!(
+        matches!(retried, Err(StoreError::AlreadyHeld)),
+        "{retried:?}"
+    );
+    assert_eq!(
+        numbers([first_op.unwrap(), other_op.unwrap()]),
+        BTreeSet::from([1, 2])
+    );
+    let held = store.taken_seats(showtime).await.unwrap();
+    let mut labels: Vec<&str> = held.iter().map(|seat| seat.seat_label.as_str()).collect();
+    labels.sort_unstable();
+    assert_eq!(labels, ["D1", "D3"]);
+}
+
+/// A seat another transaction takes after the writer checked it, before
+/// the writer's insert, ends the call; the call is made again, and the
+/// booking is told the seat is taken, not that the database failed.
+#[tokio::test]
+async fn a_seat_taken_by_another_transaction_mid_call_is_reported_taken() {
+    let (store, _, showtime) = fresh_store("mid_call").await;
+    let mut rival = store.pool().begin().await.unwrap();
+    let rival_id = Uuid::new_v4();
+    sqlx::query(
+        "INSERT INTO bookings (id, user_id, user_name, showtime_id, total_cents, status, \
+             logical_clock, vector_clock, processed_by, \"timestamp\", made_in_epoch, made_with_deps) \
+         VALUES ($1, 'rival', 'Rival', $2, 1000, 'confirmed', 1, '{}', 'node-2', now(), 1, '[]')",
+    )
+    .bind(rival_id)
+    .bind(showtime)
+    .execute(&mut *rival)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO booking_seats (booking_id, showtime_id, seat_label, price_cents) \
+         VALUES ($1, $2, 'E5', 1000)",
+    )
+    .bind(rival_id)
+    .bind(showtime)
+    .execute(&mut *rival)
+    .await
+    .unwrap();
+    // The writer's check cannot see the rival's seat yet; its insert waits
+    // for the rival's transaction.
+    let writing = tokio::spawn({
+        let store = store.clone();
+        async move { book(&store, showtime, "E5").await }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!writing.is_finished(), "the insert waits for the rival");
+    rival.commit().await.unwrap();
+    let outcome = writing.await.unwrap();
+    assert!(
+        matches!(outcome, Err(StoreError::SeatsTaken(ref seats)) if seats == &["E5"]),
+        "{outcome:?}"
+    );
+    // Nothing of the refused booking was numbered: the next op is the first.
+    let (_, next) = book(&store, showtime, "E6").await.unwrap();
+    assert_eq!(next.number, 1);
 }

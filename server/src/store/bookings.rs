@@ -1,11 +1,9 @@
 //! Bookings and the seats they hold.
 
-use super::numbering::PendingOp;
-use super::ops::origin_column;
 use super::{Decider, Store, StoreError, StoreResult};
 use app::model::Booking;
 use chrono::{DateTime, Utc};
-use cluster::replication::{Mode, OpId, SeatRule};
+use cluster::replication::{Mode, OpId};
 use serde::{Deserialize, Serialize};
 use sqlx::types::Json;
 use std::collections::BTreeMap;
@@ -117,9 +115,6 @@ const BOOKING_SELECT: &str = "SELECT b.id, b.user_id, b.user_name, b.showtime_id
      JOIN movies m ON m.id = s.movie_id \
      JOIN auditoriums a ON a.id = s.auditorium_id";
 
-/// The SQLSTATE `insert_own_booking` raises when seats are taken.
-const SEATS_TAKEN: &str = "MB001";
-
 impl Store {
     /// Writes a new booking, and its seats, atomically, as `by`'s
     /// op. If any seat is already held by an active booking, nothing is
@@ -134,64 +129,9 @@ impl Store {
         booking: &NewBookingRecord,
         by: &Decider<'_>,
     ) -> StoreResult<OpId> {
-        let (labels, prices) = booking.seat_columns();
-        let logical_clock = i64::try_from(booking.logical_clock).unwrap_or(i64::MAX);
-
-        // One call, one round trip, atomic on its own (the migration
-        // `insert_own_booking` says what it writes and when it refuses).
-        let written: Result<i64, sqlx::Error> = sqlx::query_scalar(
-            "SELECT insert_own_booking($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, \
-                                       $12, $13, $14, $15, $16, $17)",
-        )
-        .bind(booking.id)
-        .bind(&booking.user_id)
-        .bind(&booking.user_name)
-        .bind(booking.showtime_id)
-        .bind(booking.total_cents())
-        .bind(logical_clock)
-        .bind(Json(&booking.vector_clock))
-        .bind(&booking.processed_by)
-        .bind(booking.timestamp)
-        .bind(&labels)
-        .bind(&prices)
-        .bind(i64::try_from(by.epoch).unwrap_or(i64::MAX))
-        .bind(booking.mode.to_string())
-        .bind(i64::try_from(booking.epoch).unwrap_or(i64::MAX))
-        .bind(Json(by.deps))
-        .bind(origin_column(by.node))
-        .bind(booking.mode.seat_rule() == SeatRule::FirstClaimHolds)
-        .fetch_one(&self.pool)
-        .await;
-        let op = match written {
-            Ok(seq) => PendingOp(seq),
-            Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some(SEATS_TAKEN) => {
-                let detail = db
-                    .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
-                    .and_then(|pg| pg.detail())
-                    .unwrap_or_default();
-                let taken = detail.split(',').map(str::to_string).collect();
-                return Err(StoreError::SeatsTaken(taken));
-            }
-            Err(sqlx::Error::Database(db)) => match db.constraint() {
-                Some("bookings_pkey") => return Err(StoreError::AlreadyHeld),
-                Some("one_active_booking_per_seat") => {
-                    let held = self.taken_seats(booking.showtime_id).await?;
-                    let mut taken: Vec<String> = labels
-                        .iter()
-                        .filter(|label| held.iter().any(|seat| seat.seat_label == **label))
-                        .map(|label| label.to_string())
-                        .collect();
-                    if taken.is_empty() {
-                        // The rival that won the race has let go of them since.
-                        taken = labels.iter().map(|l| l.to_string()).collect();
-                    }
-                    return Err(StoreError::SeatsTaken(taken));
-                }
-                _ => return Err(sqlx::Error::Database(db).into()),
-            },
-            Err(e) => return Err(e.into()),
-        };
-        self.numbering.number(op).await
+        // Written with the other bookings asked for meanwhile, in one call
+        // (`booking_writer.rs`).
+        self.writer.write(booking, by).await
     }
 
     pub async fn booking(&self, booking_id: Uuid) -> StoreResult<Booking> {

@@ -1,6 +1,7 @@
 //! Storage: one node's PostgreSQL database, reached through one pool. Every
 //! SQL statement of the project lives in this folder.
 
+mod booking_writer;
 mod bookings;
 mod catalog;
 mod decisions;
@@ -35,6 +36,11 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("this node's ops could not be numbered")]
     NumberingStopped,
+    #[error("this node's booking writer has stopped")]
+    WriterStopped,
+    /// The call that was to write this booking, with others, failed.
+    #[error("{0}")]
+    CallFailed(std::sync::Arc<StoreError>),
     #[error("migration: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
 }
@@ -59,6 +65,7 @@ impl StoreError {
                     code.starts_with("08") || code.starts_with("57P") || code == "53300"
                 })
             }
+            StoreError::CallFailed(failure) => failure.is_unreachable(),
             _ => false,
         }
     }
@@ -74,6 +81,7 @@ const RECHECK_IDLE_AFTER: Duration = Duration::from_secs(1);
 pub struct Store {
     pool: PgPool,
     numbering: numbering::Numbering,
+    writer: booking_writer::BookingWriter,
 }
 
 impl Store {
@@ -100,7 +108,12 @@ impl Store {
             .connect_with(options)
             .await?;
         let numbering = numbering::Numbering::start(pool.clone());
-        Ok(Store { pool, numbering })
+        let writer = booking_writer::BookingWriter::start(pool.clone());
+        Ok(Store {
+            pool,
+            numbering,
+            writer,
+        })
     }
 
     /// Brings the schema up to date with `migrations/`, and numbers the

@@ -1,7 +1,7 @@
 //! Numbering this node's own ops, many at a time. A write records its op
-//! as pending in its own transaction (`ops::record_op`; a new booking of
-//! this node, in the SQL function `insert_own_booking`) and, once that has
-//! committed, asks here for the op's number. One task numbers every op
+//! as pending in its own transaction (`ops::record_op`) and, once that has
+//! committed, asks here for the op's number (a new booking of this node is
+//! numbered in the call that writes it instead: `booking_writer.rs`). One task numbers every op
 //! asked for meanwhile in one short transaction, so a node's writes commit
 //! side by side, and the numbers stay contiguous and given only to
 //! committed ops (see the `pending_ops` migration).

@@ -27,9 +27,8 @@ impl Store {
 
 /// Records a new op of `origin` on `booking_id`, made with `deps` applied,
 /// inside `tx`: the booking's latest op from now on. It is numbered once
-/// `tx` has committed (`numbering.rs`). A new booking of this node records
-/// its op the same way inside `insert_own_booking` (its migration), which
-/// writes the booking in one call.
+/// `tx` has committed (`numbering.rs`). A new booking of this node is
+/// numbered in the call that writes it (`booking_writer.rs`).
 pub(super) async fn record_op(
     tx: &mut Transaction<'_, Postgres>,
     booking_id: Uuid,
