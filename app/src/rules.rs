@@ -97,7 +97,8 @@ impl SeatPrices {
 }
 
 /// Checks a seat selection against a layout and prices it: each seat's
-/// label, as the layout spells it, with its price, in the order given.
+/// label, as the layout spells it, with its price, in the seat map's order
+/// (by row, then number), whatever order they were given in.
 /// Rejects an empty selection, too many seats, duplicates and anything that
 /// is not one of the auditorium's seat labels.
 pub fn price_seats(
@@ -114,7 +115,7 @@ pub fn price_seats(
             seats.len()
         )));
     }
-    let mut priced: Vec<(String, i64)> = Vec::with_capacity(seats.len());
+    let mut found = Vec::with_capacity(seats.len());
     for text in seats {
         let Some(seat) = layout.find_seat(text) else {
             return Err(ApiError::invalid(format!(
@@ -122,14 +123,21 @@ pub fn price_seats(
                 shorten(text)
             )));
         };
-        let label = SeatLayout::seat_label(seat.row, seat.number);
-        if priced.iter().any(|(held, _)| *held == label) {
+        if found.contains(&seat) {
+            let label = SeatLayout::seat_label(seat.row, seat.number);
             return Err(ApiError::invalid(format!("Seat {label} is listed twice.")));
         }
-        let price = prices.for_row(layout, &SeatLayout::row_label(seat.row));
-        priced.push((label, price));
+        found.push(seat);
     }
-    Ok(priced)
+    // In the seat map's order, the one order a booking's seats are given in.
+    found.sort_unstable_by_key(|seat| (seat.row, seat.number));
+    Ok(found
+        .into_iter()
+        .map(|seat| {
+            let price = prices.for_row(layout, &SeatLayout::row_label(seat.row));
+            (SeatLayout::seat_label(seat.row, seat.number), price)
+        })
+        .collect())
 }
 
 /// A user id: the opaque token the app keeps in a cookie, or any id a REST
@@ -428,9 +436,14 @@ mod tests {
     }
 
     #[test]
-    fn prices_premium_rows_higher_and_keeps_order() {
+    fn prices_premium_rows_higher_in_the_seat_maps_order() {
         let priced = price_seats(&hall(), PRICES, &labels(&["C2", "A1"])).unwrap();
-        assert_eq!(priced, vec![("C2".into(), 1500), ("A1".into(), 1000)]);
+        assert_eq!(priced, vec![("A1".into(), 1000), ("C2".into(), 1500)]);
+        let order = |seats: &[&str]| -> Vec<String> {
+            let priced = price_seats(&hall(), PRICES, &labels(seats)).unwrap();
+            priced.into_iter().map(|(label, _)| label).collect()
+        };
+        assert_eq!(order(&["B1", "A8", "A2"]), ["A2", "A8", "B1"]);
     }
 
     #[test]

@@ -16,7 +16,7 @@ use super::ReplicatedCinema;
 use crate::runtime::events::EventKind;
 use crate::runtime::transport::CallError;
 use crate::service::storage_error;
-use crate::store::BookingReplica;
+use crate::store::{BookingReplica, QuietMark};
 use app::error::{ApiError, ErrorCode};
 use app::model::{Booking, BookingRequest, BookingStatus, NewMovie};
 use cluster::election::Epoch;
@@ -203,13 +203,13 @@ impl ReplicatedCinema {
     ) -> Result<Booking, ApiError> {
         // Nearly every booking is new: it is written at once, and looked up
         // only if a booking with its id is held here already (a retry).
-        let Some(replica) = self.book_here(id, request, epoch).await? else {
+        let Some((replica, written)) = self.book_here(id, request, epoch).await? else {
             return self.decide_held(id, epoch).await;
         };
         if self.mode().is_strong() {
-            self.commit_new(replica, epoch).await
+            self.commit_new(replica, written, epoch).await
         } else {
-            self.spread_new(replica).await
+            self.spread_new(replica, written).await
         }
     }
 
@@ -243,23 +243,26 @@ impl ReplicatedCinema {
     }
 
     /// Writes a new booking here under the mode in force, as an op of this
-    /// node in `epoch`. Returns it as a replica, ready to push; `None`, with
-    /// nothing written, if a booking with this id is held here already.
+    /// node in `epoch`. Returns it as a replica, ready to push, and as
+    /// written; `None`, with nothing written, if a booking with this id is
+    /// held here already.
     async fn book_here(
         &self,
         id: Uuid,
         request: BookingRequest,
         epoch: Epoch,
-    ) -> Result<Option<BookingReplica>, ApiError> {
+    ) -> Result<Option<(BookingReplica, Written)>, ApiError> {
         let fence = self.own_write_fence(epoch).await?;
         let deps = self.frontier();
         let by = self.decider(epoch, &deps);
-        let Some((_, record, op)) = self.local.book_as(id, request, self.mode(), &by).await? else {
+        let quiet = self.store.quiet_mark();
+        let Some((booking, record, op)) = self.local.book_as(id, request, self.mode(), &by).await?
+        else {
             return Ok(None);
         };
         self.applied_now([op]);
         drop(fence);
-        Ok(Some(BookingReplica {
+        let replica = BookingReplica {
             record,
             status: BookingStatus::Confirmed,
             status_epoch: epoch,
@@ -267,15 +270,19 @@ impl ReplicatedCinema {
             made_with: deps.clone(),
             deps,
             lost_to: None,
-        }))
+        };
+        Ok(Some((replica, Written { id, booking, quiet })))
     }
 
     /// Eventual and causal consistency: a new booking is acknowledged once
     /// committed here, and spreads in the background.
-    async fn spread_new(&self, replica: BookingReplica) -> Result<Booking, ApiError> {
-        let id = replica.record.id;
+    async fn spread_new(
+        &self,
+        replica: BookingReplica,
+        written: Written,
+    ) -> Result<Booking, ApiError> {
         self.push_in_background(replica);
-        self.committed(id).await
+        self.committed_new(written).await
     }
 
     /// A new booking, written here, confirmed once a majority holds it.
@@ -293,7 +300,12 @@ impl ReplicatedCinema {
     /// the seat. Withdrawing it could free, on some replicas only, a seat it
     /// had already taken there from an older rival, and the replicas would
     /// never agree again (the simulation found that).
-    async fn commit_new(&self, replica: BookingReplica, epoch: Epoch) -> Result<Booking, ApiError> {
+    async fn commit_new(
+        &self,
+        replica: BookingReplica,
+        written: Written,
+        epoch: Epoch,
+    ) -> Result<Booking, ApiError> {
         let id = replica.record.id;
         let claims = replica.record.mode.seat_rule() == SeatRule::FirstClaimHolds;
         let pushed = self
@@ -303,7 +315,7 @@ impl ReplicatedCinema {
             if claims {
                 self.claim_won(id).await;
             }
-            return self.committed(id).await;
+            return self.committed_new(written).await;
         }
         if !claims {
             return Err(outcome_not_known());
@@ -351,6 +363,19 @@ impl ReplicatedCinema {
             }
         }
         Err(outcome_not_known())
+    }
+
+    /// The answer for a new booking a majority holds, as `committed`: the
+    /// booking as written if no status can have changed here since (no
+    /// copy merged, no decision made), else as read back.
+    async fn committed_new(&self, written: Written) -> Result<Booking, ApiError> {
+        match written.quiet {
+            Some(mark) if self.store.quiet_since(mark) => {
+                self.announce(&written.booking);
+                Ok(written.booking)
+            }
+            _ => self.committed(written.id).await,
+        }
     }
 
     /// The answer for a booking a majority holds: the booking as it stands
@@ -474,6 +499,14 @@ impl ReplicatedCinema {
             vector_clock: stamp.vector.entries().clone(),
         });
     }
+}
+
+/// A new booking as this node wrote it, with a mark taken just before the
+/// write, to tell whether anything may have changed it since.
+struct Written {
+    id: Uuid,
+    booking: Booking,
+    quiet: Option<QuietMark>,
 }
 
 /// Runs `work` in a task of its own, so it reaches its end even if everyone

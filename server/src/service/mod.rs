@@ -14,7 +14,7 @@ use app::model::{
     SeatState,
 };
 use app::rules::{self, SeatLayout};
-use chrono::Utc;
+use chrono::{SubsecRound, Utc};
 use cluster::replication::{Mode, OpId};
 use cluster::NodeId;
 use std::collections::HashMap;
@@ -283,7 +283,9 @@ impl Cinema {
             logical_clock: stamp.lamport,
             vector_clock: stamp.vector.entries().clone(),
             processed_by: self.node_id.clone(),
-            timestamp: stamp.physical,
+            // As the database keeps it (microseconds), so the answer built
+            // from this record is the booking as it is read back.
+            timestamp: stamp.physical.trunc_subsecs(6),
             mode,
             epoch: by.epoch,
         };

@@ -53,6 +53,7 @@ impl Store {
         by: &Decider<'_>,
     ) -> StoreResult<Option<OpId>> {
         let epoch = i64::try_from(by.epoch).unwrap_or(i64::MAX);
+        let _change = self.status_watch.change();
         let mut tx = self.pool.begin().await?;
         let booking: Option<(i64, String, Vec<String>)> = sqlx::query_as(
             "SELECT showtime_id, mode, \

@@ -10,12 +10,14 @@ mod operators;
 mod ops;
 mod replicas;
 pub mod seed;
+mod status_watch;
 mod tallies;
 
 pub use bookings::{NewBookingRecord, TakenSeat};
 pub use catalog::ShowtimeRecord;
 pub use decisions::Decider;
 pub use replicas::{BookingReplica, MergeOutcome};
+pub use status_watch::QuietMark;
 pub use tallies::StatusCounts;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
@@ -82,6 +84,7 @@ pub struct Store {
     pool: PgPool,
     numbering: numbering::Numbering,
     writer: booking_writer::BookingWriter,
+    status_watch: std::sync::Arc<status_watch::StatusWatch>,
 }
 
 impl Store {
@@ -113,6 +116,7 @@ impl Store {
             pool,
             numbering,
             writer,
+            status_watch: Default::default(),
         })
     }
 
@@ -129,6 +133,17 @@ impl Store {
 
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// A mark to tell, later, whether any booking's status may have
+    /// changed since (`quiet_since`); None if a change is under way now.
+    pub fn quiet_mark(&self) -> Option<QuietMark> {
+        self.status_watch.mark()
+    }
+
+    /// Whether no booking's status can have changed since `mark`.
+    pub fn quiet_since(&self, mark: QuietMark) -> bool {
+        self.status_watch.quiet_since(mark)
     }
 }
 

@@ -248,6 +248,7 @@ impl Store {
         let record = &replica.record;
         let rule = record.mode.seat_rule();
         let labels: Vec<&str> = record.seats.iter().map(|(l, _)| l.as_str()).collect();
+        let _change = self.status_watch.change();
         let mut tx = self.pool.begin().await?;
         lock_seats(&mut tx, record.showtime_id, &labels).await?;
         let existing: Option<(String, i64)> =
