@@ -2,12 +2,13 @@
 //! they commit, many at a time, with no gap and none twice, even when
 //! writes fail or the node stops between a commit and its numbering; new
 //! bookings written together decided one by one, and one that meets a
-//! concurrent transaction's seat told the seat is taken; a
-//! peer's digest answered with everything it lacks, however many ops it
-//! holds past a gap; and copies of rival bookings, cancelled ones among
-//! them, settled the same way whatever order they arrive in; and a
-//! connection the database dropped while it sat idle never handed to a
-//! write, one it drops in use reported as a database out of reach.
+//! concurrent transaction's seat told the seat is taken; a merged copy or
+//! a decision ending the quiet a writer answers by; a peer's digest
+//! answered with everything it lacks, however many ops it holds past a
+//! gap; and copies of rival bookings, cancelled ones among them, settled
+//! the same way whatever order they arrive in; and a connection the
+//! database dropped while it sat idle never handed to a write, one it
+//! drops in use reported as a database out of reach.
 
 use app::model::BookingStatus;
 use chrono::Utc;
@@ -477,4 +478,35 @@ async fn a_seat_taken_by_another_transaction_mid_call_is_reported_taken() {
     // Nothing of the refused booking was numbered: the next op is the first.
     let (_, next) = book(&store, showtime, "E6").await.unwrap();
     assert_eq!(next.number, 1);
+}
+
+/// A writer answers a new booking as written only while no booking's
+/// status can have changed: its own writes keep the quiet, a copy merged
+/// or a decision made ends it (and a new mark starts after them).
+#[tokio::test]
+async fn a_merged_copy_or_a_decision_ends_the_quiet_a_writer_answers_by() {
+    let (store, _, showtime) = fresh_store("quiet").await;
+    let mark = store.quiet_mark().expect("nothing under way");
+    let (booked, _) = book(&store, showtime, "F1").await.unwrap();
+    assert!(store.quiet_since(mark), "a new booking changes no status");
+
+    store
+        .merge_replica(&copy(showtime, &[7], (2, 1), 9))
+        .await
+        .unwrap();
+    assert!(
+        !store.quiet_since(mark),
+        "a merged copy may displace a booking"
+    );
+
+    let mark = store.quiet_mark().expect("the merge has ended");
+    let deps = Frontier::default();
+    let by = Decider {
+        node: NODE,
+        epoch: 1,
+        deps: &deps,
+    };
+    store.cancel_booking(booked, &by).await.unwrap().unwrap();
+    assert!(!store.quiet_since(mark), "a decision changes a status");
+    assert!(store.quiet_mark().is_some(), "and has ended");
 }
