@@ -3,20 +3,53 @@
 //! queued for it meanwhile, in the order they were made. Fewer calls, and
 //! a peer gets a node's changes in order, so a causal replica rarely has
 //! to hold one back for its cause. A batch that fails is not sent again:
-//! anti-entropy brings the peer what it lacks.
+//! anti-entropy brings the peer what it lacks. It also brings a peer far
+//! behind what is not queued for it: past `MOST_QUEUED` changes waiting
+//! for one peer, a new one is left to anti-entropy, which pulls it anyway
+//! while the peer is behind. Without that bound a queue grew as long as a
+//! load lasted, and the peer merged each change twice, pushed and pulled.
 
 use super::wire::{Change, ReplicationRequest};
 use super::ReplicatedCinema;
 use cluster::NodeId;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 
 /// Most changes in one call.
 const BATCH_MAX: usize = 200;
+/// Most changes waiting for one peer.
+const MOST_QUEUED: usize = 2 * BATCH_MAX;
 
 #[derive(Default)]
-pub(super) struct Outbox(Mutex<HashMap<NodeId, mpsc::UnboundedSender<Change>>>);
+pub(super) struct Outbox(Mutex<HashMap<NodeId, PeerQueue>>);
+
+/// The changes waiting for one peer, and how many there are.
+struct PeerQueue {
+    changes: mpsc::UnboundedSender<Change>,
+    waiting: Backlog,
+}
+
+/// How many changes wait for a peer, up to `MOST_QUEUED`.
+#[derive(Clone, Default)]
+struct Backlog(Arc<AtomicUsize>);
+
+impl Backlog {
+    /// Counts one more change waiting, unless as many as allowed wait.
+    fn admit(&self) -> bool {
+        self.0
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |waiting| {
+                (waiting < MOST_QUEUED).then_some(waiting + 1)
+            })
+            .is_ok()
+    }
+
+    /// Counts `count` changes taken off the queue to be sent.
+    fn taken(&self, count: usize) {
+        self.0.fetch_sub(count, Ordering::Relaxed);
+    }
+}
 
 impl ReplicatedCinema {
     /// Queues a change for every live replica, without waiting for them.
@@ -25,11 +58,19 @@ impl ReplicatedCinema {
         let mut queues = self.outbox.0.lock().unwrap_or_else(|e| e.into_inner());
         for peer in peers {
             let queue = queues.entry(peer).or_insert_with(|| {
-                let (queue, changes) = mpsc::unbounded_channel();
-                tokio::spawn(send_batches(Arc::new(self.clone()), peer, changes));
-                queue
+                let (changes, queued) = mpsc::unbounded_channel();
+                let waiting = Backlog::default();
+                tokio::spawn(send_batches(
+                    Arc::new(self.clone()),
+                    peer,
+                    queued,
+                    waiting.clone(),
+                ));
+                PeerQueue { changes, waiting }
             });
-            let _ = queue.send(change.clone());
+            if queue.waiting.admit() {
+                let _ = queue.changes.send(change.clone());
+            }
         }
     }
 }
@@ -38,6 +79,7 @@ async fn send_batches(
     cinema: Arc<ReplicatedCinema>,
     peer: NodeId,
     mut queued: mpsc::UnboundedReceiver<Change>,
+    waiting: Backlog,
 ) {
     while let Some(first) = queued.recv().await {
         let mut changes = vec![first];
@@ -48,11 +90,27 @@ async fn send_batches(
             }
         }
         let count = changes.len();
+        waiting.taken(count);
         if let Err(e) = cinema
             .call(peer, ReplicationRequest::Share { changes })
             .await
         {
             tracing::debug!(peer, count, error = ?e, "a replica did not take a batch yet");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Backlog, MOST_QUEUED};
+
+    #[test]
+    fn a_backlog_admits_up_to_its_bound_and_again_once_changes_are_taken() {
+        let backlog = Backlog::default();
+        assert!((0..MOST_QUEUED).all(|_| backlog.admit()));
+        assert!(!backlog.admit(), "full: left to anti-entropy");
+        backlog.taken(2);
+        assert!(backlog.admit() && backlog.admit());
+        assert!(!backlog.admit());
     }
 }
