@@ -44,7 +44,8 @@ impl Captured {
     }
 }
 
-/// Forwards every request to `target` and keeps a copy.
+/// Forwards every request to `target` and keeps a copy of each one `target`
+/// answered.
 async fn start_recording_proxy(port: u16, target: String) -> Arc<Mutex<Vec<Captured>>> {
     let captured = Arc::new(Mutex::new(Vec::new()));
     let client = reqwest::Client::new();
@@ -58,20 +59,25 @@ async fn start_recording_proxy(port: u16, target: String) -> Arc<Mutex<Vec<Captu
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or_default()
                     .to_string();
-                record.lock().unwrap().push(Captured {
-                    path: uri.path().to_string(),
-                    signature: signature.clone(),
-                    body: body.clone(),
-                });
                 let answer = client
                     .post(format!("http://{target}{}", uri.path()))
-                    .header(SIGNATURE_HEADER, signature)
+                    .header(SIGNATURE_HEADER, signature.clone())
                     .header("content-type", "application/json")
-                    .body(body)
+                    .body(body.clone())
                     .send()
                     .await;
                 match answer {
                     Ok(answer) => {
+                        // Kept only once node 1 has answered it: a request
+                        // whose sender hung up (a timeout, or the sender
+                        // killed) before it was passed on never reached
+                        // node 1, and sending it later would be its first
+                        // delivery, not a replay.
+                        record.lock().unwrap().push(Captured {
+                            path: uri.path().to_string(),
+                            signature,
+                            body,
+                        });
                         let status = StatusCode::from_u16(answer.status().as_u16()).unwrap();
                         let mut headers = HeaderMap::new();
                         if let Some(signature) = answer.headers().get(SIGNATURE_HEADER) {
