@@ -6,15 +6,20 @@
 //! gossip brings a node that was cut off to the same state as the others;
 //! a causal session reads its own writes on a node that had not heard of
 //! them; a gossip write acknowledged by a node killed before it spread it
-//! reaches every node once that node is back.
+//! reaches every node once that node is back; copies pushed together go in
+//! even beside one that cannot.
 
 mod common;
 
+use cluster::replication::OpId;
 use common::relay::Links;
 use common::{
     agreed_leader, booking_on, cluster_specs, eventually, not_available, seat_states, start_all,
+    FakePeer,
 };
 use common::{NodeSpec, TestNode};
+use moviebook::replication::wire::{Change, ReplicationRequest};
+use moviebook::store::{BookingReplica, NewBookingRecord};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -418,5 +423,63 @@ async fn a_gossip_write_whose_node_is_killed_before_spreading_it_reaches_everyon
             held.expect("the acknowledged booking reaches every node")["status"],
             "confirmed"
         );
+    }
+}
+
+/// A copy of a booking of `seat`, made by node 1 as its op `number`.
+fn copy_from_node_1(showtime_id: i64, seat: &str, number: u64) -> BookingReplica {
+    BookingReplica {
+        record: NewBookingRecord {
+            id: uuid::Uuid::new_v4(),
+            user_id: "pia".into(),
+            user_name: "Pia".into(),
+            showtime_id,
+            seats: vec![(seat.into(), 1200)],
+            logical_clock: number,
+            vector_clock: Default::default(),
+            processed_by: "node-1".into(),
+            timestamp: chrono::Utc::now(),
+            mode: "multi-master/eventual".parse().unwrap(),
+            epoch: 0,
+        },
+        status: app::model::BookingStatus::Confirmed,
+        status_epoch: 0,
+        ops: vec![OpId { origin: 1, number }],
+        deps: Default::default(),
+        made_with: Default::default(),
+        lost_to: None,
+    }
+}
+
+/// A peer's push carries many copies, merged in one transaction. One that
+/// cannot go in here (of a showtime this node does not have) fails that
+/// transaction; the others go in all the same, one by one, and the call
+/// says something went wrong.
+#[tokio::test]
+async fn copies_pushed_together_go_in_even_beside_one_that_cannot() {
+    let _turn = ONE_CLUSTER_AT_A_TIME.lock().await;
+    // Nodes 2 and 3 are real; this test is node 1.
+    let specs = in_mode(cluster_specs("one_bad_copy", 3), "multi-master", "eventual");
+    let nodes = start_all(&specs[1..]).await;
+    let node2 = &nodes[0];
+    let showtime = node2.future_showtime(1).await;
+    let copies = [
+        copy_from_node_1(showtime, "D1", 1),
+        copy_from_node_1(i64::from(i32::MAX), "D2", 2),
+        copy_from_node_1(showtime, "D3", 3),
+    ];
+    let changes = copies
+        .iter()
+        .map(|replica| Change::Booking {
+            replica: replica.clone(),
+        })
+        .collect();
+    let reply = FakePeer::new(1, "secret-of-one_bad_copy")
+        .call(node2, 2, ReplicationRequest::Share { changes }, PATIENCE)
+        .await;
+    assert!(reply.is_err(), "{reply:?}");
+    for (replica, here) in copies.iter().zip([true, false, true]) {
+        let booking = booking_on(node2, &replica.record.id.to_string()).await;
+        assert_eq!(booking.is_some(), here, "{:?}", replica.record.seats);
     }
 }

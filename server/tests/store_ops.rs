@@ -5,8 +5,10 @@
 //! concurrent transaction's seat told the seat is taken; a merged copy or
 //! a decision ending the quiet a writer answers by; a peer's digest
 //! answered with everything it lacks, however many ops it holds past a
-//! gap; and copies of rival bookings, cancelled ones among them, settled
-//! the same way whatever order they arrive in; and a connection the
+//! gap; copies of rival bookings, cancelled ones among them, settled the
+//! same way whatever order they arrive in, one by one or together, a claim
+//! refused among them changing nothing, two peers' copies merged at once
+//! never failing; and a connection the
 //! database dropped while it sat idle never handed to a write, one it
 //! drops in use reported as a database out of reach.
 
@@ -284,14 +286,17 @@ fn orders<T: Clone>(items: &[T]) -> Vec<Vec<T>> {
 
 /// Four bookings of overlapping seats, one of them cancelled by its owner,
 /// reach a replica in each of the 120 orders their five copies can come
-/// in: every order ends the same, as `cluster::replication::standing` has
-/// it. The latest booking holds its seats; the others lose to the claim
-/// that first beat them, a cancelled one too (the seat it beat another to
-/// stays free).
+/// in, merged one by one and then in one transaction: every order ends the
+/// same, as `cluster::replication::standing` has it. The latest booking
+/// holds its seats; the others lose to the claim that first beat them, a
+/// cancelled one too (the seat it beat another to stays free).
 #[tokio::test]
 async fn rival_and_cancelled_copies_settle_the_same_in_every_order() {
     let (store, _, showtime) = fresh_store("settle").await;
-    for (run, order) in orders(&[0, 1, 2, 3, 4]).into_iter().enumerate() {
+    let every_order = orders(&[0, 1, 2, 3, 4]);
+    let one_by_one = every_order.iter().map(|order| (order, false));
+    let together = every_order.iter().map(|order| (order, true));
+    for (run, (order, in_one_transaction)) in one_by_one.chain(together).enumerate() {
         let seat = |n: u32| 3 * run as u32 + n;
         let op = |n: u64| 2 * run as u64 + n;
         let held = copy(showtime, &[seat(1), seat(2)], (1, op(1)), 5);
@@ -305,8 +310,14 @@ async fn rival_and_cancelled_copies_settle_the_same_in_every_order() {
             number: op(2),
         });
         let copies = [&held, &beaten, &earlier, &cancelled_confirmed, &cancelled];
-        for index in &order {
-            store.merge_replica(copies[*index]).await.unwrap();
+        if in_one_transaction {
+            let batch: Vec<BookingReplica> = order.iter().map(|&i| copies[i].clone()).collect();
+            let outcomes = store.merge_replicas(&batch).await.unwrap();
+            assert!(outcomes.iter().all(Result::is_ok), "{outcomes:?}");
+        } else {
+            for &index in order {
+                store.merge_replica(copies[index]).await.unwrap();
+            }
         }
 
         let outcome = |replica: &BookingReplica| {
@@ -330,7 +341,10 @@ async fn rival_and_cancelled_copies_settle_the_same_in_every_order() {
             outcome(&earlier).await,
             outcome(&cancelled).await,
         ];
-        assert_eq!(got, expected, "arrival order {order:?}");
+        assert_eq!(
+            got, expected,
+            "arrival order {order:?}, together: {in_one_transaction}"
+        );
         let taken: BTreeMap<String, String> = store
             .taken_seats(showtime)
             .await
@@ -349,8 +363,92 @@ async fn rival_and_cancelled_copies_settle_the_same_in_every_order() {
             [format!("A{}", seat(1)), format!("A{}", seat(2))]
                 .iter()
                 .collect::<Vec<_>>(),
-            "arrival order {order:?}: the latest booking's seats and no others are taken"
+            "arrival order {order:?}, together: {in_one_transaction}: the latest booking's seats \
+             and no others are taken"
         );
+    }
+}
+
+/// In one transaction of copies, a claim (multi-master strong) on a seat
+/// another booking holds is refused in its place, changing nothing, and
+/// the copies around it go in.
+#[tokio::test]
+async fn a_claim_refused_among_copies_merged_together_leaves_the_others_in() {
+    let (store, _, showtime) = fresh_store("refused_in_batch").await;
+    let claim = |seats: &[u32], number: u64| {
+        let mut replica = copy(showtime, seats, (2, number), number);
+        replica.record.mode = "multi-master/strong".parse().unwrap();
+        replica
+    };
+    let holder = claim(&[1], 1);
+    store.merge_replica(&holder).await.unwrap();
+
+    let (before, rival, after) = (claim(&[2], 2), claim(&[1, 3], 3), claim(&[4], 4));
+    let batch = [before.clone(), rival.clone(), after.clone()];
+    let outcomes = store.merge_replicas(&batch).await.unwrap();
+    assert!(outcomes[0].is_ok() && outcomes[2].is_ok(), "{outcomes:?}");
+    assert!(
+        matches!(&outcomes[1], Err(StoreError::SeatsTaken(seats)) if seats == &["A1"]),
+        "{outcomes:?}"
+    );
+    assert!(
+        store.booking(rival.record.id).await.is_err(),
+        "the refused claim is not here"
+    );
+    for held in [&holder, &before, &after] {
+        let booking = store.booking(held.record.id).await.unwrap();
+        assert_eq!(booking.status, BookingStatus::Confirmed);
+    }
+    let taken: BTreeSet<String> = store
+        .taken_seats(showtime)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.seat_label)
+        .collect();
+    assert_eq!(taken, ["A1", "A2", "A4"].map(String::from).into());
+}
+
+/// Two peers' pushes of the same rival bookings, listed in opposite orders,
+/// merged at the same moment again and again: both transactions go in,
+/// neither fails (their seats are locked in one order), and each seat ends
+/// with the latest claim on it.
+#[tokio::test]
+async fn copies_merged_together_from_two_peers_at_once_settle_without_failing() {
+    let (store, _, showtime) = fresh_store("batches_at_once").await;
+    for round in 0..20u32 {
+        let seat = |n: u32| 10 * round + n;
+        let op = |n: u64| 10 * u64::from(round) + n;
+        // Pairs of rivals on one seat each, and one booking across them all.
+        let mut copies: Vec<BookingReplica> = (1..=4)
+            .flat_map(|n| {
+                [
+                    copy(showtime, &[seat(n)], (2, op(u64::from(n))), 3),
+                    copy(showtime, &[seat(n)], (3, op(u64::from(n))), 5),
+                ]
+            })
+            .collect();
+        copies.push(copy(showtime, &[seat(1), seat(4)], (4, op(1)), 4));
+        let reversed: Vec<BookingReplica> = copies.iter().rev().cloned().collect();
+        let (first, second) = tokio::join!(
+            store.merge_replicas(&copies),
+            store.merge_replicas(&reversed)
+        );
+        for outcomes in [first.unwrap(), second.unwrap()] {
+            assert!(outcomes.iter().all(Result::is_ok), "{outcomes:?}");
+        }
+        // The later of each pair holds its seat; the earlier, and the one
+        // across them (later than the first of each pair only), lose.
+        for (index, replica) in copies.iter().enumerate() {
+            let later_of_a_pair = index < 8 && index % 2 == 1;
+            let status = store.booking(replica.record.id).await.unwrap().status;
+            let expected = if later_of_a_pair {
+                BookingStatus::Confirmed
+            } else {
+                BookingStatus::Lost
+            };
+            assert_eq!(status, expected, "round {round}, copy {index}");
+        }
     }
 }
 

@@ -11,7 +11,7 @@ use super::wire::{Change, ReplicationReply};
 use super::ReplicatedCinema;
 use crate::runtime::events::EventKind;
 use crate::service::storage_error;
-use crate::store::{BookingReplica, MergeOutcome, StoreError};
+use crate::store::{BookingReplica, MergeOutcome};
 use app::error::{ApiError, ErrorCode};
 use app::model::TakenChange;
 use cluster::election::Epoch;
@@ -20,9 +20,11 @@ use cluster::NodeId;
 use futures::stream::StreamExt;
 use uuid::Uuid;
 
-/// How many copies of one batch are merged at once: each is a transaction
-/// of its own, and a batch merged one by one falls behind the writes.
-const MERGES_AT_ONCE: usize = 8;
+/// How many copies go in one transaction, and how many such transactions
+/// run at once: a transaction per copy fell behind a node taking bookings
+/// as fast as it can.
+const COPIES_PER_MERGE: usize = 50;
+const MERGES_AT_ONCE: usize = 4;
 
 impl ReplicatedCinema {
     /// Holds a change the leader of `epoch` pushed, unless this node knows
@@ -44,7 +46,16 @@ impl ReplicatedCinema {
             ));
         }
         match change {
-            Change::Booking { replica } => self.merge(from, &replica, "push").await?,
+            Change::Booking { replica } => {
+                let arrival = Arrival {
+                    from,
+                    via: "push",
+                    row: replica,
+                };
+                for outcome in self.merge(vec![arrival]).await? {
+                    outcome?;
+                }
+            }
             Change::Movie { movie } => {
                 self.local.merge_movie(&movie).await?;
             }
@@ -150,11 +161,13 @@ impl ReplicatedCinema {
                 pending.into_iter().partition(|arrival| {
                     !causal || self.dependencies_met(std::slice::from_ref(arrival))
                 });
-            let merged: Vec<Result<usize, ApiError>> = futures::stream::iter(ready)
-                .map(|arrival| {
-                    let this = self.clone();
-                    async move { this.merge_unless_refused(&arrival).await }
-                })
+            let mut batches = Vec::new();
+            let mut ready = ready.into_iter().peekable();
+            while ready.peek().is_some() {
+                batches.push(ready.by_ref().take(COPIES_PER_MERGE).collect::<Vec<_>>());
+            }
+            let merged: Vec<Result<usize, ApiError>> = futures::stream::iter(batches)
+                .map(|batch| self.merge_unless_refused(batch))
                 .buffer_unordered(MERGES_AT_ONCE)
                 .collect()
                 .await;
@@ -171,10 +184,7 @@ impl ReplicatedCinema {
                 // together they bring everything they wait for, they go in
                 // together.
                 if self.dependencies_met(&deferred) {
-                    for arrival in &deferred {
-                        taken += self.merge_unless_refused(arrival).await?;
-                    }
-                    return Ok(taken);
+                    return Ok(taken + self.merge_unless_refused(deferred).await?);
                 }
                 // Otherwise each booking goes in as it was made, once what
                 // its making depended on is here, and its later decision
@@ -185,22 +195,24 @@ impl ReplicatedCinema {
                     self.held_back.keep(deferred);
                     return Ok(taken);
                 }
-                for arrival in &made {
-                    taken += self.merge_unless_refused(arrival).await?;
-                }
+                taken += self.merge_unless_refused(made).await?;
             }
             pending = deferred;
         }
     }
 
-    /// Merges a copy: 1 if taken, 0 for a claim refused here (it comes
-    /// again once its rival is settled).
-    async fn merge_unless_refused(&self, arrival: &Arrival) -> Result<usize, ApiError> {
-        match self.merge(arrival.from, &arrival.row, arrival.via).await {
-            Ok(()) => Ok(1),
-            Err(e) if e.code == ErrorCode::SeatsTaken => Ok(0),
-            Err(e) => Err(e),
+    /// Merges copies, answering how many were taken: a claim refused here
+    /// is not (it comes again once its rival is settled).
+    async fn merge_unless_refused(&self, arrivals: Vec<Arrival>) -> Result<usize, ApiError> {
+        let mut taken = 0;
+        for outcome in self.merge(arrivals).await? {
+            match outcome {
+                Ok(()) => taken += 1,
+                Err(e) if e.code == ErrorCode::SeatsTaken => {}
+                Err(e) => return Err(e),
+            }
         }
+        Ok(taken)
     }
 
     /// The bookings of `arrivals` as they were made, for those whose making
@@ -229,20 +241,18 @@ impl ReplicatedCinema {
             .all(|arrival| applied.covers(&arrival.row.deps))
     }
 
-    /// Merges a copy from a peer and tells the event feed what changed.
-    /// The merge runs in a task of its own: a caller that goes away while
-    /// it commits (a peer's call timing out) must not leave its ops in the
-    /// database but not counted as applied here, where anti-entropy would
-    /// never offer them again.
+    /// Merges copies from peers in one transaction (`Store::merge_replicas`)
+    /// and tells the event feed what changed; answers each copy's outcome,
+    /// in order. It runs in a task of its own: a caller that goes away
+    /// while it commits (a peer's call timing out) must not leave ops in
+    /// the database but not counted as applied here, where anti-entropy
+    /// would never offer them again.
     pub(super) async fn merge(
         &self,
-        from: NodeId,
-        replica: &BookingReplica,
-        via: &'static str,
-    ) -> Result<(), ApiError> {
+        arrivals: Vec<Arrival>,
+    ) -> Result<Vec<Result<(), ApiError>>, ApiError> {
         let this = self.clone();
-        let replica = replica.clone();
-        tokio::spawn(async move { this.merge_here(from, &replica, via).await })
+        tokio::spawn(async move { this.merge_here(&arrivals).await })
             .await
             .unwrap_or_else(|e| {
                 tracing::error!(error = %e, "a merge's task failed");
@@ -252,17 +262,44 @@ impl ReplicatedCinema {
 
     async fn merge_here(
         &self,
-        from: NodeId,
-        replica: &BookingReplica,
-        via: &'static str,
-    ) -> Result<(), ApiError> {
-        let outcome = self.merge_retrying(replica).await?;
+        arrivals: &[Arrival],
+    ) -> Result<Vec<Result<(), ApiError>>, ApiError> {
+        let rows: Vec<BookingReplica> = arrivals.iter().map(|a| a.row.clone()).collect();
+        let outcomes = match self.store.merge_replicas(&rows).await {
+            Ok(outcomes) => outcomes,
+            // A copy that cannot go in (one of a showtime not here yet)
+            // fails the whole transaction: the others go in one by one.
+            Err(e) if rows.len() > 1 && !e.is_unreachable() => {
+                tracing::warn!(error = %e, copies = rows.len(), "merging copies one by one");
+                let mut each = Vec::with_capacity(rows.len());
+                for row in &rows {
+                    each.push(self.store.merge_replica(row).await);
+                }
+                each
+            }
+            Err(e) => return Err(storage_error(e, "")),
+        };
+        Ok(arrivals
+            .iter()
+            .zip(outcomes)
+            .map(|(arrival, outcome)| {
+                let outcome = outcome.map_err(|e| storage_error(e, ""))?;
+                self.took(arrival, outcome);
+                Ok(())
+            })
+            .collect())
+    }
+
+    /// Counts a merged copy's ops as applied, and tells what it changed.
+    fn took(&self, arrival: &Arrival, outcome: MergeOutcome) {
+        let Arrival { from, via, row } = arrival;
+        let (from, via, record) = (*from, *via, &row.record);
         self.applied_now(outcome.new_ops);
         let Some((status, displaced)) = outcome.changed else {
-            return Ok(());
+            return;
         };
         let lag_ms = outcome.arrived.then(|| {
-            let stamped_ms = replica.record.timestamp.timestamp_micros() as f64 / 1000.0;
+            let stamped_ms = record.timestamp.timestamp_micros() as f64 / 1000.0;
             // Clocks a few milliseconds apart can make it negative.
             (self.cluster.clocks.lock().physical_ms() - stamped_ms).max(0.0)
         });
@@ -270,17 +307,16 @@ impl ReplicatedCinema {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .took(TakenChange {
-                booking_id: replica.record.id.to_string(),
+                booking_id: record.id.to_string(),
                 status,
                 from_node: u64::from(from),
                 via: via.to_string(),
                 lag_ms,
             });
         self.cluster.publish(EventKind::Replicated {
-            booking_id: replica.record.id.to_string(),
-            showtime_id: replica.record.showtime_id,
-            seats: replica
-                .record
+            booking_id: record.id.to_string(),
+            showtime_id: record.showtime_id,
+            seats: record
                 .seats
                 .iter()
                 .map(|(label, _)| label.clone())
@@ -290,22 +326,5 @@ impl ReplicatedCinema {
             via,
             displaced: displaced.iter().map(Uuid::to_string).collect(),
         });
-        Ok(())
-    }
-
-    /// Two rival copies merged at the same moment can both find the seat
-    /// free; the unique index lets one in and fails the other, which then
-    /// sees its rival and settles by last-write-wins on its next try.
-    async fn merge_retrying(&self, replica: &BookingReplica) -> Result<MergeOutcome, ApiError> {
-        const TRIES: usize = 3;
-        let mut tries = 0;
-        loop {
-            tries += 1;
-            match self.store.merge_replica(replica).await {
-                Err(StoreError::Database(sqlx::Error::Database(e)))
-                    if e.is_unique_violation() && tries < TRIES => {}
-                other => return other.map_err(|e| storage_error(e, "")),
-            }
-        }
     }
 }

@@ -7,20 +7,16 @@
 //! written at once, as before.
 
 use super::ops::{op_id, origin_column};
-use super::{Decider, NewBookingRecord, StoreError, StoreResult};
+use super::{again_while_racing, Decider, NewBookingRecord, StoreError, StoreResult};
 use cluster::replication::{Frontier, OpId, SeatRule};
 use sqlx::types::Json;
 use sqlx::PgPool;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
 /// The most bookings one call writes: enough that a call's own cost is
 /// shared out, few enough that a call stays short.
 const MOST_PER_CALL: usize = 200;
-/// How many times a call that met a concurrent write is made again.
-const ATTEMPTS: u32 = 5;
-const RETRY_AFTER: Duration = Duration::from_millis(5);
 
 /// A booking to write, with what it is decided by, and where its answer goes.
 struct Request {
@@ -92,7 +88,8 @@ async fn run(pool: PgPool, mut waiting: mpsc::UnboundedReceiver<Request>) {
                 Err(_) => break,
             }
         }
-        match write_with_retries(&pool, &call).await {
+        // A call that met a concurrent write is made again, and sees it.
+        match again_while_racing(|| write_call(&pool, &call)).await {
             Ok(answers) => {
                 for (request, answer) in call.into_iter().zip(answers) {
                     let _ = request.answer.send(answer);
@@ -109,31 +106,6 @@ async fn run(pool: PgPool, mut waiting: mpsc::UnboundedReceiver<Request>) {
             }
         }
     }
-}
-
-/// One call; made again while it fails only because a concurrent write
-/// took a seat or an id it was about to (it then sees that write).
-async fn write_with_retries(
-    pool: &PgPool,
-    call: &[Request],
-) -> StoreResult<Vec<StoreResult<OpId>>> {
-    let mut attempt = 1;
-    loop {
-        match write_call(pool, call).await {
-            Err(StoreError::Database(sqlx::Error::Database(db)))
-                if attempt < ATTEMPTS && met_a_concurrent_write(db.code().as_deref()) =>
-            {
-                attempt += 1;
-                tokio::time::sleep(RETRY_AFTER).await;
-            }
-            other => return other,
-        }
-    }
-}
-
-/// unique_violation, deadlock_detected, serialization_failure.
-fn met_a_concurrent_write(sqlstate: Option<&str>) -> bool {
-    matches!(sqlstate, Some("23505" | "40P01" | "40001"))
 }
 
 /// The verdicts `insert_own_bookings` gives, one per booking, in order.

@@ -67,7 +67,8 @@ impl Store {
             return Ok(None);
         };
         let labels: Vec<&str> = seats.iter().map(String::as_str).collect();
-        lock_seats(&mut tx, showtime_id, &labels).await?;
+        let locked: Vec<(i64, &str)> = labels.iter().map(|&label| (showtime_id, label)).collect();
+        lock_seats(&mut tx, &locked).await?;
         let confirmed: Option<String> = sqlx::query_scalar(
             "SELECT status FROM bookings WHERE id = $1 AND status = 'confirmed' \
              AND status_epoch <= $2 FOR UPDATE",

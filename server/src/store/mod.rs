@@ -75,6 +75,35 @@ impl StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// How many times a transaction is made in all while it meets a concurrent
+/// write, and how long it waits before the next.
+const ATTEMPTS: u32 = 5;
+const RETRY_AFTER: Duration = Duration::from_millis(5);
+
+/// Makes a transaction (`attempt`) again while it fails only because it met
+/// a concurrent write: a seat or an id another transaction was writing
+/// (unique_violation), a deadlock, a serialization failure. Made again, it
+/// sees that write and decides by it.
+async fn again_while_racing<T, F, Fut>(mut attempt: F) -> StoreResult<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = StoreResult<T>>,
+{
+    let mut made = 1;
+    loop {
+        match attempt().await {
+            Err(StoreError::Database(sqlx::Error::Database(db)))
+                if made < ATTEMPTS
+                    && matches!(db.code().as_deref(), Some("23505" | "40P01" | "40001")) =>
+            {
+                made += 1;
+                tokio::time::sleep(RETRY_AFTER).await;
+            }
+            other => return other,
+        }
+    }
+}
+
 /// How long a pooled connection may sit idle before it is checked again
 /// when taken.
 const RECHECK_IDLE_AFTER: Duration = Duration::from_secs(1);

@@ -4,7 +4,7 @@
 //! `cluster::replication`.
 
 use super::ops::{absorb_ops, op_id, origin_column};
-use super::{NewBookingRecord, Store, StoreError, StoreResult};
+use super::{again_while_racing, NewBookingRecord, Store, StoreError, StoreResult};
 use app::model::BookingStatus;
 use chrono::{DateTime, Utc};
 use cluster::replication::{
@@ -236,80 +236,124 @@ impl Store {
         Ok((rows.into_iter().map(BookingReplica::from).collect(), more))
     }
 
-    /// Merges a replica from another node in one transaction. A booking
-    /// this database holds takes the replica's status if its version is
-    /// later (`cluster::replication::StatusVersion`). Then its seats are
-    /// settled by the rule of its mode: by last-write-wins over every
-    /// booking that claimed them (`settle_seats`), which marks losers lost,
-    /// never deleted; or, a claim, it is refused where a rival holds one of
-    /// them (`SeatsTaken`, and nothing changes). The booking's ops are
-    /// recorded as applied.
+    /// Merges a replica from another node in one transaction: as
+    /// `merge_replicas` does, alone.
     pub async fn merge_replica(&self, replica: &BookingReplica) -> StoreResult<MergeOutcome> {
-        let record = &replica.record;
-        let rule = record.mode.seat_rule();
-        let labels: Vec<&str> = record.seats.iter().map(|(l, _)| l.as_str()).collect();
+        let mut outcomes = self.merge_replicas(std::slice::from_ref(replica)).await?;
+        outcomes.pop().unwrap_or(Err(StoreError::NotFound))
+    }
+
+    /// Merges replicas from other nodes in one transaction, one after the
+    /// other, each seeing those before it. A booking this database holds
+    /// takes the replica's status if its version is later
+    /// (`cluster::replication::StatusVersion`). Then its seats are settled
+    /// by the rule of its mode: by last-write-wins over every booking that
+    /// claimed them (`plan_seats`), which marks losers lost, never deleted;
+    /// or, a claim, it is refused where a rival holds one of them
+    /// (`SeatsTaken` in its place among the answers, and nothing of it
+    /// changes). The booking's ops are recorded as applied. Answers each
+    /// replica's outcome in order; an error of the whole means none was
+    /// merged. A transaction that met a concurrent write (two rivals merged
+    /// at the same moment can both find a seat free, and the unique index
+    /// lets one in) is made again, and then sees it.
+    pub async fn merge_replicas(
+        &self,
+        replicas: &[BookingReplica],
+    ) -> StoreResult<Vec<StoreResult<MergeOutcome>>> {
         let _change = self.status_watch.change();
-        let mut tx = self.pool.begin().await?;
-        lock_seats(&mut tx, record.showtime_id, &labels).await?;
-        let existing: Option<(String, i64)> =
-            sqlx::query_as("SELECT status, status_epoch FROM bookings WHERE id = $1 FOR UPDATE")
-                .bind(record.id)
-                .fetch_optional(&mut *tx)
-                .await?;
-        let takes = match &existing {
-            None => true,
-            Some((local, epoch)) => {
-                takes_incoming(stored_version(local, *epoch), replica.version())
+        again_while_racing(|| async move {
+            let mut tx = self.pool.begin().await?;
+            let seats: Vec<(i64, &str)> = replicas
+                .iter()
+                .flat_map(|replica| {
+                    let showtime = replica.record.showtime_id;
+                    replica
+                        .record
+                        .seats
+                        .iter()
+                        .map(move |(label, _)| (showtime, label.as_str()))
+                })
+                .collect();
+            lock_seats(&mut tx, &seats).await?;
+            let mut outcomes = Vec::with_capacity(replicas.len());
+            for replica in replicas {
+                outcomes.push(merge_in(&mut tx, replica).await?);
             }
-        };
-        let mut changed = None;
-        if takes {
-            let confirmed = replica.status == BookingStatus::Confirmed;
-            let plan = match rule {
-                SeatRule::FirstClaimHolds => {
-                    if confirmed {
-                        let rivals = rivals_holding_seats(&mut tx, record).await?;
-                        if refuses_claim(rule, !rivals.is_empty()) {
-                            return Err(StoreError::SeatsTaken(rivals));
-                        }
-                    }
-                    SeatPlan::as_it_comes(replica)
-                }
-                SeatRule::LastWriteWins => {
-                    plan_seats(&mut tx, record.showtime_id, &labels, Some(replica)).await?
-                }
-            };
-            plan.free(&mut tx).await?;
-            let (status, lost_to) = plan.incoming;
-            let holds_seats = status == BookingStatus::Confirmed;
-            if existing.is_some() {
-                let epoch = replica.status_epoch;
-                write_status(&mut tx, record.id, (status, lost_to), epoch, holds_seats).await?;
-                sqlx::query("UPDATE bookings SET deps = $2 WHERE id = $1")
-                    .bind(record.id)
-                    .bind(Json(&replica.deps))
-                    .execute(&mut *tx)
-                    .await?;
-            } else {
-                insert_replica(&mut tx, replica, (status, lost_to)).await?;
+            let wrote = outcomes
+                .iter()
+                .flatten()
+                .any(|outcome| *outcome != MergeOutcome::default());
+            if wrote {
+                tx.commit().await?;
             }
-            plan.take(&mut tx).await?;
-            changed = Some((status, plan.displaced()));
-        }
-        let new_ops = absorb_ops(&mut tx, record.id, &replica.ops).await?;
-        if changed.is_none() && new_ops.is_empty() {
-            return Ok(MergeOutcome::default());
-        }
-        tx.commit().await?;
-        Ok(MergeOutcome {
-            changed,
-            new_ops,
-            arrived: existing.is_none(),
+            Ok(outcomes)
         })
+        .await
     }
 }
 
-/// Makes the settling of `labels` of `showtime_id` wait for any other
+/// Merges one replica within `tx`, which holds `lock_seats` over its
+/// seats: as `Store::merge_replicas` says. A claim refused is
+/// `Ok(Err(SeatsTaken))`, having written nothing.
+async fn merge_in(
+    tx: &mut Transaction<'_, Postgres>,
+    replica: &BookingReplica,
+) -> StoreResult<StoreResult<MergeOutcome>> {
+    let record = &replica.record;
+    let rule = record.mode.seat_rule();
+    let labels: Vec<&str> = record.seats.iter().map(|(l, _)| l.as_str()).collect();
+    let existing: Option<(String, i64)> =
+        sqlx::query_as("SELECT status, status_epoch FROM bookings WHERE id = $1 FOR UPDATE")
+            .bind(record.id)
+            .fetch_optional(&mut **tx)
+            .await?;
+    let takes = match &existing {
+        None => true,
+        Some((local, epoch)) => takes_incoming(stored_version(local, *epoch), replica.version()),
+    };
+    let mut changed = None;
+    if takes {
+        let confirmed = replica.status == BookingStatus::Confirmed;
+        let plan = match rule {
+            SeatRule::FirstClaimHolds => {
+                if confirmed {
+                    let rivals = rivals_holding_seats(tx, record).await?;
+                    if refuses_claim(rule, !rivals.is_empty()) {
+                        return Ok(Err(StoreError::SeatsTaken(rivals)));
+                    }
+                }
+                SeatPlan::as_it_comes(replica)
+            }
+            SeatRule::LastWriteWins => {
+                plan_seats(tx, record.showtime_id, &labels, Some(replica)).await?
+            }
+        };
+        plan.free(tx).await?;
+        let (status, lost_to) = plan.incoming;
+        let holds_seats = status == BookingStatus::Confirmed;
+        if existing.is_some() {
+            let epoch = replica.status_epoch;
+            write_status(tx, record.id, (status, lost_to), epoch, holds_seats).await?;
+            sqlx::query("UPDATE bookings SET deps = $2 WHERE id = $1")
+                .bind(record.id)
+                .bind(Json(&replica.deps))
+                .execute(&mut **tx)
+                .await?;
+        } else {
+            insert_replica(tx, replica, (status, lost_to)).await?;
+        }
+        plan.take(tx).await?;
+        changed = Some((status, plan.displaced()));
+    }
+    let new_ops = absorb_ops(tx, record.id, &replica.ops).await?;
+    Ok(Ok(MergeOutcome {
+        changed,
+        new_ops,
+        arrived: existing.is_none(),
+    }))
+}
+
+/// Makes the settling of `seats` (showtime, label) wait for any other
 /// under way on one of them, or on a seat of a booking that claims one of
 /// them, until the transaction ends: settling reads every claim on those
 /// seats, and must see those a concurrent merge is writing. Merges of
@@ -317,21 +361,23 @@ impl Store {
 /// two merges never wait for each other.
 pub(super) async fn lock_seats(
     tx: &mut Transaction<'_, Postgres>,
-    showtime_id: i64,
-    labels: &[&str],
+    seats: &[(i64, &str)],
 ) -> StoreResult<()> {
+    let (showtimes, labels): (Vec<i64>, Vec<&str>) = seats.iter().copied().unzip();
     sqlx::query(
-        "SELECT count(pg_advisory_xact_lock(k)) FROM ( \
-             SELECT DISTINCT hashtextextended($1::TEXT || ':' || label, 0) AS k \
-             FROM (SELECT unnest($2::TEXT[]) AS label \
+        "WITH asked AS (SELECT * FROM unnest($1::BIGINT[], $2::TEXT[]) AS s(showtime_id, label)) \
+         SELECT count(pg_advisory_xact_lock(k)) FROM ( \
+             SELECT DISTINCT hashtextextended(showtime_id::TEXT || ':' || label, 0) AS k \
+             FROM (SELECT showtime_id, label FROM asked \
                    UNION \
-                   SELECT theirs.seat_label FROM booking_seats ours \
-                   JOIN booking_seats theirs ON theirs.booking_id = ours.booking_id \
-                   WHERE ours.showtime_id = $1 AND ours.seat_label = ANY($2)) seats \
+                   SELECT theirs.showtime_id, theirs.seat_label FROM asked \
+                   JOIN booking_seats ours \
+                     ON ours.showtime_id = asked.showtime_id AND ours.seat_label = asked.label \
+                   JOIN booking_seats theirs ON theirs.booking_id = ours.booking_id) seats \
              ORDER BY k) keys",
     )
-    .bind(showtime_id)
-    .bind(labels)
+    .bind(&showtimes)
+    .bind(&labels)
     .execute(&mut **tx)
     .await?;
     Ok(())
