@@ -137,8 +137,7 @@ impl ReplicatedCinema {
     /// here (or comes with it); the others are held back here and tried
     /// again with the next copies that arrive (a causal delivery queue).
     /// Claims refused here (multi-master strong) come again once their
-    /// rival is settled. Copies that bring nothing new (every op applied
-    /// here, or being merged) are left out. Returns how many were merged.
+    /// rival is settled. Returns how many were merged.
     pub(super) async fn merge_all(
         &self,
         from: NodeId,
@@ -153,8 +152,6 @@ impl ReplicatedCinema {
         if causal {
             pending.extend(self.held_back.take());
         }
-        // Copies that bring nothing new here (`in_flight.rs`).
-        let (mut pending, _merging) = self.in_flight.take_on(pending, &self.applied());
         let mut taken = 0;
         loop {
             let waiting = pending.len();
