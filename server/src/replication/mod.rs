@@ -16,6 +16,7 @@ mod anti_entropy;
 mod arrivals;
 mod claims;
 mod held_back;
+mod in_flight;
 mod outbox;
 pub use anti_entropy::GossipConfig;
 mod recovery;
@@ -76,6 +77,8 @@ pub struct ReplicatedCinema {
     arrivals: Arc<Mutex<arrivals::Arrivals>>,
     /// Copies waiting for what they depend on (causal consistency).
     held_back: Arc<held_back::HeldBack>,
+    /// The ops of the copies being merged right now.
+    in_flight: Arc<in_flight::InFlight>,
     /// Changes queued for each peer, pushed in batches.
     outbox: Arc<outbox::Outbox>,
 }
@@ -120,6 +123,7 @@ impl ReplicatedCinema {
             catch_up_now: Arc::default(),
             arrivals: Arc::default(),
             held_back: Arc::default(),
+            in_flight: Arc::default(),
             outbox: Arc::default(),
             decisions: writes::Decisions::default(),
             store,

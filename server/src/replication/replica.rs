@@ -137,7 +137,8 @@ impl ReplicatedCinema {
     /// here (or comes with it); the others are held back here and tried
     /// again with the next copies that arrive (a causal delivery queue).
     /// Claims refused here (multi-master strong) come again once their
-    /// rival is settled. Returns how many were merged.
+    /// rival is settled. A copy another call is merging is waited for
+    /// (`in_flight.rs`). Returns how many were merged or found here.
     pub(super) async fn merge_all(
         &self,
         from: NodeId,
@@ -152,7 +153,9 @@ impl ReplicatedCinema {
         if causal {
             pending.extend(self.held_back.take());
         }
-        let mut taken = 0;
+        let to_merge = self.in_flight.take_on(pending, || self.applied()).await;
+        let (mut pending, _merging) = (to_merge.new, to_merge.taken);
+        let mut taken = to_merge.already_here;
         loop {
             let waiting = pending.len();
             // Everything whose causes are here already goes in side by
