@@ -311,7 +311,7 @@ async fn rival_and_cancelled_copies_settle_the_same_in_every_order() {
         });
         let copies = [&held, &beaten, &earlier, &cancelled_confirmed, &cancelled];
         if in_one_transaction {
-            let batch: Vec<BookingReplica> = order.iter().map(|&i| copies[i].clone()).collect();
+            let batch: Vec<&BookingReplica> = order.iter().map(|&i| copies[i]).collect();
             let outcomes = store.merge_replicas(&batch).await.unwrap();
             assert!(outcomes.iter().all(Result::is_ok), "{outcomes:?}");
         } else {
@@ -384,7 +384,7 @@ async fn a_claim_refused_among_copies_merged_together_leaves_the_others_in() {
     store.merge_replica(&holder).await.unwrap();
 
     let (before, rival, after) = (claim(&[2], 2), claim(&[1, 3], 3), claim(&[4], 4));
-    let batch = [before.clone(), rival.clone(), after.clone()];
+    let batch = [&before, &rival, &after];
     let outcomes = store.merge_replicas(&batch).await.unwrap();
     assert!(outcomes[0].is_ok() && outcomes[2].is_ok(), "{outcomes:?}");
     assert!(
@@ -429,9 +429,10 @@ async fn copies_merged_together_from_two_peers_at_once_settle_without_failing() 
             })
             .collect();
         copies.push(copy(showtime, &[seat(1), seat(4)], (4, op(1)), 4));
-        let reversed: Vec<BookingReplica> = copies.iter().rev().cloned().collect();
+        let in_order: Vec<&BookingReplica> = copies.iter().collect();
+        let reversed: Vec<&BookingReplica> = copies.iter().rev().collect();
         let (first, second) = tokio::join!(
-            store.merge_replicas(&copies),
+            store.merge_replicas(&in_order),
             store.merge_replicas(&reversed)
         );
         for outcomes in [first.unwrap(), second.unwrap()] {

@@ -47,39 +47,34 @@ impl InFlight {
         loop {
             let ended = self.ended.notified();
             let applied = applied();
-            let lacking = |arrival: &Arrival| -> Vec<OpId> {
-                let ops = arrival.row.ops.iter().copied();
-                ops.filter(|op| !applied.contains(*op)).collect()
-            };
+            let lacking: Vec<Vec<OpId>> = arrivals
+                .iter()
+                .map(|arrival| {
+                    let ops = arrival.row.ops.iter().copied();
+                    ops.filter(|op| !applied.contains(*op)).collect()
+                })
+                .collect();
             {
                 let mut merging = self.lock();
-                let busy = arrivals
-                    .iter()
-                    .any(|arrival| lacking(arrival).iter().any(|op| merging.contains(op)));
-                if !busy {
-                    let mut ops = Vec::new();
-                    let mut already_here = 0;
-                    let new = arrivals
-                        .into_iter()
-                        .filter(|arrival| {
-                            let lacks = lacking(arrival);
-                            if lacks.is_empty() && !arrival.row.ops.is_empty() {
-                                already_here += 1;
-                                return false;
-                            }
-                            ops.extend(lacks.into_iter().filter(|op| merging.insert(*op)));
-                            true
-                        })
-                        .collect();
-                    let taken = Taken {
-                        in_flight: self.clone(),
-                        ops,
+                if !lacking.iter().flatten().any(|op| merging.contains(op)) {
+                    let mut to_merge = ToMerge {
+                        new: Vec::new(),
+                        already_here: 0,
+                        taken: Taken {
+                            in_flight: self.clone(),
+                            ops: Vec::new(),
+                        },
                     };
-                    return ToMerge {
-                        new,
-                        already_here,
-                        taken,
-                    };
+                    for (arrival, lacks) in arrivals.into_iter().zip(lacking) {
+                        if lacks.is_empty() && !arrival.row.ops.is_empty() {
+                            to_merge.already_here += 1;
+                            continue;
+                        }
+                        let ops = lacks.into_iter().filter(|op| merging.insert(*op));
+                        to_merge.taken.ops.extend(ops);
+                        to_merge.new.push(arrival);
+                    }
+                    return to_merge;
                 }
             }
             ended.await;

@@ -267,7 +267,7 @@ impl ReplicatedCinema {
         &self,
         arrivals: &[Arrival],
     ) -> Result<Vec<Result<(), ApiError>>, ApiError> {
-        let rows: Vec<BookingReplica> = arrivals.iter().map(|a| a.row.clone()).collect();
+        let rows: Vec<&BookingReplica> = arrivals.iter().map(|arrival| &arrival.row).collect();
         let outcomes = match self.store.merge_replicas(&rows).await {
             Ok(outcomes) => outcomes,
             // A copy that cannot go in (one of a showtime not here yet)
@@ -295,8 +295,7 @@ impl ReplicatedCinema {
 
     /// Counts a merged copy's ops as applied, and tells what it changed.
     fn took(&self, arrival: &Arrival, outcome: MergeOutcome) {
-        let Arrival { from, via, row } = arrival;
-        let (from, via, record) = (*from, *via, &row.record);
+        let (from, via, record) = (arrival.from, arrival.via, &arrival.row.record);
         self.applied_now(outcome.new_ops);
         let Some((status, displaced)) = outcome.changed else {
             return;

@@ -239,7 +239,7 @@ impl Store {
     /// Merges a replica from another node in one transaction: as
     /// `merge_replicas` does, alone.
     pub async fn merge_replica(&self, replica: &BookingReplica) -> StoreResult<MergeOutcome> {
-        let mut outcomes = self.merge_replicas(std::slice::from_ref(replica)).await?;
+        let mut outcomes = self.merge_replicas(&[replica]).await?;
         outcomes.pop().unwrap_or(Err(StoreError::NotFound))
     }
 
@@ -258,23 +258,24 @@ impl Store {
     /// lets one in) is made again, and then sees it.
     pub async fn merge_replicas(
         &self,
-        replicas: &[BookingReplica],
+        replicas: &[&BookingReplica],
     ) -> StoreResult<Vec<StoreResult<MergeOutcome>>> {
         let _change = self.status_watch.change();
+        let seats: Vec<(i64, &str)> = replicas
+            .iter()
+            .flat_map(|replica| {
+                let showtime = replica.record.showtime_id;
+                replica
+                    .record
+                    .seats
+                    .iter()
+                    .map(move |(label, _)| (showtime, label.as_str()))
+            })
+            .collect();
+        let seats = &seats;
         again_while_racing(|| async move {
             let mut tx = self.pool.begin().await?;
-            let seats: Vec<(i64, &str)> = replicas
-                .iter()
-                .flat_map(|replica| {
-                    let showtime = replica.record.showtime_id;
-                    replica
-                        .record
-                        .seats
-                        .iter()
-                        .map(move |(label, _)| (showtime, label.as_str()))
-                })
-                .collect();
-            lock_seats(&mut tx, &seats).await?;
+            lock_seats(&mut tx, seats).await?;
             let mut outcomes = Vec::with_capacity(replicas.len());
             for replica in replicas {
                 outcomes.push(merge_in(&mut tx, replica).await?);
