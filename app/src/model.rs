@@ -234,6 +234,32 @@ pub struct ReplicasView {
     pub conflicts: Vec<SeatConflict>,
 }
 
+/// What one node's replication has done since it started, cheap to read
+/// (nothing from its database): what it has applied, what it has counted,
+/// and how long copies took to reach it. The benchmark reads it on every
+/// node before and after a load, and subtracts.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ReplicationProgress {
+    pub node_id: u64,
+    /// For each node that made changes (its id): how many of them, in
+    /// order, this node has applied.
+    pub applied: BTreeMap<String, u64>,
+    /// Copies of other nodes' bookings merged here.
+    pub copies_merged: u64,
+    /// Transactions that merged them.
+    pub replica_transactions: u64,
+    /// Replication calls this node sent to its peers.
+    pub calls_sent: u64,
+    /// Bookings this node wrote as their origin.
+    pub bookings_written: u64,
+    /// How long new bookings took to reach this node from their origin's
+    /// commit, on real time: (a bucket's upper bound in ms, its count), for
+    /// the non-empty buckets, with bounds the same on every node.
+    pub lag_ms: Vec<(f64, u64)>,
+}
+
 /// One node's replica.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

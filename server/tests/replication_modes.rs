@@ -448,6 +448,7 @@ fn copy_from_node_1(showtime_id: i64, seat: &str, number: u64) -> BookingReplica
         deps: Default::default(),
         made_with: Default::default(),
         lost_to: None,
+        written_at: None,
     }
 }
 

@@ -2,13 +2,15 @@
 //! they commit, many at a time, with no gap and none twice, even when
 //! writes fail or the node stops between a commit and its numbering; new
 //! bookings written together decided one by one, and one that meets a
-//! concurrent transaction's seat told the seat is taken; a merged copy or
-//! a decision ending the quiet a writer answers by; a peer's digest
+//! concurrent transaction's seat told the seat is taken; a contested copy
+//! or a decision ending the quiet a writer answers by, a copy that settles
+//! alone not; a peer's digest
 //! answered with everything it lacks, however many ops it holds past a
 //! gap; copies of rival bookings, cancelled ones among them, settled the
 //! same way whatever order they arrive in, one by one or together, a claim
 //! refused among them changing nothing, two peers' copies merged at once
-//! never failing; and a connection the
+//! never failing, the set-based fast path answering and settling exactly
+//! as the per-copy rules do over random batches; and a connection the
 //! database dropped while it sat idle never handed to a write, one it
 //! drops in use reported as a database out of reach.
 
@@ -264,6 +266,7 @@ fn copy(
         deps: Frontier::default(),
         made_with: Frontier::default(),
         lost_to: None,
+        written_at: None,
     }
 }
 
@@ -594,8 +597,21 @@ async fn a_merged_copy_or_a_decision_ends_the_quiet_a_writer_answers_by() {
         .await
         .unwrap();
     assert!(
+        store.quiet_since(mark),
+        "a copy that settles alone displaces no one"
+    );
+    let mut rival = copy(showtime, &[7], (2, 2), 10);
+    rival.record.seats = vec![("F1".into(), 1000)];
+    rival.record.epoch = 2;
+    store.merge_replica(&rival).await.unwrap();
+    assert!(
         !store.quiet_since(mark),
-        "a merged copy may displace a booking"
+        "a copy a rival contests may displace a booking"
+    );
+    assert_eq!(
+        store.booking(booked).await.unwrap().status,
+        BookingStatus::Lost,
+        "and did"
     );
 
     let mark = store.quiet_mark().expect("the merge has ended");
@@ -608,4 +624,117 @@ async fn a_merged_copy_or_a_decision_ends_the_quiet_a_writer_answers_by() {
     store.cancel_booking(booked, &by).await.unwrap().unwrap();
     assert!(!store.quiet_since(mark), "a decision changes a status");
     assert!(store.quiet_mark().is_some(), "and has ended");
+}
+
+/// The set-based fast path changes no outcome: random batches of rival,
+/// duplicate, cancelled, withdrawn and uncontested copies (last-write-wins
+/// and first-claim alike), merged batch by batch into one database as
+/// replicas merge them and into another by the per-copy rules alone,
+/// answer the same for every copy and leave the same bookings, ops and
+/// seats held.
+#[tokio::test]
+async fn merging_set_based_or_by_the_rules_gives_the_same_result() {
+    let (fast, _, showtime) = fresh_store("fast_path").await;
+    let (by_rules, _, _) = fresh_store("by_rules").await;
+    let mut rng = cluster::rng::SplitMix64::new(24);
+    for run in 0..60u32 {
+        let claims = run % 3 == 0;
+        let copies = random_copies(&mut rng, showtime, run, claims);
+        let mut rest: &[BookingReplica] = &copies;
+        while !rest.is_empty() {
+            let size = 1 + rng.index(rest.len().min(8));
+            let (batch, later) = rest.split_at(size);
+            rest = later;
+            let batch: Vec<&BookingReplica> = batch.iter().collect();
+            let answered = |outcomes: Vec<Result<_, StoreError>>| {
+                outcomes
+                    .into_iter()
+                    .map(|outcome| format!("{outcome:?}"))
+                    .collect::<Vec<_>>()
+            };
+            let set_based = answered(fast.merge_replicas(&batch).await.unwrap());
+            let per_copy = answered(by_rules.merge_replicas_by_the_rules(&batch).await.unwrap());
+            assert_eq!(set_based, per_copy, "run {run}: the answers differ");
+        }
+        for copy in &copies {
+            let held = |store: &Store| {
+                let store = store.clone();
+                let id = copy.record.id;
+                async move {
+                    store.replica(id).await.unwrap().map(|mut replica| {
+                        replica.written_at = None;
+                        replica
+                    })
+                }
+            };
+            assert_eq!(held(&fast).await, held(&by_rules).await, "run {run}");
+        }
+    }
+    let seats = |store: &Store| {
+        let store = store.clone();
+        async move {
+            let mut taken: Vec<(String, String)> = store
+                .taken_seats(showtime)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|t| (t.seat_label, t.user_id))
+                .collect();
+            taken.sort();
+            taken
+        }
+    };
+    let taken = seats(&fast).await;
+    assert!(!taken.is_empty());
+    assert_eq!(taken, seats(&by_rules).await);
+}
+
+/// Copies as replicas receive them: bookings of one to three of five seats
+/// (numbered apart for each run), some on seats of their own, some coming
+/// again later cancelled or withdrawn, in a random order.
+fn random_copies(
+    rng: &mut cluster::rng::SplitMix64,
+    showtime: i64,
+    run: u32,
+    claims: bool,
+) -> Vec<BookingReplica> {
+    let seat = |n: u64| 1000 + 20 * run + n as u32;
+    let mut copies = Vec::new();
+    for k in 0..rng.between(4, 12) {
+        let origin = rng.between(1, 3) as u32;
+        let number = 1000 * u64::from(run) + 10 * k;
+        let seats: Vec<u32> = if rng.chance(0.3) {
+            vec![seat(10 + k)]
+        } else {
+            let mut seats: Vec<u32> = (0..rng.between(1, 3))
+                .map(|_| seat(rng.between(1, 5)))
+                .collect();
+            seats.sort();
+            seats.dedup();
+            seats
+        };
+        let mut made = copy(showtime, &seats, (origin, number), rng.between(1, 50));
+        if claims {
+            made.record.mode = "multi-master/strong".parse().unwrap();
+        }
+        if rng.chance(0.25) {
+            let mut decided = made.clone();
+            decided.status = if rng.chance(0.5) {
+                BookingStatus::Cancelled
+            } else {
+                BookingStatus::Lost
+            };
+            decided.status_epoch = 1;
+            decided.ops.push(OpId {
+                origin,
+                number: number + 1,
+            });
+            copies.push(decided);
+        }
+        copies.push(made);
+    }
+    for i in (1..copies.len()).rev() {
+        copies.swap(i, rng.index(i + 1));
+    }
+    copies
 }

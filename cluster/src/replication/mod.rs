@@ -24,10 +24,10 @@ pub mod recovery;
 pub mod seats;
 pub mod versions;
 
-pub use lag::{percentile, LagSummary, LagWindow};
+pub use lag::{percentile, LagHistogram, LagSummary, LagWindow};
 pub use mode::{Consistency, Mode, ModeSetting, Strategy};
 pub use ops::{Applied, Frontier, OpId, OpRange};
 pub use quorum::{majority, QuorumState, WriteQuorum};
 pub use recovery::{Fence, Recovery, RecoveryState};
-pub use seats::{refuses_claim, standing, Decided, SeatRule, Standing};
+pub use seats::{refuses_claim, standing, uncontested, Arriving, Decided, SeatRule, Standing};
 pub use versions::{last_write_wins, takes_incoming, Lifecycle, StatusVersion, WriteStamp};

@@ -84,9 +84,86 @@ pub fn standing<'a, Id: Clone + 'a>(
     }
 }
 
+/// A copy arriving at a replica in a batch, as `uncontested` sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Arriving<Id, Seat> {
+    pub id: Id,
+    pub seats: Vec<Seat>,
+    /// It names a booking it lost its seats to.
+    pub names_a_winner: bool,
+    /// The replica holds it already, or holds a booking that claims one of
+    /// its seats (held, lost or cancelled).
+    pub met_here: bool,
+}
+
+/// Which copies of a batch settle alone: new to the replica, no other
+/// claim on any of their seats there or in the batch, and naming no
+/// winner (with no rival present, last-write-wins would have such a copy
+/// hold its seats, where a first claim keeps it lost as it comes). A copy
+/// that settles alone keeps the status it comes with, holds its seats if
+/// it is confirmed, and displaces no one, under either rule: no rival
+/// ranks against it (`standing` has it hold, or it was decided already),
+/// and none holds a seat it asks for (`refuses_claim` takes it). Nothing
+/// else in the batch reads or writes what it touches, so it can go in with
+/// the others of its kind at once, in any order among the rest.
+pub fn uncontested<Id: Ord, Seat: Ord>(batch: &[Arriving<Id, Seat>]) -> Vec<bool> {
+    use std::collections::BTreeMap;
+    let mut ids: BTreeMap<&Id, usize> = BTreeMap::new();
+    let mut seats: BTreeMap<&Seat, usize> = BTreeMap::new();
+    for copy in batch {
+        *ids.entry(&copy.id).or_default() += 1;
+        for seat in &copy.seats {
+            *seats.entry(seat).or_default() += 1;
+        }
+    }
+    batch
+        .iter()
+        .map(|copy| {
+            !copy.met_here
+                && !copy.names_a_winner
+                && ids[&copy.id] == 1
+                && copy.seats.iter().all(|seat| seats[seat] == 1)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn arriving(id: u32, seats: &[u32]) -> Arriving<u32, u32> {
+        Arriving {
+            id,
+            seats: seats.to_vec(),
+            names_a_winner: false,
+            met_here: false,
+        }
+    }
+
+    #[test]
+    fn a_copy_settles_alone_only_if_nothing_here_or_in_its_batch_claims_its_seats() {
+        let batch = [
+            arriving(1, &[1, 2]),
+            arriving(2, &[3]),
+            arriving(3, &[2, 4]),
+            Arriving {
+                met_here: true,
+                ..arriving(4, &[5])
+            },
+            Arriving {
+                names_a_winner: true,
+                ..arriving(5, &[6])
+            },
+            arriving(6, &[7]),
+            arriving(6, &[8]),
+            arriving(7, &[9, 9]),
+        ];
+        assert_eq!(
+            uncontested(&batch),
+            [false, true, false, false, false, false, false, false]
+        );
+        assert!(uncontested::<u32, u32>(&[]).is_empty());
+    }
 
     fn stamp(lamport: u64, id: &str) -> WriteStamp {
         WriteStamp {

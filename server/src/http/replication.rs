@@ -1,13 +1,14 @@
 //! The replication API: `GET /api/replication` (the mode in force) and
 //! `PUT /api/replication {"strategy", "consistency"}`, which switches the
 //! whole cluster at one agreed point; `GET /api/replicas`, every node's
-//! replica.
+//! replica; `GET /api/replication/progress`, what this node's replication
+//! has done since it started (read from memory only).
 
 use super::control::NodeControl;
 use super::error::HttpError;
 use super::openapi::ErrorBody;
 use crate::auth::SignedInOperator;
-use app::model::{ReplicasView, ReplicationMode};
+use app::model::{ReplicasView, ReplicationMode, ReplicationProgress};
 use app::service::ClusterControl;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::State;
@@ -22,6 +23,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(control: NodeControl) -> OpenApi
     OpenApiRouter::new()
         .routes(routes!(mode, switch))
         .routes(routes!(replicas))
+        .routes(routes!(progress))
         .with_state(control)
 }
 
@@ -69,4 +71,15 @@ async fn switch(
 ))]
 async fn replicas(State(control): State<NodeControl>) -> Result<Json<ReplicasView>, HttpError> {
     Ok(Json(control.replicas().await?))
+}
+
+/// What the answering node's replication has done since it started: what
+/// it has applied, copies merged and the transactions that merged them,
+/// calls sent, bookings written, and a histogram of replication lag on
+/// real time. Reads nothing from the database.
+#[utoipa::path(get, path = "/replication/progress", tag = "replication", responses(
+    (status = 200, description = "This node's progress", body = ReplicationProgress),
+))]
+async fn progress(State(control): State<NodeControl>) -> Json<ReplicationProgress> {
+    Json(control.replication.progress())
 }

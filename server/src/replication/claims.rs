@@ -6,25 +6,53 @@
 //! is won once a majority holds it, and withdrawn once so many replicas
 //! refuse it that no majority ever can, which proves no one acknowledged
 //! it. Until then its seats stay held, as an acknowledged booking's would.
+//!
+//! A claim won is recorded off the booking's path, many at a time
+//! (`WonClaims`): the booking is acknowledged once a majority holds it, and
+//! if the node stops before the record is written, the settler finds the
+//! claim undecided, sends it again, and wins it again.
 
 use super::wire::Change;
 use super::ReplicatedCinema;
+use crate::store::Store;
 use app::model::BookingStatus;
 use cluster::replication::QuorumState;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::mpsc;
 use uuid::Uuid;
 
 /// How often undecided claims are looked for.
 const SETTLE_EVERY: Duration = Duration::from_secs(2);
 
+/// The way to the task that records claims won.
+pub(super) struct WonClaims(mpsc::UnboundedSender<Uuid>);
+
+impl WonClaims {
+    /// Starts the task that records, in `store`, every claim won meanwhile
+    /// in one statement.
+    pub(super) fn start(store: Store) -> Self {
+        let (won, mut waiting) = mpsc::unbounded_channel::<Uuid>();
+        tokio::spawn(async move {
+            while let Some(first) = waiting.recv().await {
+                let mut ids = vec![first];
+                while let Ok(more) = waiting.try_recv() {
+                    ids.push(more);
+                }
+                if let Err(e) = store.claims_won(&ids).await {
+                    // Left undecided: settled again later, and won again.
+                    tracing::warn!(error = %e, claims = ids.len(), "could not record claims won");
+                }
+            }
+        });
+        WonClaims(won)
+    }
+}
+
 impl ReplicatedCinema {
-    /// Records that a majority holds the claim of `booking_id`.
-    pub(super) async fn claim_won(&self, booking_id: Uuid) {
-        if let Err(e) = self.store.claim_won(booking_id).await {
-            // Left undecided: settled again later, and won again.
-            tracing::warn!(error = %e, %booking_id, "could not record a claim won");
-        }
+    /// Records, soon, that a majority holds the claim of `booking_id`.
+    pub(super) fn claim_won(&self, booking_id: Uuid) {
+        let _ = self.won_claims.0.send(booking_id);
     }
 
     /// Sends an undecided claim again and decides it if the answers allow.
@@ -39,7 +67,7 @@ impl ReplicatedCinema {
         };
         if replica.status != BookingStatus::Confirmed {
             // Cancelled or lost since: nothing holds its seats.
-            self.claim_won(booking_id).await;
+            self.claim_won(booking_id);
             return;
         }
         let epoch = self.cluster.snapshot().epoch;
@@ -48,7 +76,7 @@ impl ReplicatedCinema {
             .await;
         if pushed.state == QuorumState::Committed {
             tracing::info!(%booking_id, "an undecided claim is held by a majority: won");
-            self.claim_won(booking_id).await;
+            self.claim_won(booking_id);
         } else if pushed.refused_for_good {
             tracing::info!(%booking_id, seats = ?pushed.seats_taken, "an undecided claim lost its seats: withdrawn");
             self.withdraw(booking_id, epoch).await;

@@ -133,6 +133,7 @@ mod tests {
                 deps: Default::default(),
                 made_with: Default::default(),
                 lost_to: None,
+                written_at: None,
             },
         }
     }

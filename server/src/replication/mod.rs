@@ -18,10 +18,12 @@ mod claims;
 mod held_back;
 mod in_flight;
 mod outbox;
+mod progress;
 pub use anti_entropy::GossipConfig;
 mod recovery;
 mod replica;
 pub mod session;
+mod streams;
 mod switch;
 mod view;
 pub mod wire;
@@ -81,6 +83,12 @@ pub struct ReplicatedCinema {
     in_flight: Arc<in_flight::InFlight>,
     /// Changes queued for each peer, pushed in batches.
     outbox: Arc<outbox::Outbox>,
+    /// What replication has done since the process started.
+    progress: Arc<progress::Progress>,
+    /// One replication stream per peer, for strong writes.
+    streams: Arc<streams::Streams>,
+    /// Claims won, recorded off the writes' path.
+    won_claims: Arc<claims::WonClaims>,
 }
 
 /// How a node replicates, from its flags.
@@ -125,6 +133,9 @@ impl ReplicatedCinema {
             held_back: Arc::default(),
             in_flight: Arc::default(),
             outbox: Arc::default(),
+            progress: Arc::default(),
+            streams: Arc::default(),
+            won_claims: Arc::new(claims::WonClaims::start(store.clone())),
             decisions: writes::Decisions::default(),
             store,
             local,
@@ -203,9 +214,13 @@ impl ReplicatedCinema {
                 Some(epoch) => self.lead(write, epoch).await,
                 None => Ok(ReplicationReply::NotLeader),
             },
-            ReplicationRequest::Apply { epoch, change } => self.apply(from, epoch, change).await,
+            ReplicationRequest::Apply { changes } => self.apply(from, changes).await,
             ReplicationRequest::Share { changes } => self.share(from, changes).await,
             ReplicationRequest::Sync { applied, limit } => self.changes_for(applied, limit).await,
+            ReplicationRequest::SyncNow => {
+                self.catch_up_now.notify_one();
+                Ok(ReplicationReply::Done)
+            }
             ReplicationRequest::Promise { epoch } => self.promise(epoch).await,
             ReplicationRequest::Describe => Ok(ReplicationReply::Described {
                 state: self.own_replica_state().await?,
@@ -291,6 +306,7 @@ impl ReplicatedCinema {
     ) -> impl std::future::Future<Output = Result<ReplicationReply, CallError>> + Send + 'static
     {
         let address = self.cluster.config.peers.get(&to).cloned();
+        self.progress.call_sent();
         let envelope = self.cluster.stamper.envelope(to, request);
         let transport = self.transport.clone();
         let clocks = self.cluster.clocks.clone();

@@ -7,7 +7,7 @@
 
 use super::anti_entropy::PAGE_SIZE;
 use super::held_back::Arrival;
-use super::wire::{Change, ReplicationReply};
+use super::wire::{ApplyOutcome, Change, EpochChange, ReplicationReply};
 use super::ReplicatedCinema;
 use crate::runtime::events::EventKind;
 use crate::service::storage_error;
@@ -27,41 +27,64 @@ const COPIES_PER_MERGE: usize = 50;
 const MERGES_AT_ONCE: usize = 4;
 
 impl ReplicatedCinema {
-    /// Holds a change the leader of `epoch` pushed, unless this node knows
-    /// of a later epoch. The fence stays read-locked until the change is
-    /// written, so a promise (which write-locks it) comes after every write
-    /// it lets in.
+    /// Holds the changes a leader (or coordinator) pushed, each unless this
+    /// node knows of a later epoch than the one it was written in; answers
+    /// for each. The bookings go in together, in one merge. The fence stays
+    /// read-locked until they are written, so a promise (which write-locks
+    /// it) comes after every write it lets in.
     pub(super) async fn apply(
         &self,
         from: NodeId,
-        epoch: Epoch,
-        change: Change,
+        changes: Vec<EpochChange>,
     ) -> Result<ReplicationReply, ApiError> {
         let fence = self.fence.read().await;
         let known = self.cluster.snapshot().epoch.max(fence.promised());
-        if epoch < known {
-            return Err(ApiError::new(
-                ErrorCode::Conflict,
-                format!("The write comes from epoch {epoch}, but epoch {known} has begun."),
-            ));
-        }
-        match change {
-            Change::Booking { replica } => {
-                let arrival = Arrival {
-                    from,
-                    via: "push",
-                    row: replica,
+        let mut outcomes = vec![ApplyOutcome::Applied; changes.len()];
+        let mut arrivals = Vec::new();
+        let mut places = Vec::new();
+        for (place, EpochChange { epoch, change }) in changes.into_iter().enumerate() {
+            if epoch < known {
+                outcomes[place] = ApplyOutcome::Refused {
+                    reason: format!(
+                        "The write comes from epoch {epoch}, but epoch {known} has begun."
+                    ),
                 };
-                for outcome in self.merge(vec![arrival]).await? {
-                    outcome?;
+                continue;
+            }
+            match change {
+                Change::Booking { replica } => {
+                    places.push(place);
+                    arrivals.push(Arrival {
+                        from,
+                        via: "push",
+                        row: replica,
+                    });
+                }
+                Change::Movie { movie } => {
+                    if let Err(e) = self.local.merge_movie(&movie).await {
+                        outcomes[place] = refused(e);
+                    }
                 }
             }
-            Change::Movie { movie } => {
-                self.local.merge_movie(&movie).await?;
+        }
+        if !arrivals.is_empty() {
+            match self.merge(arrivals).await {
+                Ok(merged) => {
+                    for (place, outcome) in places.into_iter().zip(merged) {
+                        if let Err(e) = outcome {
+                            outcomes[place] = refused(e);
+                        }
+                    }
+                }
+                Err(e) => {
+                    for place in places {
+                        outcomes[place] = refused(e.clone());
+                    }
+                }
             }
         }
         drop(fence);
-        Ok(ReplicationReply::Applied)
+        Ok(ReplicationReply::Applied { outcomes })
     }
 
     /// Promises `epoch` to its leader, who is catching up: from now on this
@@ -269,7 +292,10 @@ impl ReplicatedCinema {
     ) -> Result<Vec<Result<(), ApiError>>, ApiError> {
         let rows: Vec<&BookingReplica> = arrivals.iter().map(|arrival| &arrival.row).collect();
         let outcomes = match self.store.merge_replicas(&rows).await {
-            Ok(outcomes) => outcomes,
+            Ok(outcomes) => {
+                self.progress.transactions(1);
+                outcomes
+            }
             // A copy that cannot go in (one of a showtime not here yet)
             // fails the whole transaction: the others go in one by one.
             Err(e) if rows.len() > 1 && !e.is_unreachable() => {
@@ -278,6 +304,7 @@ impl ReplicatedCinema {
                 for row in &rows {
                     each.push(self.store.merge_replica(row).await);
                 }
+                self.progress.transactions(rows.len());
                 each
             }
             Err(e) => return Err(storage_error(e, "")),
@@ -296,15 +323,26 @@ impl ReplicatedCinema {
     /// Counts a merged copy's ops as applied, and tells what it changed.
     fn took(&self, arrival: &Arrival, outcome: MergeOutcome) {
         let (from, via, record) = (arrival.from, arrival.via, &arrival.row.record);
+        if !outcome.new_ops.is_empty() {
+            self.progress.merged_copy();
+        }
         self.applied_now(outcome.new_ops);
         let Some((status, displaced)) = outcome.changed else {
             return;
         };
-        let lag_ms = outcome.arrived.then(|| {
-            let stamped_ms = record.timestamp.timestamp_micros() as f64 / 1000.0;
-            // Clocks a few milliseconds apart can make it negative.
-            (self.cluster.clocks.lock().physical_ms() - stamped_ms).max(0.0)
-        });
+        // On the real clock: the nodes' own clocks may be skewed on purpose.
+        let lag_ms = outcome
+            .arrived
+            .then_some(arrival.row.written_at)
+            .flatten()
+            .map(|written| {
+                let lag = chrono::Utc::now() - written;
+                // Clocks of two machines a little apart can make it negative.
+                (lag.num_microseconds().unwrap_or(i64::MAX) as f64 / 1000.0).max(0.0)
+            });
+        if let Some(lag_ms) = lag_ms {
+            self.progress.arrived_after(lag_ms);
+        }
         self.arrivals
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -328,5 +366,15 @@ impl ReplicatedCinema {
             via,
             displaced: displaced.iter().map(Uuid::to_string).collect(),
         });
+    }
+}
+
+/// A change not held here, as its outcome says it.
+fn refused(error: ApiError) -> ApplyOutcome {
+    match error.code {
+        ErrorCode::SeatsTaken => ApplyOutcome::SeatsTaken { seats: error.seats },
+        _ => ApplyOutcome::Refused {
+            reason: error.message,
+        },
     }
 }

@@ -47,6 +47,32 @@ pub enum Change {
     Movie { movie: Movie },
 }
 
+/// A change as a leader (or coordinator) writes it in `epoch`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EpochChange {
+    pub epoch: Epoch,
+    pub change: Change,
+}
+
+/// What a replica did with one change of an `Apply`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(
+    tag = "outcome",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase",
+    deny_unknown_fields
+)]
+pub enum ApplyOutcome {
+    /// Held here.
+    Applied,
+    /// A claim refused: rival claims hold these seats here.
+    SeatsTaken { seats: Vec<String> },
+    /// Not held, for another reason (an older epoch than this replica
+    /// knows, a failure), said in words.
+    Refused { reason: String },
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(
     tag = "kind",
@@ -57,15 +83,20 @@ pub enum Change {
 pub enum ReplicationRequest {
     /// To the leader: carry out this write and answer once it is committed.
     Forward(Write),
-    /// From the leader of `epoch`: hold this booking. A replica that knows a
-    /// newer epoch refuses, so a deposed leader cannot commit anything.
-    Apply { epoch: Epoch, change: Change },
+    /// From the leader (in multi-master, the coordinator): hold these
+    /// changes, each written in its epoch, and answer for each. A replica
+    /// that knows a newer epoch refuses a change of an older one, so a
+    /// deposed leader cannot commit anything. A replication stream
+    /// (`streams.rs`) carries everything queued for the replica in one.
+    Apply { changes: Vec<EpochChange> },
     /// Changes to merge, as anti-entropy would (in causal consistency, each
     /// once what it depends on is here): a change spreading in the
     /// background, or what a gossip partner lacks.
     Share { changes: Vec<Change> },
     /// Send the bookings with ops this digest lacks (anti-entropy, gossip).
     Sync { applied: Applied, limit: i64 },
+    /// You have fallen behind my stream to you: pull what you lack now.
+    SyncNow,
     /// From a leader catching up in `epoch`: refuse writes of any earlier
     /// epoch from now on (see `cluster::replication::recovery`).
     Promise { epoch: Epoch },
@@ -100,7 +131,10 @@ pub enum ReplicationReply {
         seen: Frontier,
     },
     Movie(Movie),
-    Applied,
+    /// To an `Apply`: each change's outcome, in order.
+    Applied {
+        outcomes: Vec<ApplyOutcome>,
+    },
     Promised,
     Prepared,
     Done,

@@ -11,10 +11,10 @@
 //! the first attempt's decision or reads it back; it is answered with a
 //! booking only if the booking is confirmed by the rules of the mode.
 
-use super::wire::{Change, ReplicationReply, ReplicationRequest, Write};
+use super::streams::Delivery;
+use super::wire::{Change, ReplicationReply, Write};
 use super::ReplicatedCinema;
 use crate::runtime::events::EventKind;
-use crate::runtime::transport::CallError;
 use crate::service::storage_error;
 use crate::store::{BookingReplica, QuietMark};
 use app::error::{ApiError, ErrorCode};
@@ -262,6 +262,7 @@ impl ReplicatedCinema {
         };
         self.applied_now([op]);
         drop(fence);
+        self.progress.booking_written();
         let replica = BookingReplica {
             record,
             status: BookingStatus::Confirmed,
@@ -270,6 +271,7 @@ impl ReplicatedCinema {
             made_with: deps.clone(),
             deps,
             lost_to: None,
+            written_at: Some(chrono::Utc::now()),
         };
         Ok(Some((replica, Written { id, booking, quiet })))
     }
@@ -313,7 +315,7 @@ impl ReplicatedCinema {
             .await;
         if pushed.state == QuorumState::Committed {
             if claims {
-                self.claim_won(id).await;
+                self.claim_won(id);
             }
             return self.committed_new(written).await;
         }
@@ -439,20 +441,12 @@ impl ReplicatedCinema {
         let mut quorum = WriteQuorum::new(snapshot.members.len(), self.node_id(), &replicas);
         let (answers, mut answered) = mpsc::unbounded_channel();
         for peer in replicas {
-            let request = ReplicationRequest::Apply {
-                epoch,
-                change: change.clone(),
-            };
-            let call = self.call(peer, request);
+            let delivered = self.stream_to(peer, epoch, change.clone());
             let answers = answers.clone();
-            // Spawned, so a replica that answers after the quorum still gets it.
+            // Waited for apart, so each answer counts as soon as it comes.
             tokio::spawn(async move {
-                let answer = match call.await {
-                    Ok(ReplicationReply::Applied) => Ok(()),
-                    Err(CallError::Refused(e)) if e.code == ErrorCode::SeatsTaken => Err(e.seats),
-                    _ => Err(Vec::new()),
-                };
-                let _ = answers.send((peer, answer));
+                let delivery = delivered.await.unwrap_or(Delivery::Failed);
+                let _ = answers.send((peer, delivery));
             });
         }
         // The channel closes once every replica has answered.
@@ -463,19 +457,19 @@ impl ReplicatedCinema {
         while quorum.state() == QuorumState::Waiting {
             tokio::select! {
                 answer = answered.recv() => match answer {
-                    Some((peer, Ok(()))) => { quorum.on_ack(peer); }
-                    Some((peer, Err(seats))) if !seats.is_empty() => {
+                    Some((peer, Delivery::Held)) => { quorum.on_ack(peer); }
+                    Some((peer, Delivery::SeatsTaken(seats))) => {
                         quorum.on_refusal(peer);
                         seats_taken.extend(seats);
                     }
-                    Some((peer, Err(_))) => { quorum.on_failure(peer); }
+                    Some((peer, Delivery::Failed)) => { quorum.on_failure(peer); }
                     None => break,
                 },
                 _ = &mut deadline => break,
             }
         }
-        // The replicas still to answer get the change all the same: the calls
-        // were spawned. A session that reads from one of them waits for it
+        // The replicas still to answer get the change all the same: it is in
+        // their streams. A session that reads from one of them waits for it
         // there (`session.rs`).
         seats_taken.sort();
         seats_taken.dedup();

@@ -105,11 +105,12 @@ impl Store {
         )
     }
 
-    /// Records that a majority holds the claim of `booking_id`.
-    pub async fn claim_won(&self, booking_id: Uuid) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
-        forget_claim(&mut tx, booking_id).await?;
-        tx.commit().await?;
+    /// Records that a majority holds the claims of `booking_ids`.
+    pub async fn claims_won(&self, booking_ids: &[Uuid]) -> StoreResult<()> {
+        sqlx::query("DELETE FROM undecided_claims WHERE booking_id = ANY($1)")
+            .bind(booking_ids)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 

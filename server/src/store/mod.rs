@@ -12,6 +12,7 @@ mod replicas;
 pub mod seed;
 mod status_watch;
 mod tallies;
+mod uncontested;
 
 pub use bookings::{NewBookingRecord, TakenSeat};
 pub use catalog::ShowtimeRecord;

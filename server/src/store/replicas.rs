@@ -4,6 +4,8 @@
 //! `cluster::replication`.
 
 use super::ops::{absorb_ops, op_id, origin_column};
+use super::status_watch::StatusChange;
+use super::uncontested::{insert_uncontested, settle_alone};
 use super::{again_while_racing, NewBookingRecord, Store, StoreError, StoreResult};
 use app::model::BookingStatus;
 use chrono::{DateTime, Utc};
@@ -35,6 +37,9 @@ pub struct BookingReplica {
     /// If it lost its seats to a concurrent booking: that booking.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lost_to: Option<Uuid>,
+    /// When its origin wrote it, on the real clock.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub written_at: Option<DateTime<Utc>>,
 }
 
 impl BookingReplica {
@@ -72,6 +77,7 @@ impl BookingReplica {
             deps: self.made_with.clone(),
             made_with: self.made_with.clone(),
             lost_to: None,
+            written_at: self.written_at,
         })
     }
 }
@@ -108,6 +114,7 @@ struct ReplicaRow {
     deps: Json<Frontier>,
     made_with_deps: Json<Frontier>,
     lost_to: Option<Uuid>,
+    written_at: DateTime<Utc>,
     op_origins: Vec<i32>,
     op_numbers: Vec<i64>,
 }
@@ -139,6 +146,7 @@ impl From<ReplicaRow> for BookingReplica {
             deps: r.deps.0,
             made_with: r.made_with_deps.0,
             lost_to: r.lost_to,
+            written_at: Some(r.written_at),
         }
     }
 }
@@ -149,7 +157,7 @@ const REPLICA_SELECT: &str = "SELECT b.id, b.user_id, b.user_name, b.showtime_id
         ARRAY(SELECT bs.price_cents FROM booking_seats bs WHERE bs.booking_id = b.id \
               ORDER BY bs.seat_label) AS seat_prices, \
         b.status, b.status_epoch, b.logical_clock, b.vector_clock, b.processed_by, \
-        b.\"timestamp\", b.mode, b.made_in_epoch, b.deps, b.made_with_deps, b.lost_to, \
+        b.\"timestamp\", b.mode, b.made_in_epoch, b.deps, b.made_with_deps, b.lost_to, b.written_at, \
         ARRAY(SELECT o.origin FROM booking_ops o WHERE o.booking_id = b.id \
               ORDER BY o.origin, o.number) AS op_origins, \
         ARRAY(SELECT o.number FROM booking_ops o WHERE o.booking_id = b.id \
@@ -256,11 +264,31 @@ impl Store {
     /// merged. A transaction that met a concurrent write (two rivals merged
     /// at the same moment can both find a seat free, and the unique index
     /// lets one in) is made again, and then sees it.
+    ///
+    /// Copies no rival contests (`uncontested.rs`) go in set-based, a run
+    /// of them at once, in their place in the batch; the others by the
+    /// rules above, one by one.
     pub async fn merge_replicas(
         &self,
         replicas: &[&BookingReplica],
     ) -> StoreResult<Vec<StoreResult<MergeOutcome>>> {
-        let _change = self.status_watch.change();
+        self.merge_batch(replicas, true).await
+    }
+
+    /// `merge_replicas` with every copy settled by the per-copy rules, none
+    /// set-based: what the fast path is checked against.
+    pub async fn merge_replicas_by_the_rules(
+        &self,
+        replicas: &[&BookingReplica],
+    ) -> StoreResult<Vec<StoreResult<MergeOutcome>>> {
+        self.merge_batch(replicas, false).await
+    }
+
+    async fn merge_batch(
+        &self,
+        replicas: &[&BookingReplica],
+        set_based: bool,
+    ) -> StoreResult<Vec<StoreResult<MergeOutcome>>> {
         let seats: Vec<(i64, &str)> = replicas
             .iter()
             .flat_map(|replica| {
@@ -273,12 +301,34 @@ impl Store {
             })
             .collect();
         let seats = &seats;
+        let watch = &*self.status_watch;
         again_while_racing(|| async move {
             let mut tx = self.pool.begin().await?;
             lock_seats(&mut tx, seats).await?;
+            // Held from the first status this transaction may change to
+            // after its commit: a copy that settles alone changes none.
+            let mut changing: Option<StatusChange<'_>> = None;
+            let alone = if set_based {
+                settle_alone(&mut tx, replicas).await?
+            } else {
+                vec![false; replicas.len()]
+            };
             let mut outcomes = Vec::with_capacity(replicas.len());
-            for replica in replicas {
-                outcomes.push(merge_in(&mut tx, replica).await?);
+            let mut next = 0;
+            while next < replicas.len() {
+                // Runs of copies that settle alone go in together, in their
+                // place among the others, so the order of the batch stands.
+                let run = alone[next..].iter().take_while(|alone| **alone).count();
+                if run > 0 {
+                    let inserted = insert_uncontested(&mut tx, &replicas[next..next + run]).await?;
+                    outcomes.extend(inserted.into_iter().map(Ok));
+                    next += run;
+                } else {
+                    let replica = replicas[next];
+                    changing.get_or_insert_with(|| watch.change());
+                    outcomes.push(merge_in(&mut tx, replica).await?);
+                    next += 1;
+                }
             }
             let wrote = outcomes
                 .iter()
@@ -287,6 +337,7 @@ impl Store {
             if wrote {
                 tx.commit().await?;
             }
+            drop(changing);
             Ok(outcomes)
         })
         .await
@@ -620,8 +671,9 @@ async fn insert_replica(
         "INSERT INTO bookings (id, user_id, user_name, showtime_id, total_cents, status, \
                                status_epoch, logical_clock, vector_clock, processed_by, \
                                \"timestamp\", mode, deps, lost_to, made_in_epoch, \
-                               made_with_deps) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+                               made_with_deps, written_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
+                 coalesce($17, now()))",
     )
     .bind(record.id)
     .bind(&record.user_id)
@@ -639,6 +691,7 @@ async fn insert_replica(
     .bind(lost_to)
     .bind(i64::try_from(record.epoch).unwrap_or(i64::MAX))
     .bind(Json(&replica.made_with))
+    .bind(replica.written_at)
     .execute(&mut **tx)
     .await?;
     sqlx::query(
@@ -702,7 +755,7 @@ pub(super) fn status_from_text(text: &str) -> BookingStatus {
     }
 }
 
-fn status_text(status: BookingStatus) -> &'static str {
+pub(super) fn status_text(status: BookingStatus) -> &'static str {
     match status {
         BookingStatus::Confirmed => "confirmed",
         BookingStatus::Cancelled => "cancelled",

@@ -1,7 +1,10 @@
 //! Whether any booking's status may have changed over a span of time. Only
-//! two kinds of transaction change a status (a copy merged from a replica,
-//! a decision of this node's: `replicas.rs`, `decisions.rs`); each counts
-//! itself begun before its first statement and ended after its commit. A
+//! two kinds of transaction change a status (a copy merged from a replica
+//! that a rival contests, a decision of this node's: `replicas.rs`,
+//! `decisions.rs`); each counts itself begun before its first statement
+//! that may change one, and ended after its commit. A copy that settles
+//! alone (`uncontested.rs`) changes no status but its own, so the many
+//! copies a busy replica takes do not send its writers to read back. A
 //! writer that took a mark before writing a booking, and finds no such
 //! transaction begun since, knows nothing displaced the booking meanwhile,
 //! and can answer with what it wrote rather than read it back.

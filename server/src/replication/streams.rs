@@ -1,0 +1,252 @@
+//! Replication streams: how a strong write's changes reach the replicas.
+//! There is one stream per peer. A change to push joins the peer's queue;
+//! the stream sends everything queued in one signed `Apply` call, with up
+//! to `WINDOW` calls in flight at once. An idle stream sends a change at
+//! once; a busy one carries everything that queued while its window was
+//! full, so the calls (and the replica's transactions) grow with the load
+//! instead of their number: the group commit of replication, pipelined,
+//! as Raft implementations batch and pipeline their appends.
+//!
+//! Each change gets its own answer, so a write still counts a majority of
+//! the whole cluster for itself, and a refusal inside a call fails only
+//! that change. A queue is bounded by bytes: a change that finds its
+//! peer's queue full is answered as not held there at once (a majority
+//! may well hold it) and the peer is asked to sync now, so it catches up
+//! by pulling, in pages, rather than from a queue as long as the overload.
+
+use super::wire::{ApplyOutcome, Change, EpochChange, ReplicationReply, ReplicationRequest};
+use super::ReplicatedCinema;
+use crate::runtime::transport::CallError;
+use cluster::election::Epoch;
+use cluster::NodeId;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::sync::{mpsc, oneshot, Semaphore};
+
+/// Most calls in flight on one stream.
+const WINDOW: usize = 4;
+/// Most changes in one call.
+const MOST_PER_CALL: usize = 200;
+/// Most bytes of changes waiting for one peer: a few seconds of a busy
+/// node's writes.
+const MOST_QUEUED_BYTES: usize = 4 << 20;
+
+/// What became of a change pushed to one replica.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) enum Delivery {
+    Held,
+    /// A claim refused there: rival claims hold these seats.
+    SeatsTaken(Vec<String>),
+    /// Not held there, or no answer in time.
+    Failed,
+}
+
+/// Every peer's stream, started on first use.
+#[derive(Default)]
+pub(super) struct Streams(Mutex<HashMap<NodeId, Stream>>);
+
+/// The way into one peer's stream.
+struct Stream {
+    queue: mpsc::UnboundedSender<Queued>,
+    queued_bytes: Arc<AtomicUsize>,
+}
+
+/// A change waiting in a stream, and where its answer goes.
+struct Queued {
+    change: EpochChange,
+    bytes: usize,
+    answer: oneshot::Sender<Delivery>,
+}
+
+impl ReplicatedCinema {
+    /// Pushes `change`, written in `epoch`, to `peer` through its stream:
+    /// what became of it there, once known.
+    pub(super) fn stream_to(
+        &self,
+        peer: NodeId,
+        epoch: Epoch,
+        change: Change,
+    ) -> oneshot::Receiver<Delivery> {
+        let (answer, delivered) = oneshot::channel();
+        let bytes = size_of_change(&change);
+        let mut streams = self.streams.0.lock().unwrap_or_else(|e| e.into_inner());
+        let stream = streams
+            .entry(peer)
+            .or_insert_with(|| self.start_stream(peer));
+        let admitted = stream
+            .queued_bytes
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |queued| {
+                (queued + bytes <= MOST_QUEUED_BYTES).then_some(queued + bytes)
+            })
+            .is_ok();
+        if !admitted {
+            drop(streams);
+            let _ = answer.send(Delivery::Failed);
+            self.ask_to_sync(peer);
+            return delivered;
+        }
+        let queued = Queued {
+            change: EpochChange { epoch, change },
+            bytes,
+            answer,
+        };
+        if let Err(mpsc::error::SendError(queued)) = stream.queue.send(queued) {
+            let _ = queued.answer.send(Delivery::Failed);
+        }
+        delivered
+    }
+
+    fn start_stream(&self, peer: NodeId) -> Stream {
+        let (queue, waiting) = mpsc::unbounded_channel();
+        let queued_bytes = Arc::new(AtomicUsize::new(0));
+        tokio::spawn(send_calls(
+            self.clone(),
+            peer,
+            waiting,
+            queued_bytes.clone(),
+        ));
+        Stream {
+            queue,
+            queued_bytes,
+        }
+    }
+
+    /// Tells `peer` it has fallen behind this node's stream: it pulls what
+    /// it lacks now rather than at its next anti-entropy round.
+    fn ask_to_sync(&self, peer: NodeId) {
+        let call = self.call(peer, ReplicationRequest::SyncNow);
+        tokio::spawn(async move {
+            if let Err(e) = call.await {
+                tracing::debug!(peer, error = ?e, "could not ask a replica to sync");
+            }
+        });
+    }
+}
+
+/// Sends a peer's queued changes, as many as have queued in each call,
+/// with at most `WINDOW` calls in flight; runs as long as the node.
+async fn send_calls(
+    cinema: ReplicatedCinema,
+    peer: NodeId,
+    mut waiting: mpsc::UnboundedReceiver<Queued>,
+    queued_bytes: Arc<AtomicUsize>,
+) {
+    let window = Arc::new(Semaphore::new(WINDOW));
+    while let Some(first) = waiting.recv().await {
+        // Waiting for room in the window first lets the next call carry
+        // everything that queues meanwhile.
+        let Ok(room) = window.clone().acquire_owned().await else {
+            return;
+        };
+        let mut batch = vec![first];
+        while batch.len() < MOST_PER_CALL {
+            match waiting.try_recv() {
+                Ok(more) => batch.push(more),
+                Err(_) => break,
+            }
+        }
+        let bytes: usize = batch.iter().map(|queued| queued.bytes).sum();
+        queued_bytes.fetch_sub(bytes, Ordering::Relaxed);
+        let (changes, answers): (Vec<EpochChange>, Vec<oneshot::Sender<Delivery>>) = batch
+            .into_iter()
+            .map(|queued| (queued.change, queued.answer))
+            .unzip();
+        let count = changes.len();
+        let call = cinema.call(peer, ReplicationRequest::Apply { changes });
+        tokio::spawn(async move {
+            let deliveries = deliveries(call.await, count);
+            for (answer, delivery) in answers.into_iter().zip(deliveries) {
+                let _ = answer.send(delivery);
+            }
+            drop(room);
+        });
+    }
+}
+
+/// Each change's delivery from a replica's answer to a call carrying
+/// `count` of them: one per change, whatever the answer.
+fn deliveries(answer: Result<ReplicationReply, CallError>, count: usize) -> Vec<Delivery> {
+    let outcomes = match answer {
+        Ok(ReplicationReply::Applied { outcomes }) if outcomes.len() == count => outcomes,
+        Ok(other) => {
+            tracing::warn!(
+                ?other,
+                count,
+                "a replica answered an apply with something else"
+            );
+            return vec![Delivery::Failed; count];
+        }
+        Err(e) => {
+            tracing::debug!(error = ?e, count, "a replica did not take a call of changes");
+            return vec![Delivery::Failed; count];
+        }
+    };
+    outcomes
+        .into_iter()
+        .map(|outcome| match outcome {
+            ApplyOutcome::Applied => Delivery::Held,
+            ApplyOutcome::SeatsTaken { seats } => Delivery::SeatsTaken(seats),
+            ApplyOutcome::Refused { reason } => {
+                tracing::debug!(%reason, "a replica refused a change");
+                Delivery::Failed
+            }
+        })
+        .collect()
+}
+
+/// About how many bytes a change takes on the wire: enough to bound a
+/// queue by, without encoding it twice.
+fn size_of_change(change: &Change) -> usize {
+    match change {
+        Change::Booking { replica } => {
+            600 + 40 * replica.record.seats.len() + 30 * replica.ops.len()
+        }
+        Change::Movie { .. } => 1000,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_change_of_a_call_gets_its_own_delivery() {
+        let answer = Ok(ReplicationReply::Applied {
+            outcomes: vec![
+                ApplyOutcome::Applied,
+                ApplyOutcome::SeatsTaken {
+                    seats: vec!["A1".into()],
+                },
+                ApplyOutcome::Refused {
+                    reason: "epoch 3 has begun".into(),
+                },
+            ],
+        });
+        assert_eq!(
+            deliveries(answer, 3),
+            [
+                Delivery::Held,
+                Delivery::SeatsTaken(vec!["A1".into()]),
+                Delivery::Failed
+            ]
+        );
+    }
+
+    #[test]
+    fn a_call_that_fails_or_answers_amiss_fails_every_change_in_it() {
+        let unreachable = Err(CallError::Unreachable("timed out".into()));
+        assert_eq!(
+            deliveries(unreachable, 2),
+            [Delivery::Failed, Delivery::Failed]
+        );
+        let short = Ok(ReplicationReply::Applied {
+            outcomes: vec![ApplyOutcome::Applied],
+        });
+        assert_eq!(deliveries(short, 2), [Delivery::Failed, Delivery::Failed]);
+        assert_eq!(
+            deliveries(Ok(ReplicationReply::Promised), 1),
+            [Delivery::Failed]
+        );
+    }
+}
