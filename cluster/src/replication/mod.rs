@@ -12,10 +12,13 @@
 //! - [`ops`]: every change numbered by the node that made it, and the
 //!   digest of what a node has applied (anti-entropy, gossip, causal
 //!   delivery and sessions all read it);
+//! - [`causal`]: in what order a replica takes copies under causal
+//!   consistency, so that it never holds an effect without its cause;
 //! - [`lag`]: how long changes take to reach a replica;
 //! - [`recovery`]: when a new leader holds everything a majority
 //!   acknowledged, and may serve.
 
+pub mod causal;
 pub mod lag;
 pub mod mode;
 pub mod ops;
@@ -26,8 +29,11 @@ pub mod versions;
 
 pub use lag::{percentile, LagHistogram, LagSummary, LagWindow};
 pub use mode::{Consistency, Mode, ModeSetting, Strategy};
-pub use ops::{Applied, Frontier, OpId, OpRange};
+pub use ops::{making_op, Applied, Frontier, OpId, OpRange};
 pub use quorum::{majority, QuorumState, WriteQuorum};
 pub use recovery::{Fence, Recovery, RecoveryState};
-pub use seats::{refuses_claim, standing, uncontested, Arriving, Decided, SeatRule, Standing};
+pub use seats::{
+    refuses_claim, settle, standing, uncontested, Arriving, Decided, SeatClaim, SeatMove, SeatRule,
+    Standing,
+};
 pub use versions::{last_write_wins, takes_incoming, Lifecycle, StatusVersion, WriteStamp};

@@ -27,6 +27,14 @@ pub struct OpId {
     pub number: u64,
 }
 
+/// The op that made a booking, among every op that changed it: the lowest
+/// of those its maker (named as in stamps, "node-3") made. None if the
+/// name is not a node's or none of the ops is its maker's.
+pub fn making_op(ops: &[OpId], maker: &str) -> Option<OpId> {
+    let maker: NodeId = maker.strip_prefix("node-")?.parse().ok()?;
+    ops.iter().filter(|op| op.origin == maker).min().copied()
+}
+
 /// Everything applied through this number, from each origin: a vector
 /// clock counting writes. On the wire, a list of `[origin, through]` pairs
 /// (JSON object keys are strings, and a node id is a number); as text, for
@@ -239,6 +247,15 @@ impl Applied {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_booking_was_made_by_its_makers_lowest_op() {
+        let op = |origin, number| OpId { origin, number };
+        let ops = [op(2, 9), op(3, 4), op(3, 2), op(1, 1)];
+        assert_eq!(making_op(&ops, "node-3"), Some(op(3, 2)));
+        assert_eq!(making_op(&ops, "node-4"), None);
+        assert_eq!(making_op(&ops, "gateway"), None);
+    }
 
     fn op(origin: NodeId, number: u64) -> OpId {
         OpId { origin, number }

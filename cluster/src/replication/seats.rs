@@ -19,7 +19,8 @@
 //!   all; it comes again once its rival is settled (a claim that lost is
 //!   withdrawn by its coordinator, marked lost everywhere).
 
-use super::versions::WriteStamp;
+use super::versions::{Lifecycle, WriteStamp};
+use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SeatRule {
@@ -42,6 +43,19 @@ pub enum Decided {
     Open,
     Cancelled,
     Withdrawn,
+}
+
+impl Decided {
+    /// What decided a booking with `status`, which names a winner if it
+    /// lost its seats to one: a lost booking that names none was
+    /// withdrawn; one that names one stays open to the seats' outcome.
+    pub fn of(status: Lifecycle, names_a_winner: bool) -> Decided {
+        match status {
+            Lifecycle::Cancelled => Decided::Cancelled,
+            Lifecycle::Lost if !names_a_winner => Decided::Withdrawn,
+            _ => Decided::Open,
+        }
+    }
 }
 
 /// Where a booking stands among every claim on its seats.
@@ -82,6 +96,77 @@ pub fn standing<'a, Id: Clone + 'a>(
         Some((id, _, _)) => Standing::LostTo(id.clone()),
         None => Standing::Holds,
     }
+}
+
+/// One booking's claim on seats, as a replica settling them reads it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SeatClaim<Id, Seat> {
+    pub stamp: WriteStamp,
+    /// Its status here, and the booking it lost its seats to.
+    pub status: (Lifecycle, Option<Id>),
+    pub seats: Vec<Seat>,
+    /// Every one of its seats is held by it here.
+    pub holds_seats: bool,
+    /// Its standing is to be settled: it claims one of the seats being
+    /// settled (the others only rank against it).
+    pub settling: bool,
+}
+
+/// A claim whose standing moves: its status now, with the booking it lost
+/// to; it holds its seats if and only if it is confirmed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SeatMove<Id> {
+    pub id: Id,
+    pub was: Lifecycle,
+    pub now: (Lifecycle, Option<Id>),
+}
+
+/// Settles by last-write-wins every settling claim of `claims`, which
+/// holds every claim on any seat of a settling one: each holds its seats
+/// or is lost to the claim that first beat it (`standing`), or stays as
+/// its owner or a withdrawal decided it. Answers the claims whose status,
+/// winner or holding of seats changes, in the order of their ids; the
+/// caller frees the seats of those that no longer hold them before it
+/// gives seats to those that do. The one rule the nodes (over rows read
+/// from their database) and the simulation (over its replicas) settle by.
+pub fn settle<Id: Ord + Clone, Seat: Ord>(
+    claims: &BTreeMap<Id, SeatClaim<Id, Seat>>,
+) -> Vec<SeatMove<Id>> {
+    let mut claimants: BTreeMap<&Seat, Vec<&Id>> = BTreeMap::new();
+    for (id, claim) in claims {
+        for seat in &claim.seats {
+            claimants.entry(seat).or_default().push(id);
+        }
+    }
+    let decided =
+        |claim: &SeatClaim<Id, Seat>| Decided::of(claim.status.0, claim.status.1.is_some());
+    let mut moves = Vec::new();
+    for (id, claim) in claims.iter().filter(|(_, claim)| claim.settling) {
+        let rivals: BTreeSet<&Id> = claim
+            .seats
+            .iter()
+            .flat_map(|seat| &claimants[seat])
+            .copied()
+            .filter(|rival| *rival != id)
+            .collect();
+        let ranked = rivals
+            .into_iter()
+            .map(|rival| (rival, &claims[rival].stamp, decided(&claims[rival])));
+        let now = match standing(&claim.stamp, decided(claim), ranked) {
+            Standing::Holds => (Lifecycle::Confirmed, None),
+            Standing::LostTo(winner) => (Lifecycle::Lost, Some(winner)),
+            Standing::Decided => claim.status.clone(),
+        };
+        let holds = now.0 == Lifecycle::Confirmed;
+        if now != claim.status || holds != claim.holds_seats {
+            moves.push(SeatMove {
+                id: id.clone(),
+                was: claim.status.0,
+                now,
+            });
+        }
+    }
+    moves
 }
 
 /// A copy arriving at a replica in a batch, as `uncontested` sees it.
@@ -138,6 +223,76 @@ mod tests {
             names_a_winner: false,
             met_here: false,
         }
+    }
+
+    fn claim(
+        lamport: u64,
+        id: &'static str,
+        seats: &[u32],
+        holds: bool,
+    ) -> (&'static str, SeatClaim<&'static str, u32>) {
+        (
+            id,
+            SeatClaim {
+                stamp: stamp(lamport, id),
+                status: (Lifecycle::Confirmed, None),
+                seats: seats.to_vec(),
+                holds_seats: holds,
+                settling: true,
+            },
+        )
+    }
+
+    /// A later booking of one of two seats a booking holds takes that
+    /// booking's place: it is lost to the later one, and frees both seats;
+    /// an earlier rival of the newcomer on its other seat is lost to it too.
+    #[test]
+    fn settling_moves_only_the_claims_whose_standing_changes() {
+        let claims: BTreeMap<_, _> = [
+            claim(5, "held", &[1, 2], true),
+            claim(3, "older", &[3], false),
+            claim(9, "new", &[2, 3], false),
+            claim(1, "apart", &[7], true),
+        ]
+        .into_iter()
+        .collect();
+        let moves = settle(&claims);
+        assert_eq!(
+            moves,
+            [
+                SeatMove {
+                    id: "held",
+                    was: Lifecycle::Confirmed,
+                    now: (Lifecycle::Lost, Some("new"))
+                },
+                SeatMove {
+                    id: "new",
+                    was: Lifecycle::Confirmed,
+                    now: (Lifecycle::Confirmed, None)
+                },
+                SeatMove {
+                    id: "older",
+                    was: Lifecycle::Confirmed,
+                    now: (Lifecycle::Lost, Some("new"))
+                },
+            ]
+        );
+        let mut cancelled = claims.clone();
+        cancelled.get_mut("new").unwrap().status = (Lifecycle::Cancelled, None);
+        let moves = settle(&cancelled);
+        assert!(
+            moves.iter().all(|m| m.id != "new"),
+            "a cancelled claim stays as it is, holding nothing: {moves:?}"
+        );
+        assert_eq!(moves.len(), 2, "but still beats the older ones: {moves:?}");
+    }
+
+    #[test]
+    fn what_decided_a_booking_follows_its_status() {
+        assert_eq!(Decided::of(Lifecycle::Cancelled, false), Decided::Cancelled);
+        assert_eq!(Decided::of(Lifecycle::Lost, false), Decided::Withdrawn);
+        assert_eq!(Decided::of(Lifecycle::Lost, true), Decided::Open);
+        assert_eq!(Decided::of(Lifecycle::Confirmed, false), Decided::Open);
     }
 
     #[test]

@@ -8,7 +8,13 @@
 //! (their database, their promise); coordinators forget the writes under
 //! way and leaders their leadership.
 //!
-//! Clients book seats from a small pool, so bookings race; the network
+//! The rules are the nodes' own, from `crate::replication`: how seats are
+//! settled (`settle`), which copies of a batch settle alone
+//! (`uncontested`, the nodes' set-based fast path), in what order causal
+//! copies go in (`causal::next_step`), what a booking was as made
+//! (`making_op`); none is written again here.
+//!
+//! Clients book one to three seats from a small pool, so bookings race; the network
 //! delays, loses and cuts messages, nodes crash and restart, and in
 //! master-slave leaders are elected at random moments (the election itself
 //! is proven by the election simulation), a deposed leader learning of it
@@ -21,10 +27,11 @@
 //! state.
 
 use super::agenda::Agenda;
+use crate::replication::causal::{next_step, CausalCopy, Next};
 use crate::replication::{
-    refuses_claim, standing, takes_incoming, Applied, Consistency, Decided, Fence, Frontier,
-    Lifecycle, Mode, OpId, QuorumState, Recovery, RecoveryState, SeatRule, Standing, StatusVersion,
-    Strategy, WriteQuorum, WriteStamp,
+    making_op, refuses_claim, settle, takes_incoming, uncontested, Applied, Arriving, Consistency,
+    Fence, Frontier, Lifecycle, Mode, OpId, QuorumState, Recovery, RecoveryState, SeatClaim,
+    SeatRule, StatusVersion, Strategy, WriteQuorum, WriteStamp,
 };
 use crate::rng::SplitMix64;
 use crate::NodeId;
@@ -79,7 +86,8 @@ pub struct ReplicaSimReport {
 #[derive(Clone, Debug)]
 struct Copy {
     id: BookingId,
-    seat: Seat,
+    /// One to three seats, in order.
+    seats: Vec<Seat>,
     stamp: WriteStamp,
     mode: Mode,
     status: Lifecycle,
@@ -99,17 +107,27 @@ impl Copy {
             lifecycle: self.status,
         }
     }
+}
 
-    /// The booking as it was made: confirmed, with its first op only.
-    fn as_made(&self) -> Copy {
-        Copy {
+impl CausalCopy for Copy {
+    fn ops(&self) -> &[OpId] {
+        &self.ops
+    }
+
+    fn deps(&self) -> &Frontier {
+        &self.deps
+    }
+
+    /// The booking as it was made: confirmed, with its making op only.
+    fn as_made(&self) -> Option<Copy> {
+        Some(Copy {
             status: Lifecycle::Confirmed,
             status_epoch: self.stamp.epoch,
             lost_to: None,
-            ops: self.ops[..1].to_vec(),
+            ops: vec![making_op(&self.ops, &self.stamp.node)?],
             deps: self.made_with.clone(),
             ..self.clone()
-        }
+        })
     }
 }
 
@@ -163,38 +181,59 @@ struct Replica {
 }
 
 impl Replica {
-    /// Last-write-wins, settled from every booking that claimed `seat`
-    /// (`replication::standing`), whatever order they came in.
-    fn settle_seat(&mut self, seat: Seat) {
-        let decided = |copy: &Copy| match copy.status {
-            Lifecycle::Cancelled => Decided::Cancelled,
-            Lifecycle::Lost if copy.lost_to.is_none() => Decided::Withdrawn,
-            _ => Decided::Open,
-        };
-        let claims: Vec<(BookingId, WriteStamp, Decided)> = self
+    /// Last-write-wins over `seats` (`replication::settle`): every booking
+    /// that claimed one of them is settled, ranked against every claim on
+    /// any of its own seats, whatever order they came in.
+    fn settle_seats(&mut self, seats: &[Seat]) {
+        let settling: BTreeSet<BookingId> = self
             .bookings
             .values()
-            .filter(|copy| copy.seat == seat)
-            .map(|copy| (copy.id, copy.stamp.clone(), decided(copy)))
+            .filter(|copy| copy.seats.iter().any(|seat| seats.contains(seat)))
+            .map(|copy| copy.id)
             .collect();
-        self.holder.remove(&seat);
-        for (id, stamp, decided) in &claims {
-            let others = claims
-                .iter()
-                .filter(|(other, ..)| other != id)
-                .map(|(other, stamp, decided)| (other, stamp, *decided));
-            let booking = self.bookings.get_mut(id).expect("claimed");
-            match standing(stamp, *decided, others) {
-                Standing::Holds => {
-                    booking.status = Lifecycle::Confirmed;
-                    booking.lost_to = None;
-                    self.holder.insert(seat, *id);
+        let their_seats: BTreeSet<Seat> = settling
+            .iter()
+            .flat_map(|id| self.bookings[id].seats.iter().copied())
+            .collect();
+        let claims: BTreeMap<BookingId, SeatClaim<BookingId, Seat>> = self
+            .bookings
+            .values()
+            .filter(|copy| copy.seats.iter().any(|seat| their_seats.contains(seat)))
+            .map(|copy| {
+                let holds_seats = copy
+                    .seats
+                    .iter()
+                    .all(|seat| self.holder.get(seat) == Some(&copy.id));
+                let claim = SeatClaim {
+                    stamp: copy.stamp.clone(),
+                    status: (copy.status, copy.lost_to),
+                    seats: copy.seats.clone(),
+                    holds_seats,
+                    settling: settling.contains(&copy.id),
+                };
+                (copy.id, claim)
+            })
+            .collect();
+        let moves = settle(&claims);
+        // Seats are freed before they are taken, as the nodes do.
+        for step in &moves {
+            let copy = self.bookings.get_mut(&step.id).expect("claimed");
+            copy.status = step.now.0;
+            copy.lost_to = step.now.1;
+            if step.now.0 != Lifecycle::Confirmed {
+                for seat in &copy.seats {
+                    if self.holder.get(seat) == Some(&step.id) {
+                        self.holder.remove(seat);
+                    }
                 }
-                Standing::LostTo(winner) => {
-                    booking.status = Lifecycle::Lost;
-                    booking.lost_to = Some(winner);
-                }
-                Standing::Decided => {}
+            }
+        }
+        for step in moves
+            .iter()
+            .filter(|step| step.now.0 == Lifecycle::Confirmed)
+        {
+            for seat in &self.bookings[&step.id].seats {
+                self.holder.insert(*seat, step.id);
             }
         }
     }
@@ -213,8 +252,10 @@ impl Replica {
         copy.ops.push(op);
         copy.deps = deps;
         let copy = copy.clone();
-        if self.holder.get(&copy.seat) == Some(&id) {
-            self.holder.remove(&copy.seat);
+        for seat in &copy.seats {
+            if self.holder.get(seat) == Some(&id) {
+                self.holder.remove(seat);
+            }
         }
         self.applied.insert(op);
         copy
@@ -226,11 +267,13 @@ impl Replica {
         let Some(booking) = self.bookings.get(&id) else {
             return;
         };
-        let seat = booking.seat;
-        if booking.status == Lifecycle::Confirmed {
-            self.holder.insert(seat, id);
-        } else if self.holder.get(&seat) == Some(&id) {
-            self.holder.remove(&seat);
+        let confirmed = booking.status == Lifecycle::Confirmed;
+        for seat in booking.seats.clone() {
+            if confirmed {
+                self.holder.insert(seat, id);
+            } else if self.holder.get(&seat) == Some(&id) {
+                self.holder.remove(&seat);
+            }
         }
     }
 }
@@ -263,7 +306,7 @@ enum Message {
 enum Happening {
     Book {
         node: NodeId,
-        seat: Seat,
+        seats: Vec<Seat>,
         session: usize,
     },
     Read {
@@ -335,7 +378,7 @@ struct ReplicaWorld {
     replicas: Vec<Replica>,
     next_booking: BookingId,
     healed: bool,
-    acknowledged: Vec<(BookingId, Seat)>,
+    acknowledged: Vec<(BookingId, Vec<Seat>)>,
     report: ReplicaSimReport,
     /// The latest epoch begun (master-slave).
     epoch: u64,
@@ -421,14 +464,23 @@ impl ReplicaWorld {
             let node = self.rng.between(1, u64::from(self.config.nodes)) as NodeId;
             // The seats raced for move on as they sell out, so bookings
             // race from start to end: half a pool's worth every 500 ms.
+            // A booking takes one to three of them, as moviegoers book
+            // up to ten.
             let first = (at / 500 * u64::from(self.config.seats) / 2) as Seat;
-            let seat = first + self.rng.between(0, u64::from(self.config.seats) - 1) as Seat;
+            let mut seats: Vec<Seat> = (0..self.rng.between(1, 3))
+                .map(|_| {
+                    let offset = self.rng.between(0, u64::from(self.config.seats) - 1) as Seat;
+                    first.wrapping_add(offset)
+                })
+                .collect();
+            seats.sort();
+            seats.dedup();
             let session = self.rng.index(SESSIONS);
             self.agenda.add(
                 at,
                 Happening::Book {
                     node,
-                    seat,
+                    seats,
                     session,
                 },
             );
@@ -479,9 +531,9 @@ impl ReplicaWorld {
         match happening {
             Happening::Book {
                 node,
-                seat,
+                seats,
                 session,
-            } => self.book(node, seat, session),
+            } => self.book(node, seats, session),
             Happening::Read { node, session } => self.read(node, session),
             Happening::Cancel { node, session } => self.cancel(node, session),
             Happening::Elect => self.elect(),
@@ -575,10 +627,10 @@ impl ReplicaWorld {
         }
     }
 
-    /// A client of `session` books `seat` through `node` (while the
+    /// A client of `session` books `seats` through `node` (while the
     /// faults last). In master-slave the node forwards it to the leader it
     /// knows: here, any node that believes it serves, deposed or not.
-    fn book(&mut self, node: NodeId, seat: Seat, session: usize) {
+    fn book(&mut self, node: NodeId, seats: Vec<Seat>, session: usize) {
         if self.healed {
             return;
         }
@@ -594,7 +646,7 @@ impl ReplicaWorld {
         if !replica.up || fenced {
             return;
         }
-        if replica.holder.contains_key(&seat) {
+        if seats.iter().any(|seat| replica.holder.contains_key(seat)) {
             self.report.refused += 1;
             return;
         }
@@ -611,7 +663,7 @@ impl ReplicaWorld {
         };
         let copy = Copy {
             id,
-            seat,
+            seats: seats.clone(),
             stamp: WriteStamp {
                 epoch,
                 lamport: replica.lamport,
@@ -627,11 +679,13 @@ impl ReplicaWorld {
             deps,
         };
         replica.bookings.insert(id, copy.clone());
-        replica.holder.insert(seat, id);
+        for seat in &seats {
+            replica.holder.insert(*seat, id);
+        }
         replica.applied.insert(op);
         if mode.seat_rule() == SeatRule::LastWriteWins {
             // Its Lamport time outranks every claim this node has seen.
-            replica.settle_seat(seat);
+            replica.settle_seats(&seats);
         }
         if mode.is_strong() {
             if !mode.has_leader_writes() {
@@ -640,7 +694,7 @@ impl ReplicaWorld {
             self.claim(node, copy, epoch, Some(session));
             return;
         }
-        self.acknowledge(node, id, seat, session);
+        self.acknowledge(node, id, seats, session);
         match mode.strategy() {
             Strategy::MasterSlave => self.broadcast(node, || Message::Push {
                 epoch,
@@ -698,9 +752,8 @@ impl ReplicaWorld {
         copy.status_epoch = epoch;
         replica.lamport += 1;
         let copy = replica.decide(node, id, Lifecycle::Cancelled, deps);
-        let seat = copy.seat;
         if copy.mode.seat_rule() == SeatRule::LastWriteWins {
-            replica.settle_seat(seat);
+            replica.settle_seats(&copy.seats);
         }
         self.cancel_asked.insert(id);
         let frontier = self.replica(node).applied.frontier();
@@ -719,8 +772,8 @@ impl ReplicaWorld {
 
     /// Booking `id` is acknowledged to `session`, with what `node` had
     /// applied once it was.
-    fn acknowledge(&mut self, node: NodeId, id: BookingId, seat: Seat, session: usize) {
-        self.acknowledged.push((id, seat));
+    fn acknowledge(&mut self, node: NodeId, id: BookingId, seats: Vec<Seat>, session: usize) {
+        self.acknowledged.push((id, seats));
         let frontier = self.replica(node).applied.frontier();
         let session = &mut self.sessions[session];
         session.seen.merge(&frontier);
@@ -940,9 +993,9 @@ impl ReplicaWorld {
         let copy = &replica.bookings[&id];
         // A rival that won its seat meanwhile: the client is told 409.
         let still_confirmed = copy.status == Lifecycle::Confirmed;
-        let seat = copy.seat;
+        let seats = copy.seats.clone();
         if let Some(session) = claim.session.filter(|_| still_confirmed) {
-            self.acknowledge(node, id, seat, session);
+            self.acknowledge(node, id, seats, session);
         }
     }
 
@@ -1007,64 +1060,75 @@ impl ReplicaWorld {
         }
     }
 
-    /// Merges copies in causal order where the mode asks for it: a copy
-    /// goes in once what it depends on is here or comes with it.
+    /// Merges copies in causal order where the mode asks for it, step by
+    /// step as `causal::next_step` says; what must wait for copies not
+    /// here yet is dropped (anti-entropy brings it again). Each step's
+    /// copies go in as a batch, as a node merges them in one transaction.
     fn merge_all(&mut self, node: NodeId, copies: Vec<Copy>) {
         let causal = self.config.mode.consistency() == Consistency::Causal;
         let mut pending = copies;
         loop {
-            let waiting = pending.len();
-            let mut deferred = Vec::new();
-            for copy in pending {
-                if causal && !self.dependencies_met(node, std::slice::from_ref(&copy)) {
-                    deferred.push(copy);
-                } else if self.merge(node, &copy).is_ok() {
-                    self.check_causes(node, std::slice::from_ref(&copy));
+            let applied = self.replica(node).applied.clone();
+            match next_step(&applied, pending, causal) {
+                Next::Done | Next::HoldBack(_) => return,
+                Next::Merge { makings: true, .. } if !self.causal_takes_makings => return,
+                Next::Merge { now, later, .. } => {
+                    self.merge_batch(node, &now);
+                    self.check_causes(node, &now);
+                    pending = later;
                 }
             }
-            if deferred.is_empty() {
-                return;
-            }
-            if deferred.len() == waiting {
-                if self.dependencies_met(node, &deferred) {
-                    for copy in &deferred {
-                        let _ = self.merge(node, copy);
-                    }
-                    self.check_causes(node, &deferred);
-                    return;
-                }
-                // Each booking as it was made, once its making's causes
-                // are here; its later decision waits.
-                let takes_makings = self.causal_takes_makings;
-                let applied = self.replica(node).applied.clone();
-                let made: Vec<Copy> = deferred
-                    .iter()
-                    .map(Copy::as_made)
-                    .filter(|made| {
-                        takes_makings
-                            && !applied.contains(made.ops[0])
-                            && applied.covers(&made.deps)
-                    })
-                    .collect();
-                if made.is_empty() {
-                    return;
-                }
-                for copy in &made {
-                    if self.merge(node, copy).is_ok() {
-                        self.check_causes(node, std::slice::from_ref(copy));
-                    }
-                }
-            }
-            pending = deferred;
         }
     }
 
-    fn dependencies_met(&mut self, node: NodeId, copies: &[Copy]) -> bool {
-        let mut applied = self.replica(node).applied.clone();
-        for op in copies.iter().flat_map(|copy| &copy.ops) {
-            applied.insert(*op);
+    /// Merges a batch of copies in order, as a node's transaction does:
+    /// the copies that settle alone (`uncontested`) go in as they come,
+    /// the others by the rules, one by one. Answers each copy's outcome
+    /// (Err for a claim refused here).
+    fn merge_batch(&mut self, node: NodeId, copies: &[Copy]) -> Vec<Result<(), ()>> {
+        let replica = self.replica(node);
+        let arriving: Vec<Arriving<BookingId, Seat>> = copies
+            .iter()
+            .map(|copy| Arriving {
+                id: copy.id,
+                seats: copy.seats.clone(),
+                names_a_winner: copy.lost_to.is_some(),
+                met_here: replica.bookings.contains_key(&copy.id)
+                    || replica
+                        .bookings
+                        .values()
+                        .any(|held| held.seats.iter().any(|seat| copy.seats.contains(seat))),
+            })
+            .collect();
+        let alone = uncontested(&arriving);
+        copies
+            .iter()
+            .zip(alone)
+            .map(|(copy, alone)| {
+                if alone {
+                    self.take_as_it_comes(node, copy);
+                    Ok(())
+                } else {
+                    self.merge(node, copy)
+                }
+            })
+            .collect()
+    }
+
+    /// A copy that settles alone goes in as it comes, its seats held if it
+    /// is confirmed.
+    fn take_as_it_comes(&mut self, node: NodeId, copy: &Copy) {
+        let replica = self.replica(node);
+        if copy.status == Lifecycle::Confirmed {
+            for seat in &copy.seats {
+                replica.holder.insert(*seat, copy.id);
+            }
         }
-        copies.iter().all(|copy| applied.covers(&copy.deps))
+        for op in &copy.ops {
+            replica.applied.insert(*op);
+        }
+        replica.lamport = replica.lamport.max(copy.stamp.lamport);
+        replica.bookings.insert(copy.id, copy.clone());
     }
 
     /// Merges one copy by the rules every replica applies; Err if it is a
@@ -1077,8 +1141,12 @@ impl ReplicaWorld {
             .get(&incoming.id)
             .is_none_or(|held| takes_incoming(held.version(), incoming.version()));
         if takes && incoming.status == Lifecycle::Confirmed {
-            let holder = replica.holder.get(&incoming.seat).copied();
-            let a_rival_holds_it = holder.is_some_and(|holder| holder != incoming.id);
+            let a_rival_holds_it = incoming.seats.iter().any(|seat| {
+                replica
+                    .holder
+                    .get(seat)
+                    .is_some_and(|holder| *holder != incoming.id)
+            });
             if refuses_claim(rule, a_rival_holds_it) {
                 return Err(());
             }
@@ -1110,7 +1178,7 @@ impl ReplicaWorld {
         // A Lamport clock moves past every stamp it sees.
         replica.lamport = replica.lamport.max(incoming.stamp.lamport);
         match rule {
-            SeatRule::LastWriteWins => replica.settle_seat(incoming.seat),
+            SeatRule::LastWriteWins => replica.settle_seats(&incoming.seats),
             SeatRule::FirstClaimHolds => replica.hold_if_confirmed(incoming.id),
         }
         Ok(())
@@ -1135,8 +1203,10 @@ impl ReplicaWorld {
         self.report.acknowledged = self.acknowledged.len();
         let strong = self.config.mode.is_strong();
         let mut sold: BTreeMap<Seat, Vec<BookingId>> = BTreeMap::new();
-        for &(id, seat) in &self.acknowledged {
-            sold.entry(seat).or_default().push(id);
+        for (id, seats) in &self.acknowledged {
+            for seat in seats {
+                sold.entry(*seat).or_default().push(*id);
+            }
         }
         let mut violations = Vec::new();
         for (node, replica) in (1..).zip(&self.replicas) {

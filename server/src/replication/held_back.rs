@@ -6,6 +6,8 @@
 //! falls off its end is still brought by anti-entropy.
 
 use crate::store::BookingReplica;
+use cluster::replication::causal::CausalCopy;
+use cluster::replication::{Frontier, OpId};
 use cluster::NodeId;
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -19,6 +21,23 @@ pub(super) struct Arrival {
     pub from: NodeId,
     pub via: &'static str,
     pub row: BookingReplica,
+}
+
+impl CausalCopy for Arrival {
+    fn ops(&self) -> &[OpId] {
+        &self.row.ops
+    }
+
+    fn deps(&self) -> &Frontier {
+        &self.row.deps
+    }
+
+    fn as_made(&self) -> Option<Self> {
+        Some(Arrival {
+            row: self.row.as_made()?,
+            ..*self
+        })
+    }
 }
 
 #[derive(Default)]

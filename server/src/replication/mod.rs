@@ -89,6 +89,8 @@ pub struct ReplicatedCinema {
     streams: Arc<streams::Streams>,
     /// Claims won, recorded off the writes' path.
     won_claims: Arc<claims::WonClaims>,
+    /// How many peers a gossiping node pushes a new change to.
+    gossip_fanout: usize,
 }
 
 /// How a node replicates, from its flags.
@@ -136,6 +138,7 @@ impl ReplicatedCinema {
             progress: Arc::default(),
             streams: Arc::default(),
             won_claims: Arc::new(claims::WonClaims::start(store.clone())),
+            gossip_fanout: settings.gossip.fanout,
             decisions: writes::Decisions::default(),
             store,
             local,

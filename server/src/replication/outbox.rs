@@ -6,14 +6,18 @@
 //! anti-entropy brings the peer what it lacks. It also brings a peer far
 //! behind what is not queued for it: past `MOST_QUEUED` changes waiting
 //! for one peer, a new one is left to anti-entropy, which pulls it anyway
-//! while the peer is behind. Without that bound a queue grew as long as a
-//! load lasted, and the peer merged each change twice, pushed and pulled.
+//! while the peer is behind, and the peer is asked to pull now rather than
+//! at its next round (once each time its queue fills). Without that bound
+//! a queue grew as long as a load lasted, and the peer merged each change
+//! twice, pushed and pulled. A gossiping node pushes a new change to
+//! `fanout` peers chosen at random; gossip rounds take it on from there.
 
 use super::wire::{Change, ReplicationRequest};
 use super::ReplicatedCinema;
+use cluster::rng::SplitMix64;
 use cluster::NodeId;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 
@@ -31,30 +35,63 @@ struct PeerQueue {
     waiting: Backlog,
 }
 
-/// How many changes wait for a peer, up to `MOST_QUEUED`.
+/// How many changes wait for a peer, up to `MOST_QUEUED`, and whether the
+/// peer was asked to sync since its queue last had room.
 #[derive(Clone, Default)]
-struct Backlog(Arc<AtomicUsize>);
+struct Backlog(Arc<(AtomicUsize, AtomicBool)>);
+
+/// What became of a change offered to a backlog.
+#[derive(Debug, PartialEq, Eq)]
+enum Admission {
+    Queued,
+    /// Full: left to anti-entropy, and the first so since the queue had
+    /// room, so the peer is to be asked to sync now.
+    FullAskSync,
+    /// Full, and the peer has been asked already.
+    Full,
+}
 
 impl Backlog {
     /// Counts one more change waiting, unless as many as allowed wait.
-    fn admit(&self) -> bool {
-        self.0
+    fn admit(&self) -> Admission {
+        let (waiting, asked) = &*self.0;
+        let queued = waiting
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |waiting| {
                 (waiting < MOST_QUEUED).then_some(waiting + 1)
             })
-            .is_ok()
+            .is_ok();
+        match (queued, asked.swap(!queued, Ordering::Relaxed)) {
+            (true, _) => Admission::Queued,
+            (false, false) => Admission::FullAskSync,
+            (false, true) => Admission::Full,
+        }
     }
 
     /// Counts `count` changes taken off the queue to be sent.
     fn taken(&self, count: usize) {
-        self.0.fetch_sub(count, Ordering::Relaxed);
+        self.0 .0.fetch_sub(count, Ordering::Relaxed);
     }
 }
 
 impl ReplicatedCinema {
     /// Queues a change for every live replica, without waiting for them.
     pub(super) fn share_in_background(&self, change: Change) {
-        let peers = self.cluster.snapshot().live_peers();
+        self.share_with(self.cluster.snapshot().live_peers(), change);
+    }
+
+    /// Queues a change for `count` live replicas chosen at random.
+    pub(super) fn share_with_some(&self, change: Change, count: usize) {
+        let mut peers = self.cluster.snapshot().live_peers();
+        let mut rng = SplitMix64::new(crate::service::real_time_ms() ^ change_seed(&change));
+        let mut chosen = Vec::with_capacity(count);
+        while chosen.len() < count && !peers.is_empty() {
+            chosen.push(peers.swap_remove(rng.index(peers.len())));
+        }
+        self.share_with(chosen, change);
+    }
+
+    fn share_with(&self, peers: Vec<NodeId>, change: Change) {
+        let mut behind = Vec::new();
         let mut queues = self.outbox.0.lock().unwrap_or_else(|e| e.into_inner());
         for peer in peers {
             let queue = queues.entry(peer).or_insert_with(|| {
@@ -68,10 +105,26 @@ impl ReplicatedCinema {
                 ));
                 PeerQueue { changes, waiting }
             });
-            if queue.waiting.admit() {
-                let _ = queue.changes.send(change.clone());
+            match queue.waiting.admit() {
+                Admission::Queued => {
+                    let _ = queue.changes.send(change.clone());
+                }
+                Admission::FullAskSync => behind.push(peer),
+                Admission::Full => {}
             }
         }
+        drop(queues);
+        for peer in behind {
+            self.ask_to_sync(peer);
+        }
+    }
+}
+
+/// Something of `change` to seed a random choice with.
+fn change_seed(change: &Change) -> u64 {
+    match change {
+        Change::Booking { replica } => replica.record.id.as_u64_pair().0,
+        Change::Movie { movie } => movie.id as u64,
     }
 }
 
@@ -102,15 +155,21 @@ async fn send_batches(
 
 #[cfg(test)]
 mod tests {
-    use super::{Backlog, MOST_QUEUED};
+    use super::{Admission, Backlog, MOST_QUEUED};
 
     #[test]
     fn a_backlog_admits_up_to_its_bound_and_again_once_changes_are_taken() {
         let backlog = Backlog::default();
-        assert!((0..MOST_QUEUED).all(|_| backlog.admit()));
-        assert!(!backlog.admit(), "full: left to anti-entropy");
+        assert!((0..MOST_QUEUED).all(|_| backlog.admit() == Admission::Queued));
+        assert_eq!(
+            backlog.admit(),
+            Admission::FullAskSync,
+            "full: left to anti-entropy, and the peer asked to sync"
+        );
+        assert_eq!(backlog.admit(), Admission::Full, "asked once");
         backlog.taken(2);
-        assert!(backlog.admit() && backlog.admit());
-        assert!(!backlog.admit());
+        assert_eq!(backlog.admit(), Admission::Queued);
+        assert_eq!(backlog.admit(), Admission::Queued);
+        assert_eq!(backlog.admit(), Admission::FullAskSync, "full again");
     }
 }

@@ -15,6 +15,7 @@ use crate::store::{BookingReplica, MergeOutcome};
 use app::error::{ApiError, ErrorCode};
 use app::model::TakenChange;
 use cluster::election::Epoch;
+use cluster::replication::causal::{next_step, Next};
 use cluster::replication::{Applied, Consistency};
 use cluster::NodeId;
 use futures::stream::StreamExt;
@@ -157,10 +158,11 @@ impl ReplicatedCinema {
 
     /// Merges copies from a peer in the order given. In causal consistency
     /// a copy is merged only once everything its latest op depended on is
-    /// here (or comes with it); the others are held back here and tried
-    /// again with the next copies that arrive (a causal delivery queue).
-    /// Claims refused here (multi-master strong) come again once their
-    /// rival is settled. A copy another call is merging is waited for
+    /// here (or comes with it), as `cluster::replication::causal` has it;
+    /// the copies that must wait are held back here and tried again with
+    /// the next copies that arrive (a causal delivery queue). Claims
+    /// refused here (multi-master strong) come again once their rival is
+    /// settled. A copy another call is merging is waited for
     /// (`in_flight.rs`). Returns how many were merged or found here.
     pub(super) async fn merge_all(
         &self,
@@ -180,50 +182,30 @@ impl ReplicatedCinema {
         let (mut pending, _merging) = (to_merge.new, to_merge.taken);
         let mut taken = to_merge.already_here;
         loop {
-            let waiting = pending.len();
-            // Everything whose causes are here already goes in side by
-            // side; what waits for one of them, in the next pass.
-            let (ready, deferred): (Vec<Arrival>, Vec<Arrival>) =
-                pending.into_iter().partition(|arrival| {
-                    !causal || self.dependencies_met(std::slice::from_ref(arrival))
-                });
-            let mut batches = Vec::new();
-            let mut ready = ready.into_iter().peekable();
-            while ready.peek().is_some() {
-                batches.push(ready.by_ref().take(COPIES_PER_MERGE).collect::<Vec<_>>());
-            }
-            let merged: Vec<Result<usize, ApiError>> = futures::stream::iter(batches)
-                .map(|batch| self.merge_unless_refused(batch))
-                .buffer_unordered(MERGES_AT_ONCE)
-                .collect()
-                .await;
-            for outcome in merged {
-                taken += outcome?;
-            }
-            if deferred.is_empty() {
-                return Ok(taken);
-            }
-            if deferred.len() == waiting {
-                // A copy carries only a booking's latest state, so two can
-                // wait for each other: a cancellation made after seeing a
-                // booking that was made after seeing the cancelled one. If
-                // together they bring everything they wait for, they go in
-                // together.
-                if self.dependencies_met(&deferred) {
-                    return Ok(taken + self.merge_unless_refused(deferred).await?);
-                }
-                // Otherwise each booking goes in as it was made, once what
-                // its making depended on is here, and its later decision
-                // waits: ops taken one by one, each after its causes, can
-                // never wait in a circle, so this always moves on.
-                let made = self.makings_ready(&deferred);
-                if made.is_empty() {
-                    self.held_back.keep(deferred);
+            match next_step(&self.applied(), pending, causal) {
+                Next::Done => return Ok(taken),
+                Next::HoldBack(waiting) => {
+                    self.held_back.keep(waiting);
                     return Ok(taken);
                 }
-                taken += self.merge_unless_refused(made).await?;
+                Next::Merge { now, later, .. } => {
+                    // Side by side, in transactions of `COPIES_PER_MERGE`.
+                    let mut batches = Vec::new();
+                    let mut now = now.into_iter().peekable();
+                    while now.peek().is_some() {
+                        batches.push(now.by_ref().take(COPIES_PER_MERGE).collect::<Vec<_>>());
+                    }
+                    let merged: Vec<Result<usize, ApiError>> = futures::stream::iter(batches)
+                        .map(|batch| self.merge_unless_refused(batch))
+                        .buffer_unordered(MERGES_AT_ONCE)
+                        .collect()
+                        .await;
+                    for outcome in merged {
+                        taken += outcome?;
+                    }
+                    pending = later;
+                }
             }
-            pending = deferred;
         }
     }
 
@@ -239,32 +221,6 @@ impl ReplicatedCinema {
             }
         }
         Ok(taken)
-    }
-
-    /// The bookings of `arrivals` as they were made, for those whose making
-    /// is not here yet but whose making's causes are.
-    fn makings_ready(&self, arrivals: &[Arrival]) -> Vec<Arrival> {
-        let applied = self.applied();
-        arrivals
-            .iter()
-            .filter_map(|arrival| {
-                let row = arrival.row.as_made()?;
-                let new_here = row.ops.iter().all(|op| !applied.contains(*op));
-                (new_here && applied.covers(&row.deps)).then_some(Arrival { row, ..*arrival })
-            })
-            .collect()
-    }
-
-    /// Whether this node holds everything the latest ops of `arrivals`
-    /// depended on, the ops they bring themselves aside.
-    fn dependencies_met(&self, arrivals: &[Arrival]) -> bool {
-        let mut applied = self.applied();
-        for op in arrivals.iter().flat_map(|arrival| &arrival.row.ops) {
-            applied.insert(*op);
-        }
-        arrivals
-            .iter()
-            .all(|arrival| applied.covers(&arrival.row.deps))
     }
 
     /// Merges copies from peers in one transaction (`Store::merge_replicas`)

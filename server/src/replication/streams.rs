@@ -11,7 +11,7 @@
 //! the whole cluster for itself, and a refusal inside a call fails only
 //! that change. A queue is bounded by bytes: a change that finds its
 //! peer's queue full is answered as not held there at once (a majority
-//! may well hold it) and the peer is asked to sync now, so it catches up
+//! may well hold it) and the peer is asked, once, to sync now, so it catches up
 //! by pulling, in pages, rather than from a queue as long as the overload.
 
 use super::wire::{ApplyOutcome, Change, EpochChange, ReplicationReply, ReplicationRequest};
@@ -50,6 +50,8 @@ pub(super) struct Streams(Mutex<HashMap<NodeId, Stream>>);
 struct Stream {
     queue: mpsc::UnboundedSender<Queued>,
     queued_bytes: Arc<AtomicUsize>,
+    /// The peer was asked to sync since its queue last had room.
+    asked_to_sync: bool,
 }
 
 /// A change waiting in a stream, and where its answer goes.
@@ -80,10 +82,14 @@ impl ReplicatedCinema {
                 (queued + bytes <= MOST_QUEUED_BYTES).then_some(queued + bytes)
             })
             .is_ok();
+        let ask = !admitted && !stream.asked_to_sync;
+        stream.asked_to_sync = !admitted;
         if !admitted {
             drop(streams);
             let _ = answer.send(Delivery::Failed);
-            self.ask_to_sync(peer);
+            if ask {
+                self.ask_to_sync(peer);
+            }
             return delivered;
         }
         let queued = Queued {
@@ -109,12 +115,13 @@ impl ReplicatedCinema {
         Stream {
             queue,
             queued_bytes,
+            asked_to_sync: false,
         }
     }
 
     /// Tells `peer` it has fallen behind this node's stream: it pulls what
     /// it lacks now rather than at its next anti-entropy round.
-    fn ask_to_sync(&self, peer: NodeId) {
+    pub(super) fn ask_to_sync(&self, peer: NodeId) {
         let call = self.call(peer, ReplicationRequest::SyncNow);
         tokio::spawn(async move {
             if let Err(e) = call.await {

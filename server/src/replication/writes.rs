@@ -393,9 +393,8 @@ impl ReplicatedCinema {
     }
 
     /// Pushes this node's copy of a booking to the live replicas without
-    /// waiting for them (eventual and causal consistency); gossip leaves it
-    /// to the gossip rounds. Anti-entropy brings it to any replica that
-    /// misses it.
+    /// waiting for them (eventual and causal consistency; under gossip, to
+    /// a few). Anti-entropy brings it to any replica that misses it.
     pub(super) fn spread_in_background(&self, booking_id: Uuid) {
         let this = self.clone();
         tokio::spawn(async move {
@@ -407,11 +406,15 @@ impl ReplicatedCinema {
         });
     }
 
-    /// Queues a copy of a booking for the live replicas, unless gossip
-    /// rounds are to spread it.
+    /// Queues a copy of a booking for the live replicas; under gossip, for
+    /// `fanout` of them chosen at random, and the gossip rounds spread it
+    /// from there and repair what a push missed.
     fn push_in_background(&self, replica: BookingReplica) {
-        if self.mode().strategy() != Strategy::Gossip {
-            self.share_in_background(Change::Booking { replica });
+        let change = Change::Booking { replica };
+        if self.mode().strategy() == Strategy::Gossip {
+            self.share_with_some(change, self.gossip_fanout);
+        } else {
+            self.share_in_background(change);
         }
     }
 

@@ -10,8 +10,8 @@ use super::{again_while_racing, NewBookingRecord, Store, StoreError, StoreResult
 use app::model::BookingStatus;
 use chrono::{DateTime, Utc};
 use cluster::replication::{
-    refuses_claim, standing, takes_incoming, Applied, Decided, Frontier, Lifecycle, OpId, SeatRule,
-    Standing, StatusVersion, WriteStamp,
+    making_op, refuses_claim, settle, takes_incoming, Applied, Frontier, Lifecycle, OpId,
+    SeatClaim, SeatMove, SeatRule, StatusVersion, WriteStamp,
 };
 use cluster::NodeId;
 use serde::{Deserialize, Serialize};
@@ -62,18 +62,12 @@ impl BookingReplica {
     /// it) and what that op depended on. None if that op is not among its
     /// ops.
     pub fn as_made(&self) -> Option<BookingReplica> {
-        let maker: NodeId = self
-            .record
-            .processed_by
-            .strip_prefix("node-")?
-            .parse()
-            .ok()?;
-        let making = self.ops.iter().filter(|op| op.origin == maker).min()?;
+        let making = making_op(&self.ops, &self.record.processed_by)?;
         Some(BookingReplica {
             record: self.record.clone(),
             status: BookingStatus::Confirmed,
             status_epoch: self.record.epoch,
-            ops: vec![*making],
+            ops: vec![making],
             deps: self.made_with.clone(),
             made_with: self.made_with.clone(),
             lost_to: None,
@@ -453,30 +447,6 @@ async fn rivals_holding_seats(
     .await?)
 }
 
-/// One booking's claim on seats, as settling reads it.
-struct Claim {
-    stamp: WriteStamp,
-    decided: Decided,
-    status: BookingStatus,
-    status_epoch: u64,
-    lost_to: Option<Uuid>,
-    seats: Vec<String>,
-    /// Every one of its seats is marked held by it.
-    holds_seats: bool,
-    /// It claims one of the seats being settled.
-    settling: bool,
-}
-
-impl Claim {
-    fn decided(status: BookingStatus, lost_to: Option<Uuid>) -> Decided {
-        match (status, lost_to) {
-            (BookingStatus::Cancelled, _) => Decided::Cancelled,
-            (BookingStatus::Lost, None) => Decided::Withdrawn,
-            _ => Decided::Open,
-        }
-    }
-}
-
 /// A booking whose standing moves: its status before, and after (with the
 /// booking it lost to), decided in `status_epoch`.
 struct Move {
@@ -577,22 +547,18 @@ pub(super) async fn plan_seats(
     .bind(incoming_id)
     .fetch_all(&mut **tx)
     .await?;
-    let mut claims: BTreeMap<Uuid, Claim> = BTreeMap::new();
-    let mut claimants: BTreeMap<String, Vec<Uuid>> = BTreeMap::new();
+    let mut claims: BTreeMap<Uuid, SeatClaim<Uuid, String>> = BTreeMap::new();
+    let mut status_epochs: BTreeMap<Uuid, u64> = BTreeMap::new();
     for (id, status, status_epoch, lost_to, epoch, lamport, node, seat, active, settling) in rows {
-        claimants.entry(seat.clone()).or_default().push(id);
-        let status = status_from_text(&status);
-        let claim = claims.entry(id).or_insert_with(|| Claim {
+        status_epochs.insert(id, u64::try_from(status_epoch).unwrap_or(0));
+        let claim = claims.entry(id).or_insert_with(|| SeatClaim {
             stamp: WriteStamp {
                 epoch: u64::try_from(epoch).unwrap_or(0),
                 lamport: u64::try_from(lamport).unwrap_or(0),
                 node,
                 id: id.to_string(),
             },
-            decided: Claim::decided(status, lost_to),
-            status,
-            status_epoch: u64::try_from(status_epoch).unwrap_or(0),
-            lost_to,
+            status: (lifecycle(status_from_text(&status)), lost_to),
             seats: Vec::new(),
             holds_seats: true,
             settling,
@@ -601,20 +567,11 @@ pub(super) async fn plan_seats(
         claim.holds_seats &= active;
     }
     if let Some(replica) = incoming {
-        for seat in labels {
-            claimants
-                .entry(seat.to_string())
-                .or_default()
-                .push(incoming_id);
-        }
         claims.insert(
             incoming_id,
-            Claim {
+            SeatClaim {
                 stamp: replica.stamp(),
-                decided: Claim::decided(replica.status, replica.lost_to),
-                status: replica.status,
-                status_epoch: replica.status_epoch,
-                lost_to: replica.lost_to,
+                status: (lifecycle(replica.status), replica.lost_to),
                 seats: labels.iter().map(|seat| seat.to_string()).collect(),
                 holds_seats: false,
                 settling: true,
@@ -625,35 +582,18 @@ pub(super) async fn plan_seats(
         incoming: incoming.map_or((BookingStatus::Lost, None), |r| (r.status, r.lost_to)),
         moves: Vec::new(),
     };
-    for (id, claim) in claims.iter().filter(|(_, claim)| claim.settling) {
-        let rivals: BTreeSet<&Uuid> = claim
-            .seats
-            .iter()
-            .flat_map(|seat| &claimants[seat])
-            .filter(|rival| *rival != id)
-            .collect();
-        let ranked = rivals.into_iter().map(|rival| {
-            let other = &claims[rival];
-            (rival, &other.stamp, other.decided)
-        });
-        let now = match standing(&claim.stamp, claim.decided, ranked) {
-            Standing::Holds => (BookingStatus::Confirmed, None),
-            Standing::LostTo(winner) => (BookingStatus::Lost, Some(winner)),
-            Standing::Decided => (claim.status, claim.lost_to),
-        };
-        if *id == incoming_id && incoming.is_some() {
+    for SeatMove { id, was, now } in settle(&claims) {
+        let now = (status_of(now.0), now.1);
+        if incoming.is_some() && id == incoming_id {
             plan.incoming = now;
             continue;
         }
-        let holds = now.0 == BookingStatus::Confirmed;
-        if now != (claim.status, claim.lost_to) || holds != claim.holds_seats {
-            plan.moves.push(Move {
-                id: *id,
-                was: claim.status,
-                now,
-                status_epoch: claim.status_epoch,
-            });
-        }
+        plan.moves.push(Move {
+            id,
+            was: status_of(was),
+            now,
+            status_epoch: status_epochs.get(&id).copied().unwrap_or(0),
+        });
     }
     Ok(plan)
 }
@@ -760,6 +700,14 @@ pub(super) fn status_text(status: BookingStatus) -> &'static str {
         BookingStatus::Confirmed => "confirmed",
         BookingStatus::Cancelled => "cancelled",
         BookingStatus::Lost => "lost",
+    }
+}
+
+fn status_of(lifecycle: Lifecycle) -> BookingStatus {
+    match lifecycle {
+        Lifecycle::Confirmed => BookingStatus::Confirmed,
+        Lifecycle::Cancelled => BookingStatus::Cancelled,
+        Lifecycle::Lost => BookingStatus::Lost,
     }
 }
 

@@ -1,0 +1,239 @@
+//! Causal delivery: in what order a replica takes copies so that it never
+//! holds an effect without its cause. A copy carries a booking's latest
+//! state, the ops that made it, and what its latest op depended on (a
+//! `Frontier`); it goes in once this replica has applied all of that, or
+//! it comes with the copy itself or the others taken with it.
+//!
+//! A copy carries only a booking's latest state, so two can wait for each
+//! other: a cancellation made after seeing a booking that was made after
+//! seeing the cancelled one. Together they may bring everything both wait
+//! for, and then go in together. Otherwise each booking goes in as it was
+//! made, once what its making depended on is here, and its later decision
+//! waits: ops taken one by one, each after its causes, can never wait in a
+//! circle, so delivery always moves on. What still waits is held back
+//! until more copies arrive.
+//!
+//! The nodes (`server/src/replication/replica.rs`, merging into their
+//! database) and the simulation (merging into its replicas) both take
+//! copies step by step as `next_step` says.
+
+use super::ops::{Applied, Frontier, OpId};
+
+/// A copy as causal delivery sees it.
+pub trait CausalCopy: Sized {
+    /// Every op that changed the booking, the copy's latest among them.
+    fn ops(&self) -> &[OpId];
+    /// What its latest op depended on.
+    fn deps(&self) -> &Frontier;
+    /// The booking as it was made: its making op alone, with what that
+    /// depended on (None if its making is not among its ops).
+    fn as_made(&self) -> Option<Self>;
+}
+
+/// What a replica does next with copies waiting to go in.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Next<C> {
+    /// Merge `now`, then ask again about `later`. `makings` says that `now`
+    /// holds bookings as they were made, their later decisions waiting in
+    /// `later`.
+    Merge {
+        now: Vec<C>,
+        later: Vec<C>,
+        makings: bool,
+    },
+    /// Nothing of these can go in until more copies arrive.
+    HoldBack(Vec<C>),
+    /// Nothing waits.
+    Done,
+}
+
+/// The next step of taking `pending` on a replica that has applied
+/// `applied`. Without causal consistency every copy goes in at once.
+pub fn next_step<C: CausalCopy>(applied: &Applied, pending: Vec<C>, causal: bool) -> Next<C> {
+    if pending.is_empty() {
+        return Next::Done;
+    }
+    if !causal {
+        return merge(pending, Vec::new());
+    }
+    let (ready, waiting): (Vec<C>, Vec<C>) = pending
+        .into_iter()
+        .partition(|copy| dependencies_met(applied, std::slice::from_ref(copy)));
+    if !ready.is_empty() {
+        return merge(ready, waiting);
+    }
+    if dependencies_met(applied, &waiting) {
+        return merge(waiting, Vec::new());
+    }
+    let makings: Vec<C> = waiting
+        .iter()
+        .filter_map(CausalCopy::as_made)
+        .filter(|made| {
+            let new_here = made.ops().iter().all(|op| !applied.contains(*op));
+            new_here && applied.covers(made.deps())
+        })
+        .collect();
+    if makings.is_empty() {
+        Next::HoldBack(waiting)
+    } else {
+        Next::Merge {
+            now: makings,
+            later: waiting,
+            makings: true,
+        }
+    }
+}
+
+fn merge<C>(now: Vec<C>, later: Vec<C>) -> Next<C> {
+    Next::Merge {
+        now,
+        later,
+        makings: false,
+    }
+}
+
+/// Whether everything the latest ops of `copies` depended on is applied,
+/// the ops they bring themselves aside.
+pub fn dependencies_met<C: CausalCopy>(applied: &Applied, copies: &[C]) -> bool {
+    let mut applied = applied.clone();
+    for op in copies.iter().flat_map(CausalCopy::ops) {
+        applied.insert(*op);
+    }
+    copies.iter().all(|copy| applied.covers(copy.deps()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    struct Copy {
+        ops: Vec<OpId>,
+        deps: Frontier,
+        made_with: Frontier,
+    }
+
+    impl CausalCopy for Copy {
+        fn ops(&self) -> &[OpId] {
+            &self.ops
+        }
+        fn deps(&self) -> &Frontier {
+            &self.deps
+        }
+        fn as_made(&self) -> Option<Self> {
+            Some(Copy {
+                ops: vec![*self.ops.first()?],
+                deps: self.made_with.clone(),
+                made_with: self.made_with.clone(),
+            })
+        }
+    }
+
+    fn op(origin: u32, number: u64) -> OpId {
+        OpId { origin, number }
+    }
+
+    fn copy(ops: &[OpId], deps: Frontier, made_with: Frontier) -> Copy {
+        Copy {
+            ops: ops.to_vec(),
+            deps,
+            made_with,
+        }
+    }
+
+    #[test]
+    fn a_copy_goes_in_once_its_causes_are_here_and_the_rest_waits() {
+        let cause = copy(&[op(1, 1)], Frontier::default(), Frontier::default());
+        let effect = copy(&[op(2, 1)], [(1, 1)].into(), [(1, 1)].into());
+        let Next::Merge {
+            now,
+            later,
+            makings,
+        } = next_step(
+            &Applied::default(),
+            vec![effect.clone(), cause.clone()],
+            true,
+        )
+        else {
+            panic!("the cause goes in");
+        };
+        assert_eq!(
+            (now, later.clone(), makings),
+            (vec![cause], vec![effect.clone()], false)
+        );
+        let mut applied = Applied::default();
+        applied.insert(op(1, 1));
+        assert!(
+            matches!(next_step(&applied, later, true), Next::Merge { now, .. } if now == [effect])
+        );
+        assert_eq!(next_step::<Copy>(&applied, Vec::new(), true), Next::Done);
+    }
+
+    #[test]
+    fn without_causal_consistency_everything_goes_in_at_once() {
+        let effect = copy(&[op(2, 1)], [(1, 1)].into(), [(1, 1)].into());
+        assert_eq!(
+            next_step(&Applied::default(), vec![effect.clone()], false),
+            Next::Merge {
+                now: vec![effect],
+                later: Vec::new(),
+                makings: false
+            }
+        );
+    }
+
+    /// A booking cancelled after its owner saw a second booking, made after
+    /// seeing the first: each copy waits for the other, and together they
+    /// bring all they wait for.
+    #[test]
+    fn copies_that_wait_for_each_other_go_in_together() {
+        let first = copy(&[op(1, 1), op(1, 3)], [(1, 2)].into(), Frontier::default());
+        let second = copy(&[op(1, 2)], [(1, 1)].into(), [(1, 1)].into());
+        match next_step(
+            &Applied::default(),
+            vec![first.clone(), second.clone()],
+            true,
+        ) {
+            Next::Merge {
+                now,
+                later,
+                makings: false,
+            } => {
+                assert_eq!((now, later), (vec![first, second], vec![]));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// A cancellation that waits for a booking from elsewhere: the
+    /// cancelled booking goes in as it was made, its cancellation waits.
+    #[test]
+    fn a_booking_goes_in_as_made_while_its_later_decision_waits() {
+        let cancelled = copy(
+            &[op(1, 1), op(1, 2)],
+            [(1, 1), (3, 1)].into(),
+            Frontier::default(),
+        );
+        match next_step(&Applied::default(), vec![cancelled.clone()], true) {
+            Next::Merge {
+                now,
+                later,
+                makings: true,
+            } => {
+                assert_eq!(
+                    now,
+                    [copy(&[op(1, 1)], Frontier::default(), Frontier::default())]
+                );
+                assert_eq!(later, std::slice::from_ref(&cancelled));
+            }
+            other => panic!("{other:?}"),
+        }
+        let mut applied = Applied::default();
+        applied.insert(op(1, 1));
+        assert_eq!(
+            next_step(&applied, vec![cancelled.clone()], true),
+            Next::HoldBack(vec![cancelled]),
+            "made here already: the cancellation waits for node 3's op"
+        );
+    }
+}
