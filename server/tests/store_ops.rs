@@ -614,6 +614,7 @@ async fn a_merged_copy_or_a_decision_ends_the_quiet_a_writer_answers_by() {
         "and did"
     );
 
+    let (kept, _) = book(&store, showtime, "F2").await.unwrap();
     let mark = store.quiet_mark().expect("the merge has ended");
     let deps = Frontier::default();
     let by = Decider {
@@ -621,7 +622,7 @@ async fn a_merged_copy_or_a_decision_ends_the_quiet_a_writer_answers_by() {
         epoch: 1,
         deps: &deps,
     };
-    store.cancel_booking(booked, &by).await.unwrap().unwrap();
+    store.cancel_booking(kept, &by).await.unwrap().unwrap();
     assert!(!store.quiet_since(mark), "a decision changes a status");
     assert!(store.quiet_mark().is_some(), "and has ended");
 }
