@@ -6,99 +6,15 @@
 
 mod common;
 
+use common::gateway::{
+    answered_by, every_node_in_rotation, start_gateway, start_gateway_for, start_gateway_with,
+    PATIENCE,
+};
 use common::relay::Relay;
-use common::{cluster_specs, eventually, start_all, TestNode};
+use common::{cluster_specs, eventually, start_all};
 use futures::StreamExt;
 use std::collections::BTreeSet;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
-
-const PATIENCE: Duration = Duration::from_secs(20);
-
-/// A `moviebook gateway` process; killed when dropped.
-struct TestGateway {
-    base_url: String,
-    process: Child,
-}
-
-impl Drop for TestGateway {
-    fn drop(&mut self) {
-        let _ = self.process.kill();
-        let _ = self.process.wait();
-    }
-}
-
-async fn start_gateway(nodes: &[&TestNode]) -> TestGateway {
-    let addresses: Vec<&str> = nodes
-        .iter()
-        .map(|node| node.base_url.trim_start_matches("http://"))
-        .collect();
-    start_gateway_for(&addresses)
-}
-
-/// A gateway over the given node addresses, numbered 1, 2, ... in order.
-fn start_gateway_for(addresses: &[&str]) -> TestGateway {
-    start_gateway_with(addresses, &[])
-}
-
-/// `start_gateway_for`, with more flags.
-fn start_gateway_with(addresses: &[&str], flags: &[&str]) -> TestGateway {
-    let members: Vec<String> = addresses
-        .iter()
-        .enumerate()
-        .map(|(i, address)| format!("{}={address}", i + 1))
-        .collect();
-    let mut process = Command::new(env!("CARGO_BIN_EXE_moviebook"))
-        .args(["gateway", "--port", "0", "--nodes", &members.join(",")])
-        .args(flags)
-        .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start moviebook gateway");
-    let (address, _) = common::listening_address(&mut process);
-    TestGateway {
-        base_url: format!("http://{address}"),
-        process,
-    }
-}
-
-/// Which node answered a GET through the gateway; panics on an error status.
-async fn answered_by(client: &reqwest::Client, gateway: &TestGateway) -> Option<String> {
-    let response = client
-        .get(format!("{}/api/movies", gateway.base_url))
-        .send()
-        .await
-        .ok()?;
-    assert!(
-        response.status().is_success(),
-        "the gateway answered {}",
-        response.status()
-    );
-    response
-        .headers()
-        .get("x-moviebook-node")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
-}
-
-/// Whether, within `PATIENCE`, `nodes` requests in a row reach `nodes`
-/// different nodes: every node passed a health check and is in rotation.
-async fn every_node_in_rotation(
-    client: &reqwest::Client,
-    gateway: &TestGateway,
-    nodes: usize,
-) -> bool {
-    let all_seen = eventually(PATIENCE, || async {
-        let mut seen = BTreeSet::new();
-        for _ in 0..nodes {
-            seen.insert(answered_by(client, gateway).await?);
-        }
-        (seen.len() == nodes).then_some(())
-    })
-    .await;
-    all_seen.is_some()
-}
 
 #[tokio::test]
 async fn requests_go_round_every_node_and_survive_a_killed_one() {
