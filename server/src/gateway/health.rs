@@ -1,8 +1,11 @@
 //! Health checks: every half second the gateway asks each node for
 //! `/api/health`. A node that does not answer leaves the rotation; one that
 //! answers again comes back. The node's reported load (requests in flight)
-//! sets its weight for weighted round robin.
+//! sets its weight for weighted round robin. The leader the nodes name, and
+//! the replication mode each gives at `/api/replication`, tell the gateway
+//! where writes go (`writes.rs`).
 
+use super::writes::{ClusterView, NodeReport};
 use super::Shared;
 use cluster::NodeId;
 use serde_json::json;
@@ -34,16 +37,22 @@ pub fn start(shared: Arc<Shared>, mut stop: broadcast::Receiver<()>) {
             let checks = shared
                 .nodes
                 .iter()
-                .map(|(&id, address)| async move { (id, reported_load(shared, address).await) });
-            for (node, load) in futures::future::join_all(checks).await {
+                .map(|(&id, address)| async move { (id, check(shared, address).await) });
+            let checked = futures::future::join_all(checks).await;
+            let reports: Vec<NodeReport> = checked
+                .iter()
+                .filter_map(|(_, found)| found.map(|(_, report)| report))
+                .collect();
+            shared.learn(ClusterView::from_reports(&reports));
+            for (node, found) in checked {
                 {
                     let mut balancer = shared.balancer();
-                    balancer.set_live(node, load.is_some());
-                    if let Some(load) = load {
+                    balancer.set_live(node, found.is_some());
+                    if let Some((load, _)) = found {
                         balancer.set_load(node, load / SATURATED_AT);
                     }
                 }
-                let live = load.is_some();
+                let live = found.is_some();
                 if announced.insert(node, live) == Some(live) {
                     continue;
                 }
@@ -59,11 +68,21 @@ pub fn start(shared: Arc<Shared>, mut stop: broadcast::Receiver<()>) {
     });
 }
 
-/// The node's own load from its `/api/health`, or None if it did not answer.
-async fn reported_load(shared: &Shared, address: &str) -> Option<f64> {
+/// The node's own load from its `/api/health` and what it reports of the
+/// cluster, or None if it did not answer. Its mode is asked next (not at
+/// the same time, which would count in the load it reports); a node that
+/// answers its health but not that is still live.
+async fn check(shared: &Shared, address: &str) -> Option<(f64, NodeReport)> {
+    let health = answer(shared, address, "/api/health").await?;
+    let mode = answer(shared, address, "/api/replication").await;
+    Some((own_load(&health), NodeReport::read(&health, mode.as_ref())))
+}
+
+/// A node's JSON answer to a GET of `path`, if it gave one in time.
+async fn answer(shared: &Shared, address: &str, path: &str) -> Option<serde_json::Value> {
     let response = shared
         .client
-        .get(format!("http://{address}/api/health"))
+        .get(format!("http://{address}{path}"))
         .timeout(CHECK_TIMEOUT)
         .send()
         .await
@@ -71,8 +90,7 @@ async fn reported_load(shared: &Shared, address: &str) -> Option<f64> {
     if !response.status().is_success() {
         return None;
     }
-    let health = response.json::<serde_json::Value>().await.ok()?;
-    Some(own_load(&health))
+    response.json::<serde_json::Value>().await.ok()
 }
 
 /// The load a node reports for itself in its health answer.

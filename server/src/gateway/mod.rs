@@ -1,7 +1,8 @@
 //! The gateway: the cluster's one public address. It serves the browser by
 //! forwarding each request to a live node chosen by `cluster::balancer`
 //! (`proxy.rs`), takes nodes out of rotation and back by health checks
-//! (`health.rs`), and merges every node's event feed into its own
+//! (`health.rs`), sends writes straight to the leader in master-slave
+//! (`writes.rs`), and merges every node's event feed into its own
 //! `/ws/events`, adding its routing decisions (`feed.rs`). Run by `up`, it
 //! also lets operators kill, pause and restart the nodes it supervises
 //! (`control.rs`); `/api/nodes/{id}/...` reaches one chosen node. Its API
@@ -13,6 +14,7 @@ mod health;
 mod openapi;
 mod proxy;
 mod rate_limit;
+mod writes;
 
 pub use control::NodeControl;
 pub use rate_limit::RateLimits;
@@ -60,6 +62,8 @@ pub struct Gateway {
 struct Shared {
     nodes: BTreeMap<NodeId, String>,
     balancer: Mutex<Balancer>,
+    /// The leader and the replication mode, as the last health round heard.
+    cluster: Mutex<writes::ClusterView>,
     client: reqwest::Client,
     /// Every event as JSON text, from the nodes and from the gateway itself.
     feed: broadcast::Sender<String>,
@@ -73,6 +77,22 @@ impl Shared {
     // usable, so carry on with them.
     fn balancer(&self) -> MutexGuard<'_, Balancer> {
         self.balancer.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn cluster_view(&self) -> writes::ClusterView {
+        *self.cluster.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Takes what a health round heard, and says when the leader changed.
+    fn learn(&self, view: writes::ClusterView) {
+        let before = std::mem::replace(
+            &mut *self.cluster.lock().unwrap_or_else(|e| e.into_inner()),
+            view,
+        );
+        if before != view {
+            let strategy = view.strategy.map(|s| s.name());
+            tracing::info!(leader = ?view.leader, ?strategy, "the nodes report a new leader or mode");
+        }
     }
 
     fn strategy_name(&self) -> String {
@@ -111,6 +131,7 @@ pub async fn run(
     }
     let shared = Arc::new(Shared {
         balancer: Mutex::new(balancer),
+        cluster: Mutex::default(),
         forwarded: ids.iter().map(|id| (*id, AtomicU64::new(0))).collect(),
         nodes: gateway.nodes.clone(),
         client,
@@ -191,6 +212,12 @@ struct GatewayStatus {
     /// The balancing strategy: round_robin, least_connections or
     /// weighted_round_robin.
     strategy: String,
+    /// The leader the nodes report, if any.
+    leader: Option<NodeId>,
+    /// How the nodes report they replicate: master-slave, multi-master or
+    /// gossip. In master-slave, writes go straight to the leader while it
+    /// passes its health checks.
+    replication: Option<&'static str>,
     nodes: Vec<NodeStatus>,
 }
 
@@ -215,8 +242,8 @@ struct NodeStatus {
     paused_for_ms: u64,
 }
 
-/// The balancing strategy, and every node as the gateway sees it (with its
-/// process, when the gateway runs it).
+/// The balancing strategy, the leader writes go to, and every node as the
+/// gateway sees it (with its process, when the gateway runs it).
 #[utoipa::path(get, path = "/gateway/status", tag = "gateway", responses(
     (status = 200, description = "The gateway and its nodes", body = GatewayStatus),
 ))]
@@ -249,8 +276,11 @@ async fn status(State(shared): State<Arc<Shared>>) -> Json<GatewayStatus> {
             })
             .collect()
     };
+    let cluster = shared.cluster_view();
     Json(GatewayStatus {
         strategy: shared.strategy_name(),
+        leader: cluster.leader,
+        replication: cluster.strategy.map(|s| s.name()),
         nodes,
     })
 }

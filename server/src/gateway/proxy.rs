@@ -1,4 +1,5 @@
-//! Forwarding: each request goes to the node the balancer picks. A node that
+//! Forwarding: each request goes to the node the balancer picks, or, for a
+//! write in master-slave, to the leader (`writes.rs`). A node that
 //! refuses the connection never saw the request, so the request is tried on
 //! the next live node and the dead one leaves the rotation. A node that took
 //! the request and then failed is retried elsewhere only for GET, HEAD and
@@ -8,6 +9,7 @@
 //! asked of the next node, so a page gets its build's files from whichever
 //! node serves that build.
 
+use super::writes::{self, Request, Route};
 use super::Shared;
 use crate::http::HttpError;
 use app::error::{ApiError, ErrorCode};
@@ -55,13 +57,22 @@ pub async fn forward(
     let path_and_query = uri.path_and_query().map_or("/", |p| p.as_str());
     let forwarded_headers = end_to_end(&headers);
     let safe_to_repeat = matches!(method, Method::GET | Method::HEAD | Method::OPTIONS);
+    let request = Request::of(&method, uri.path());
 
     let mut tried: Vec<NodeId> = Vec::new();
     loop {
+        let cluster = shared.cluster_view();
+        let (chosen, to_leader) = {
+            let mut balancer = shared.balancer();
+            let route = writes::route(request, &cluster, |id| balancer.is_live(id), &tried);
+            match route {
+                Route::Leader(leader) => (Some(leader), true),
+                Route::Balanced => (balancer.choose(&tried), false),
+            }
+        };
         // With no node in rotation (all failed their last health check, or
         // none has been checked yet), try the others anyway: a node that
         // answers is better than a 503.
-        let chosen = shared.balancer().choose(&tried);
         let fallback = || shared.nodes.keys().find(|id| !tried.contains(id)).copied();
         let Some(node) = chosen.or_else(fallback) else {
             let error = ApiError::new(
@@ -94,7 +105,12 @@ pub async fn forward(
                 );
             }
             Ok(response) => {
-                answered(&shared, node, (&method, uri.path()), &response, started);
+                let routed = Routed {
+                    node,
+                    to_leader,
+                    started,
+                };
+                answered(&shared, routed, (&method, uri.path()), &response);
                 return response;
             }
             Err(e) if e.is_connect() => {
@@ -166,7 +182,12 @@ pub async fn pinned(
     .await;
     match answer {
         Ok(Ok(response)) => {
-            answered(&shared, node, (&method, uri.path()), &response, started);
+            let routed = Routed {
+                node,
+                to_leader: false,
+                started,
+            };
+            answered(&shared, routed, (&method, uri.path()), &response);
             response
         }
         Ok(Err(e)) if !e.is_connect() && !e.is_timeout() => {
@@ -238,14 +259,25 @@ async fn ask(
     read_answer(response).await
 }
 
+/// Where a request went, and since when.
+struct Routed {
+    node: NodeId,
+    /// Sent to the leader as a write, rather than by the balancer.
+    to_leader: bool,
+    started: Instant,
+}
+
 /// Counts a node's answer, and puts it on the feed if it answered a page
 /// or an API call.
 fn answered(
     shared: &Shared,
-    node: NodeId,
+    Routed {
+        node,
+        to_leader,
+        started,
+    }: Routed,
     (method, path): (&Method, &str),
     response: &Response,
-    started: Instant,
 ) {
     if let Some(count) = shared.forwarded.get(&node) {
         count.fetch_add(1, Ordering::Relaxed);
@@ -255,6 +287,10 @@ fn answered(
         .increment(1);
     metrics::histogram!("moviebook_gateway_request_duration_seconds", "node" => node.to_string())
         .record(started.elapsed().as_secs_f64());
+    if to_leader {
+        metrics::counter!("moviebook_gateway_writes_to_leader_total", "node" => node.to_string())
+            .increment(1);
+    }
     if is_page_or_api(path) {
         shared.publish(json!({
             "kind": "routing",
@@ -262,6 +298,7 @@ fn answered(
             "path": path,
             "target": node,
             "strategy": shared.strategy_name(),
+            "toLeader": to_leader,
             "status": response.status().as_u16(),
             "durationMs": started.elapsed().as_secs_f64() * 1000.0,
         }));
