@@ -14,6 +14,7 @@
 
 mod anti_entropy;
 mod arrivals;
+mod backlog;
 mod claims;
 mod held_back;
 mod in_flight;

@@ -12,12 +12,12 @@
 //! twice, pushed and pulled. A gossiping node pushes a new change to
 //! `fanout` peers chosen at random; gossip rounds take it on from there.
 
+use super::backlog::{Admission, Backlog};
 use super::wire::{Change, ReplicationRequest};
 use super::ReplicatedCinema;
 use cluster::rng::SplitMix64;
 use cluster::NodeId;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 
@@ -33,44 +33,6 @@ pub(super) struct Outbox(Mutex<HashMap<NodeId, PeerQueue>>);
 struct PeerQueue {
     changes: mpsc::UnboundedSender<Change>,
     waiting: Backlog,
-}
-
-/// How many changes wait for a peer, up to `MOST_QUEUED`, and whether the
-/// peer was asked to sync since its queue last had room.
-#[derive(Clone, Default)]
-struct Backlog(Arc<(AtomicUsize, AtomicBool)>);
-
-/// What became of a change offered to a backlog.
-#[derive(Debug, PartialEq, Eq)]
-enum Admission {
-    Queued,
-    /// Full: left to anti-entropy, and the first so since the queue had
-    /// room, so the peer is to be asked to sync now.
-    FullAskSync,
-    /// Full, and the peer has been asked already.
-    Full,
-}
-
-impl Backlog {
-    /// Counts one more change waiting, unless as many as allowed wait.
-    fn admit(&self) -> Admission {
-        let (waiting, asked) = &*self.0;
-        let queued = waiting
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |waiting| {
-                (waiting < MOST_QUEUED).then_some(waiting + 1)
-            })
-            .is_ok();
-        match (queued, asked.swap(!queued, Ordering::Relaxed)) {
-            (true, _) => Admission::Queued,
-            (false, false) => Admission::FullAskSync,
-            (false, true) => Admission::Full,
-        }
-    }
-
-    /// Counts `count` changes taken off the queue to be sent.
-    fn taken(&self, count: usize) {
-        self.0 .0.fetch_sub(count, Ordering::Relaxed);
-    }
 }
 
 impl ReplicatedCinema {
@@ -96,7 +58,7 @@ impl ReplicatedCinema {
         for peer in peers {
             let queue = queues.entry(peer).or_insert_with(|| {
                 let (changes, queued) = mpsc::unbounded_channel();
-                let waiting = Backlog::default();
+                let waiting = Backlog::new(MOST_QUEUED);
                 tokio::spawn(send_batches(
                     Arc::new(self.clone()),
                     peer,
@@ -105,7 +67,7 @@ impl ReplicatedCinema {
                 ));
                 PeerQueue { changes, waiting }
             });
-            match queue.waiting.admit() {
+            match queue.waiting.admit(1) {
                 Admission::Queued => {
                     let _ = queue.changes.send(change.clone());
                 }
@@ -150,26 +112,5 @@ async fn send_batches(
         {
             tracing::debug!(peer, count, error = ?e, "a replica did not take a batch yet");
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{Admission, Backlog, MOST_QUEUED};
-
-    #[test]
-    fn a_backlog_admits_up_to_its_bound_and_again_once_changes_are_taken() {
-        let backlog = Backlog::default();
-        assert!((0..MOST_QUEUED).all(|_| backlog.admit() == Admission::Queued));
-        assert_eq!(
-            backlog.admit(),
-            Admission::FullAskSync,
-            "full: left to anti-entropy, and the peer asked to sync"
-        );
-        assert_eq!(backlog.admit(), Admission::Full, "asked once");
-        backlog.taken(2);
-        assert_eq!(backlog.admit(), Admission::Queued);
-        assert_eq!(backlog.admit(), Admission::Queued);
-        assert_eq!(backlog.admit(), Admission::FullAskSync, "full again");
     }
 }

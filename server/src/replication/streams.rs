@@ -14,13 +14,13 @@
 //! may well hold it) and the peer is asked, once, to sync now, so it catches up
 //! by pulling, in pages, rather than from a queue as long as the overload.
 
+use super::backlog::{Admission, Backlog};
 use super::wire::{ApplyOutcome, Change, EpochChange, ReplicationReply, ReplicationRequest};
 use super::ReplicatedCinema;
 use crate::runtime::transport::CallError;
 use cluster::election::Epoch;
 use cluster::NodeId;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
@@ -49,9 +49,8 @@ pub(super) struct Streams(Mutex<HashMap<NodeId, Stream>>);
 /// The way into one peer's stream.
 struct Stream {
     queue: mpsc::UnboundedSender<Queued>,
-    queued_bytes: Arc<AtomicUsize>,
-    /// The peer was asked to sync since its queue last had room.
-    asked_to_sync: bool,
+    /// The bytes of the changes queued.
+    queued: Backlog,
 }
 
 /// A change waiting in a stream, and where its answer goes.
@@ -76,21 +75,16 @@ impl ReplicatedCinema {
         let stream = streams
             .entry(peer)
             .or_insert_with(|| self.start_stream(peer));
-        let admitted = stream
-            .queued_bytes
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |queued| {
-                (queued + bytes <= MOST_QUEUED_BYTES).then_some(queued + bytes)
-            })
-            .is_ok();
-        let ask = !admitted && !stream.asked_to_sync;
-        stream.asked_to_sync = !admitted;
-        if !admitted {
-            drop(streams);
-            let _ = answer.send(Delivery::Failed);
-            if ask {
-                self.ask_to_sync(peer);
+        match stream.queued.admit(bytes) {
+            Admission::Queued => {}
+            full => {
+                drop(streams);
+                let _ = answer.send(Delivery::Failed);
+                if full == Admission::FullAskSync {
+                    self.ask_to_sync(peer);
+                }
+                return delivered;
             }
-            return delivered;
         }
         let queued = Queued {
             change: EpochChange { epoch, change },
@@ -105,18 +99,9 @@ impl ReplicatedCinema {
 
     fn start_stream(&self, peer: NodeId) -> Stream {
         let (queue, waiting) = mpsc::unbounded_channel();
-        let queued_bytes = Arc::new(AtomicUsize::new(0));
-        tokio::spawn(send_calls(
-            self.clone(),
-            peer,
-            waiting,
-            queued_bytes.clone(),
-        ));
-        Stream {
-            queue,
-            queued_bytes,
-            asked_to_sync: false,
-        }
+        let queued = Backlog::new(MOST_QUEUED_BYTES);
+        tokio::spawn(send_calls(self.clone(), peer, waiting, queued.clone()));
+        Stream { queue, queued }
     }
 
     /// Tells `peer` it has fallen behind this node's stream: it pulls what
@@ -137,7 +122,7 @@ async fn send_calls(
     cinema: ReplicatedCinema,
     peer: NodeId,
     mut waiting: mpsc::UnboundedReceiver<Queued>,
-    queued_bytes: Arc<AtomicUsize>,
+    queued: Backlog,
 ) {
     let window = Arc::new(Semaphore::new(WINDOW));
     while let Some(first) = waiting.recv().await {
@@ -154,7 +139,7 @@ async fn send_calls(
             }
         }
         let bytes: usize = batch.iter().map(|queued| queued.bytes).sum();
-        queued_bytes.fetch_sub(bytes, Ordering::Relaxed);
+        queued.taken(bytes);
         let (changes, answers): (Vec<EpochChange>, Vec<oneshot::Sender<Delivery>>) = batch
             .into_iter()
             .map(|queued| (queued.change, queued.answer))

@@ -35,15 +35,19 @@ pub(super) async fn settle_alone(
             labels.push(label.as_str());
         }
     }
-    // The copies held here already, or with a seat some booking here claims.
+    // The copies held here already, or with a seat some booking here
+    // claims. Each is looked up through an index (LATERAL ... LIMIT 1 keeps
+    // the planner from hashing a whole table): the cost of a copy must not
+    // grow with the bookings already here.
     let met: Vec<i32> = sqlx::query_scalar(
         "SELECT (c.n - 1)::INTEGER FROM unnest($1::UUID[]) WITH ORDINALITY AS c(id, n) \
-         WHERE EXISTS (SELECT 1 FROM bookings b WHERE b.id = c.id) \
+         CROSS JOIN LATERAL (SELECT 1 FROM bookings b WHERE b.id = c.id LIMIT 1) held \
          UNION \
          SELECT s.copy FROM unnest($2::INTEGER[], $3::BIGINT[], $4::TEXT[]) \
                 AS s(copy, showtime_id, label) \
-         WHERE EXISTS (SELECT 1 FROM booking_seats bs \
-                       WHERE bs.showtime_id = s.showtime_id AND bs.seat_label = s.label)",
+         CROSS JOIN LATERAL (SELECT 1 FROM booking_seats bs \
+                             WHERE bs.showtime_id = s.showtime_id AND bs.seat_label = s.label \
+                             LIMIT 1) claimed",
     )
     .bind(&ids)
     .bind(&seat_copies)
