@@ -37,7 +37,6 @@ const OPERATORS_ONLY: &[(&str, &str)] = &[
     ("post", "/api/movies"),
     ("post", "/api/election"),
     ("put", "/api/replication"),
-    ("get", "/api/replication/progress"),
     ("post", "/api/faults"),
     ("delete", "/api/faults"),
     ("post", "/api/faults/clock"),
