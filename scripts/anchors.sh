@@ -76,10 +76,10 @@ etcd_stop() {
 
 etcd_anchor() {
   if ! command -v etcd >/dev/null || ! command -v etcdctl >/dev/null; then
-    step "installing etcd (Debian's etcd-server and etcd-client)"
+    step "installing etcd (Debian's etcd-server and etcd-client)" >&2
     # In a subshell: apt_install exits when it fails, and a missing etcd
     # only skips this anchor.
-    (apt_install etcd-server etcd-client) >&2 || true
+    (apt_install etcd-server etcd-client) > "$WORK/apt.log" 2>&1 || tail -5 "$WORK/apt.log" >&2
   fi
   if ! command -v etcd >/dev/null || ! command -v etcdctl >/dev/null; then
     echo "anchor etcd: skipped (etcd-server and etcd-client could not be installed)"
