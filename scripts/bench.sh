@@ -152,14 +152,10 @@ if [ -z "$QUICK" ]; then
   done
 
   step "a replica's merge alone (1, 50 and 200 copies per call), beside insert_own_bookings above"
-  # PLACEHOLDER until the merge can be timed alone: this step runs
-  # `moviebook-bench merge` once that subcommand exists, and says it is
-  # skipped until then.
-  if target/release/moviebook-bench --help | grep -qE '^ +merge( |$)'; then
-    target/release/moviebook-bench merge --database-url "$NODE_DB" --copies-per-call 1,50,200 --seconds 10
-  else
-    echo "skipped: this moviebook-bench has no 'merge' subcommand yet"
-  fi
+  # Store::merge_replicas, as a replica calls it, on new bookings of free
+  # seats (the set-based path nearly every copy takes), one call at a time.
+  target/release/moviebook-bench merge --database-url "$NODE_DB" --copies-per-call 1,50,200 --seconds 10 \
+    | tee "$BENCH_DATA/merge-alone.txt"
 fi
 
 # ---- clusters --------------------------------------------------------------
