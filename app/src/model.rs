@@ -254,6 +254,10 @@ pub struct ReplicationProgress {
     pub calls_sent: u64,
     /// Bookings this node wrote as their origin.
     pub bookings_written: u64,
+    /// Times a peer's queue was full and the peer was asked to pull.
+    pub asked_to_sync: u64,
+    /// Copies waiting here for what they depend on (causal), now.
+    pub held_back: u64,
     /// How long new bookings took to reach this node from their origin's
     /// commit, on real time: (a bucket's upper bound in ms, its count), for
     /// the non-empty buckets, with bounds the same on every node.

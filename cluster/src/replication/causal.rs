@@ -18,6 +18,7 @@
 //! copies step by step as `next_step` says.
 
 use super::ops::{Applied, Frontier, OpId};
+use std::collections::BTreeSet;
 
 /// A copy as causal delivery sees it.
 pub trait CausalCopy: Sized {
@@ -33,9 +34,10 @@ pub trait CausalCopy: Sized {
 /// What a replica does next with copies waiting to go in.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Next<C> {
-    /// Merge `now`, then ask again about `later`. `makings` says that `now`
-    /// holds bookings as they were made, their later decisions waiting in
-    /// `later`.
+    /// Merge `now` at once, in its order (each copy after its causes, under
+    /// causal consistency), then ask again about `later`. `makings` says
+    /// that `now` holds bookings as they were made, their later decisions
+    /// waiting in `later`.
     Merge {
         now: Vec<C>,
         later: Vec<C>,
@@ -56,9 +58,26 @@ pub fn next_step<C: CausalCopy>(applied: &Applied, pending: Vec<C>, causal: bool
     if !causal {
         return merge(pending, Vec::new());
     }
-    let (ready, waiting): (Vec<C>, Vec<C>) = pending
-        .into_iter()
-        .partition(|copy| dependencies_met(applied, std::slice::from_ref(copy)));
+    // Copies whose causes are here, then those whose causes are here or
+    // among those, and so on: a causal order, so the whole of it can go in
+    // at once, each copy after its causes. A node's copies arrive a batch of
+    // its writes after another, each depending on the last; taken pass by
+    // pass, each pass a transaction, they would go in a few at a time.
+    let mut ready: Vec<C> = Vec::new();
+    let mut brought: BTreeSet<OpId> = BTreeSet::new();
+    let mut waiting = pending;
+    loop {
+        let (now, still): (Vec<C>, Vec<C>) = waiting.into_iter().partition(|copy| {
+            let with_own = |op: &OpId| brought.contains(op) || copy.ops().contains(op);
+            met(applied, copy.deps(), with_own)
+        });
+        waiting = still;
+        if now.is_empty() {
+            break;
+        }
+        brought.extend(now.iter().flat_map(CausalCopy::ops).copied());
+        ready.extend(now);
+    }
     if !ready.is_empty() {
         return merge(ready, waiting);
     }
@@ -95,11 +114,26 @@ fn merge<C>(now: Vec<C>, later: Vec<C>) -> Next<C> {
 /// Whether everything the latest ops of `copies` depended on is applied,
 /// the ops they bring themselves aside.
 pub fn dependencies_met<C: CausalCopy>(applied: &Applied, copies: &[C]) -> bool {
-    let mut applied = applied.clone();
-    for op in copies.iter().flat_map(CausalCopy::ops) {
-        applied.insert(*op);
-    }
-    copies.iter().all(|copy| applied.covers(copy.deps()))
+    let brought: BTreeSet<OpId> = copies.iter().flat_map(CausalCopy::ops).copied().collect();
+    copies
+        .iter()
+        .all(|copy| met(applied, copy.deps(), |op| brought.contains(op)))
+}
+
+/// Whether every op `deps` counts is applied or `brought`.
+fn met(applied: &Applied, deps: &Frontier, brought: impl Fn(&OpId) -> bool) -> bool {
+    deps.iter().all(|(origin, through)| {
+        // The first op missing ends the search, so a replica far behind
+        // does not walk its whole gap for each copy.
+        let here = applied
+            .ranges()
+            .get(&origin)
+            .map_or(0, |range| range.through);
+        (here + 1..=through).all(|number| {
+            let op = OpId { origin, number };
+            applied.contains(op) || brought(&op)
+        })
+    })
 }
 
 #[cfg(test)]
@@ -145,28 +179,53 @@ mod tests {
     fn a_copy_goes_in_once_its_causes_are_here_and_the_rest_waits() {
         let cause = copy(&[op(1, 1)], Frontier::default(), Frontier::default());
         let effect = copy(&[op(2, 1)], [(1, 1)].into(), [(1, 1)].into());
+        let elsewhere = copy(&[op(3, 1)], [(4, 1)].into(), [(4, 1)].into());
+        let arriving = vec![effect.clone(), elsewhere.clone(), cause.clone()];
         let Next::Merge {
             now,
             later,
             makings,
-        } = next_step(
-            &Applied::default(),
-            vec![effect.clone(), cause.clone()],
-            true,
-        )
+        } = next_step(&Applied::default(), arriving, true)
         else {
             panic!("the cause goes in");
         };
-        assert_eq!(
-            (now, later.clone(), makings),
-            (vec![cause], vec![effect.clone()], false)
-        );
+        assert_eq!(now, [cause, effect], "each after its cause");
+        assert_eq!((later.clone(), makings), (vec![elsewhere.clone()], false));
         let mut applied = Applied::default();
         applied.insert(op(1, 1));
-        assert!(
-            matches!(next_step(&applied, later, true), Next::Merge { now, .. } if now == [effect])
+        applied.insert(op(2, 1));
+        assert_eq!(
+            next_step(&applied, later, true),
+            Next::HoldBack(vec![elsewhere]),
+            "node 4's op is still to come"
         );
         assert_eq!(next_step::<Copy>(&applied, Vec::new(), true), Next::Done);
+    }
+
+    /// A node's writes, each made after the one before: they arrive out
+    /// of order, and all go in at once, each after its cause.
+    #[test]
+    fn a_chain_of_causes_goes_in_at_once_in_causal_order() {
+        let chain: Vec<Copy> = (1..=4)
+            .map(|n| copy(&[op(1, n)], [(1, n - 1)].into(), [(1, n - 1)].into()))
+            .collect();
+        let arriving = vec![
+            chain[2].clone(),
+            chain[0].clone(),
+            chain[3].clone(),
+            chain[1].clone(),
+        ];
+        match next_step(&Applied::default(), arriving, true) {
+            Next::Merge {
+                now,
+                later,
+                makings: false,
+            } => {
+                assert_eq!(now, chain);
+                assert!(later.is_empty());
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

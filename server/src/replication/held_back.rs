@@ -58,6 +58,11 @@ impl HeldBack {
         }
     }
 
+    /// How many copies are held back.
+    pub(super) fn len(&self) -> usize {
+        self.lock().len()
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Arrival>> {
         // A queue of copies holds no invariant a panic could break.
         self.0.lock().unwrap_or_else(|e| e.into_inner())

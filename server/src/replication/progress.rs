@@ -1,6 +1,6 @@
 //! What this node's replication has done since it started, counted as it
 //! happens: copies merged and the transactions that merged them, calls sent
-//! to peers, bookings written here, and a histogram of how long copies took
+//! to peers, bookings written here, peers asked to pull, copies held back, and a histogram of how long copies took
 //! to arrive, on real time. Reading it touches no database, so a benchmark
 //! can poll every node while it loads them without slowing what it measures
 //! (`GET /api/replication/progress`).
@@ -17,6 +17,7 @@ pub(super) struct Progress {
     replica_transactions: AtomicU64,
     calls_sent: AtomicU64,
     bookings_written: AtomicU64,
+    asked_to_sync: AtomicU64,
     lag: Mutex<LagHistogram>,
 }
 
@@ -37,6 +38,10 @@ impl Progress {
 
     pub(super) fn booking_written(&self) {
         self.bookings_written.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(super) fn asked_to_sync(&self) {
+        self.asked_to_sync.fetch_add(1, Ordering::Relaxed);
     }
 
     pub(super) fn arrived_after(&self, lag_ms: f64) {
@@ -62,6 +67,8 @@ impl ReplicatedCinema {
             replica_transactions: counted.replica_transactions.load(Ordering::Relaxed),
             calls_sent: counted.calls_sent.load(Ordering::Relaxed),
             bookings_written: counted.bookings_written.load(Ordering::Relaxed),
+            asked_to_sync: counted.asked_to_sync.load(Ordering::Relaxed),
+            held_back: self.held_back.len() as u64,
             lag_ms: counted
                 .lag
                 .lock()

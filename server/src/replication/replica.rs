@@ -189,11 +189,14 @@ impl ReplicatedCinema {
                     return Ok(taken);
                 }
                 Next::Merge { now, later, .. } => {
-                    // Side by side, in transactions of `COPIES_PER_MERGE`.
+                    // In causal order, in one transaction, so no effect is
+                    // ever seen here without its cause; otherwise side by
+                    // side, in transactions of `COPIES_PER_MERGE`.
+                    let per_merge = if causal { now.len() } else { COPIES_PER_MERGE };
                     let mut batches = Vec::new();
                     let mut now = now.into_iter().peekable();
                     while now.peek().is_some() {
-                        batches.push(now.by_ref().take(COPIES_PER_MERGE).collect::<Vec<_>>());
+                        batches.push(now.by_ref().take(per_merge).collect::<Vec<_>>());
                     }
                     let merged: Vec<Result<usize, ApiError>> = futures::stream::iter(batches)
                         .map(|batch| self.merge_unless_refused(batch))

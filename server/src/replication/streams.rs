@@ -107,6 +107,7 @@ impl ReplicatedCinema {
     /// Tells `peer` it has fallen behind this node's stream: it pulls what
     /// it lacks now rather than at its next anti-entropy round.
     pub(super) fn ask_to_sync(&self, peer: NodeId) {
+        self.progress.asked_to_sync();
         let call = self.call(peer, ReplicationRequest::SyncNow);
         tokio::spawn(async move {
             if let Err(e) = call.await {
