@@ -150,7 +150,9 @@ EOF
   port=$PRIMARY_PORT
   for standby in s1 s2; do
     port=$(free_port $((port + 1)))
-    as_postgres "$PG/pg_basebackup" -h 127.0.0.1 -p "$PRIMARY_PORT" -U postgres -D "$WORK/pg-$standby" -R -X stream >/dev/null
+    # A fast checkpoint: the default spread one makes each copy wait minutes.
+    as_postgres "$PG/pg_basebackup" -h 127.0.0.1 -p "$PRIMARY_PORT" -U postgres -D "$WORK/pg-$standby" -R -X stream \
+      --checkpoint=fast >/dev/null
     printf "port = %s\nprimary_conninfo = 'host=127.0.0.1 port=%s user=postgres application_name=%s'\n" \
       "$port" "$PRIMARY_PORT" "$standby" >> "$WORK/pg-$standby/postgresql.auto.conf"
     as_postgres "$PG/pg_ctl" -D "$WORK/pg-$standby" -l "$WORK/pg-$standby.log" -w start >/dev/null
