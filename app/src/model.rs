@@ -259,9 +259,19 @@ pub struct ReplicationProgress {
     /// Copies waiting here for what they depend on (causal), now.
     pub held_back: u64,
     /// How long new bookings took to reach this node from their origin's
-    /// commit, on real time: (a bucket's upper bound in ms, its count), for
-    /// the non-empty buckets, with bounds the same on every node.
-    pub lag_ms: Vec<(f64, u64)>,
+    /// commit, on real time: the non-empty buckets of a histogram whose
+    /// bounds are the same on every node.
+    pub lag_ms: Vec<LagBucket>,
+}
+
+/// One bucket of a lag histogram: how many copies took up to `up_to_ms`
+/// (and more than the bucket below).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct LagBucket {
+    pub up_to_ms: f64,
+    pub count: u64,
 }
 
 /// One node's replica.

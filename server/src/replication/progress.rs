@@ -6,7 +6,7 @@
 //! (`GET /api/replication/progress`).
 
 use super::ReplicatedCinema;
-use app::model::ReplicationProgress;
+use app::model::{LagBucket, ReplicationProgress};
 use cluster::replication::LagHistogram;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -73,7 +73,10 @@ impl ReplicatedCinema {
                 .lag
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
-                .buckets(),
+                .buckets()
+                .into_iter()
+                .map(|(up_to_ms, count)| LagBucket { up_to_ms, count })
+                .collect(),
         }
     }
 }

@@ -9,7 +9,7 @@
 //! A node's progress, as it serves it:
 //! `{"nodeId": 1, "applied": {"1": 120, "2": 98}, "copiesMerged": 1234,
 //! "replicaTransactions": 56, "callsSent": 789, "bookingsWritten": 1000,
-//! "lagMs": [[0.5, 10], [1.0, 52], ...]}`: the highest op of each origin
+//! "lagMs": [{"upToMs": 0.5, "count": 10}, ...]}`: the highest op of each origin
 //! applied without a gap, four counters since the node started, and a
 //! histogram of the lag (on real time, from the origin's write to the
 //! merge here) as its non-empty buckets' upper bounds and counts, the same
@@ -135,7 +135,8 @@ impl Progress {
             .collect();
         let mut lag = BTreeMap::new();
         for bucket in json["lagMs"].as_array()? {
-            let (Some(bound), Some(n)) = (bucket[0].as_f64(), bucket[1].as_u64()) else {
+            let (Some(bound), Some(n)) = (bucket["upToMs"].as_f64(), bucket["count"].as_u64())
+            else {
                 continue;
             };
             *lag.entry((bound * 1000.0).round() as u64).or_default() += n;
@@ -330,12 +331,27 @@ mod tests {
     #[test]
     fn a_run_counts_only_what_happened_between_the_snapshots() {
         let before = vec![
-            node(1, json!({}), 10, json!([[1.0, 4], [2.0, 1]])),
-            node(2, json!({}), 20, json!([[1.0, 1]])),
+            node(
+                1,
+                json!({}),
+                10,
+                json!([{"upToMs": 1.0, "count": 4}, {"upToMs": 2.0, "count": 1}]),
+            ),
+            node(2, json!({}), 20, json!([{"upToMs": 1.0, "count": 1}])),
         ];
         let after = vec![
-            node(2, json!({}), 50, json!([[1.0, 1], [30.0, 2]])),
-            node(1, json!({}), 40, json!([[1.0, 6], [2.0, 1], [250.0, 1]])),
+            node(
+                2,
+                json!({}),
+                50,
+                json!([{"upToMs": 1.0, "count": 1}, {"upToMs": 30.0, "count": 2}]),
+            ),
+            node(
+                1,
+                json!({}),
+                40,
+                json!([{"upToMs": 1.0, "count": 6}, {"upToMs": 2.0, "count": 1}, {"upToMs": 250.0, "count": 1}]),
+            ),
         ];
         let run = total(&after, &before);
         assert_eq!(run.copies_merged, 60);
