@@ -41,9 +41,13 @@ ensure_build_tools() {
   fi
 
   step "npm packages (Playwright, wasm-opt)"
+  # npm's own copy of the lock (node_modules/.package-lock.json) is written
+  # in another form, so it never equals package-lock.json: the lock the
+  # packages were installed from is kept beside them instead.
   if [ ! -x "$ROOT/end2end/node_modules/.bin/wasm-opt" ] \
-     || ! cmp -s "$ROOT/end2end/package-lock.json" "$ROOT/end2end/node_modules/.package-lock.json"; then
-    (cd "$ROOT/end2end" && npm ci --no-audit --no-fund)
+     || ! cmp -s "$ROOT/end2end/package-lock.json" "$ROOT/end2end/node_modules/.installed-from-lock.json"; then
+    (cd "$ROOT/end2end" && npm ci --no-audit --no-fund \
+      && cp package-lock.json node_modules/.installed-from-lock.json)
   fi
   # cargo-leptos takes the first wasm-opt on PATH; this one (binaryen 132)
   # must shadow Debian's older one, whose output breaks hydration.
