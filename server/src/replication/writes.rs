@@ -22,10 +22,11 @@ use app::model::{Booking, BookingRequest, BookingStatus, NewMovie};
 use cluster::election::Epoch;
 use cluster::replication::{Fence, QuorumState, SeatRule, Strategy, WriteQuorum};
 use futures::future::{BoxFuture, FutureExt, Shared};
+use futures::stream::{FuturesUnordered, StreamExt};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{mpsc, RwLockReadGuard};
+use tokio::sync::RwLockReadGuard;
 use uuid::Uuid;
 
 /// How long the leader waits for a majority to hold a write.
@@ -442,24 +443,21 @@ impl ReplicatedCinema {
         let snapshot = self.cluster.snapshot();
         let replicas = snapshot.live_peers();
         let mut quorum = WriteQuorum::new(snapshot.members.len(), self.node_id(), &replicas);
-        let (answers, mut answered) = mpsc::unbounded_channel();
-        for peer in replicas {
-            let delivered = self.stream_to(peer, epoch, change.clone());
-            let answers = answers.clone();
-            // Waited for apart, so each answer counts as soon as it comes.
-            tokio::spawn(async move {
-                let delivery = delivered.await.unwrap_or(Delivery::Failed);
-                let _ = answers.send((peer, delivery));
-            });
-        }
-        // The channel closes once every replica has answered.
-        drop(answers);
+        // Each answer counts as soon as it comes; the streams deliver the
+        // change whether or not anyone still waits for the answer.
+        let mut answered: FuturesUnordered<_> = replicas
+            .into_iter()
+            .map(|peer| {
+                let delivered = self.stream_to(peer, epoch, change.clone());
+                async move { (peer, delivered.await.unwrap_or(Delivery::Failed)) }
+            })
+            .collect();
         let deadline = tokio::time::sleep(QUORUM_WAIT);
         tokio::pin!(deadline);
         let mut seats_taken = Vec::new();
         while quorum.state() == QuorumState::Waiting {
             tokio::select! {
-                answer = answered.recv() => match answer {
+                answer = answered.next() => match answer {
                     Some((peer, Delivery::Held)) => { quorum.on_ack(peer); }
                     Some((peer, Delivery::SeatsTaken(seats))) => {
                         quorum.on_refusal(peer);
