@@ -1,4 +1,5 @@
 import { test, expect } from '@playwright/test';
+import * as path from 'path';
 import { open, newMoviegoer, futureShowtime, signIn, freeSeats, seat, watchForErrors, inSeatOrder, startSession } from './helpers';
 
 test.beforeEach(async ({ page }) => watchForErrors(page));
@@ -26,6 +27,8 @@ test('browse movies, pick seats, book, and see the booking', async ({ page }) =>
   await expect(page.getByTestId('selection')).toHaveText(`${a}, ${b}`);
   await expect(page.getByTestId('total')).toHaveText(/^\$\d+\.\d\d$/);
   const total = await page.getByTestId('total').textContent();
+  // The seat map with two seats chosen: the picture in README.md and docs/.
+  await page.screenshot({ path: path.join(__dirname, '../../docs/images/seat-map.png'), fullPage: true });
 
   await page.getByTestId('book').click();
   await expect(page).toHaveURL(/\/bookings\/[0-9a-f-]{36}$/);

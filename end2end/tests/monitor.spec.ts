@@ -1,4 +1,5 @@
 import { test, expect } from '@playwright/test';
+import * as path from 'path';
 import { open, watchForErrors, bookAFreeSeat, signInAsOperator, OPERATOR } from './helpers';
 
 test.beforeEach(async ({ page }) => watchForErrors(page));
@@ -20,6 +21,8 @@ test('the system monitor shows the three-node cluster live and starts a Ring ele
   await expect(clocks.locator('tbody tr')).toHaveCount(3);
   await expect(clocks.locator('tr[data-node="2"]')).toContainText(/node-2: \d+/);
   await expect(clocks.locator('tr[data-node="2"]')).toContainText(/[+-]\d+\.\d ms/);
+  // The three-node cluster, live: the picture in README.md and docs/.
+  await page.screenshot({ path: path.join(__dirname, '../../docs/images/monitor.png'), fullPage: true });
 
   // A booking made meanwhile (here through the REST API) reaches the other
   // nodes as copies pushed by the leader, counted live from the feed.
