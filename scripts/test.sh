@@ -4,6 +4,10 @@
 # `moviebook up`. Installs what it needs the first time.
 set -euo pipefail
 source "$(dirname "$0")/tools.sh"
+
+step "docs: every relative link and image in README.md and docs/"
+python3 "$ROOT/scripts/check-docs.py"
+
 ensure_build_tools
 ensure_postgres
 ensure_chromium
