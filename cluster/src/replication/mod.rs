@@ -16,7 +16,9 @@
 //!   consistency, so that it never holds an effect without its cause;
 //! - [`lag`]: how long changes take to reach a replica;
 //! - [`recovery`]: when a new leader holds everything a majority
-//!   acknowledged, and may serve.
+//!   acknowledged, and may serve;
+//! - [`repair`]: when an anti-entropy or gossip round moves copies (only
+//!   what the pushes missed).
 
 pub mod causal;
 pub mod lag;
@@ -24,6 +26,7 @@ pub mod mode;
 pub mod ops;
 pub mod quorum;
 pub mod recovery;
+pub mod repair;
 pub mod seats;
 pub mod versions;
 

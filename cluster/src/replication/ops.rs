@@ -225,6 +225,19 @@ impl Applied {
             .all(|(origin, through)| self.0.get(&origin).map_or(0, |r| r.through) >= through)
     }
 
+    /// Whether every op `other` has applied, gaps and all, is applied here
+    /// too.
+    pub fn has_all_of(&self, other: &Applied) -> bool {
+        let empty = OpRange::default();
+        other.0.iter().all(|(origin, theirs)| {
+            let mine = self.0.get(origin).unwrap_or(&empty);
+            let up_to_theirs = mine.through >= theirs.through
+                || mine.above.range(mine.through + 1..=theirs.through).count() as u64
+                    == theirs.through - mine.through;
+            up_to_theirs && theirs.above.iter().all(|&number| mine.contains(number))
+        })
+    }
+
     /// How many ops `vector` counts that are not applied here yet: how far
     /// behind this node is.
     pub fn behind(&self, vector: &Frontier) -> u64 {
@@ -247,6 +260,25 @@ impl Applied {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn has_all_of_counts_every_op_past_the_gaps() {
+        let of = |ops: &[(NodeId, u64)]| {
+            let mut applied = Applied::default();
+            for &(origin, number) in ops {
+                applied.insert(OpId { origin, number });
+            }
+            applied
+        };
+        let theirs = of(&[(1, 1), (1, 2), (1, 4), (2, 1)]);
+        assert!(of(&[(1, 1), (1, 2), (1, 3), (1, 4), (2, 1)]).has_all_of(&theirs));
+        assert!(of(&[(1, 1), (1, 2), (1, 4), (2, 1), (3, 7)]).has_all_of(&theirs));
+        // Through 2 but not 4; then 4 above a gap, but not 2.
+        assert!(!of(&[(1, 1), (1, 2), (2, 1)]).has_all_of(&theirs));
+        assert!(!of(&[(1, 1), (1, 4), (2, 1)]).has_all_of(&theirs));
+        assert!(!of(&[(1, 1), (1, 2), (1, 4)]).has_all_of(&theirs));
+        assert!(Applied::default().has_all_of(&Applied::default()));
+    }
 
     #[test]
     fn a_booking_was_made_by_its_makers_lowest_op() {
