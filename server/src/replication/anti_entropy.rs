@@ -5,15 +5,19 @@
 //! round sends only what is missing.
 //!
 //! Every second each node syncs with one live peer, taking them in turn, so
-//! a node that was down or cut off catches up in every mode. In gossip mode
-//! this is how changes spread at all: every gossip period each node syncs
-//! both ways with a few peers chosen at random. A leader catching up
-//! (`recovery.rs`) syncs with each promiser the same way.
+//! a node that was down or cut off catches up in every mode. Under gossip,
+//! every gossip period each node also syncs both ways with a few peers
+//! chosen at random. Both kinds of round first swap digests, and move
+//! copies only where the pushes missed some (`cluster::replication::repair`):
+//! a round that pulled what was still on its way cost a gossiping node more
+//! than its pushes, and lag of seconds under load. A leader catching up
+//! (`recovery.rs`), and a node asked to catch up now, sync in full.
 
 use super::wire::{Change, ReplicationReply, ReplicationRequest};
 use super::ReplicatedCinema;
 use crate::runtime::transport::CallError;
-use cluster::replication::Strategy;
+use cluster::replication::repair::RoundMemory;
+use cluster::replication::{Applied, Strategy};
 use cluster::rng::SplitMix64;
 use cluster::NodeId;
 use std::collections::BTreeSet;
@@ -38,6 +42,7 @@ pub struct GossipConfig {
 
 pub async fn run(cinema: Arc<ReplicatedCinema>) {
     let mut turn = 0usize;
+    let memory = Mutex::new(RoundMemory::default());
     let mut every = tokio::time::interval(SYNC_EVERY);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -49,7 +54,7 @@ pub async fn run(cinema: Arc<ReplicatedCinema>) {
                 }
                 let peer = live[turn % live.len()];
                 turn = turn.wrapping_add(1);
-                if let Err(reason) = sync_with(&cinema, peer, false).await {
+                if let Err(reason) = round_with(&cinema, peer, &memory, false).await {
                     tracing::debug!(peer, %reason, "anti-entropy sync failed");
                 }
             }
@@ -72,6 +77,7 @@ pub async fn gossip(cinema: Arc<ReplicatedCinema>, config: GossipConfig) {
     // while to apply what it is sent, and rounds piling up on it would only
     // fight over the same rows until every one of them timed out.
     let busy: Arc<Mutex<BTreeSet<NodeId>>> = Arc::default();
+    let memory: Arc<Mutex<RoundMemory>> = Arc::default();
     loop {
         every.tick().await;
         if cinema.mode().strategy() != Strategy::Gossip {
@@ -88,15 +94,56 @@ pub async fn gossip(cinema: Arc<ReplicatedCinema>, config: GossipConfig) {
             .map(|_| free.swap_remove(rng.index(free.len())))
             .collect();
         for peer in partners {
-            let (cinema, busy) = (cinema.clone(), busy.clone());
+            let (cinema, busy, memory) = (cinema.clone(), busy.clone(), memory.clone());
             busy.lock().unwrap_or_else(|e| e.into_inner()).insert(peer);
             tokio::spawn(async move {
-                if let Err(reason) = sync_with(&cinema, peer, true).await {
+                if let Err(reason) = round_with(&cinema, peer, &memory, true).await {
                     tracing::debug!(peer, %reason, "gossip round failed");
                 }
                 busy.lock().unwrap_or_else(|e| e.into_inner()).remove(&peer);
             });
         }
+    }
+}
+
+/// A round with `peer`: digests first, then copies only where
+/// `memory` says the pushes missed some; with `push_back`, both ways.
+async fn round_with(
+    cinema: &ReplicatedCinema,
+    peer: NodeId,
+    memory: &Mutex<RoundMemory>,
+    push_back: bool,
+) -> Result<(), String> {
+    let reply = cinema
+        .call(peer, ReplicationRequest::Digest)
+        .await
+        .map_err(call_failure)?;
+    let ReplicationReply::Digest {
+        applied: theirs,
+        mode,
+    } = reply
+    else {
+        return Err("the peer answered something other than its digest".into());
+    };
+    // A switch this node missed.
+    cinema.adopt_mode(mode).await.map_err(|e| e.message)?;
+    let repair =
+        memory
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .round(peer, &cinema.applied(), &theirs);
+    if repair.pull {
+        sync_with(cinema, peer, push_back).await?;
+    } else if repair.push && push_back {
+        push_what_it_lacks(cinema, peer, &theirs).await?;
+    }
+    Ok(())
+}
+
+fn call_failure(error: CallError) -> String {
+    match error {
+        CallError::Unreachable(reason) => reason,
+        CallError::Refused(error) => error.message,
     }
 }
 
@@ -114,10 +161,7 @@ pub(super) async fn sync_with(
             applied: cinema.applied(),
             limit: PAGE_SIZE,
         };
-        let reply = cinema.call(peer, request).await.map_err(|e| match e {
-            CallError::Unreachable(reason) => reason,
-            CallError::Refused(error) => error.message,
-        })?;
+        let reply = cinema.call(peer, request).await.map_err(call_failure)?;
         let ReplicationReply::Changes {
             rows,
             more,
@@ -157,7 +201,7 @@ pub(super) async fn sync_with(
 async fn push_what_it_lacks(
     cinema: &ReplicatedCinema,
     peer: NodeId,
-    theirs: &cluster::replication::Applied,
+    theirs: &Applied,
 ) -> Result<(), String> {
     let (rows, _) = cinema
         .store

@@ -221,6 +221,10 @@ impl ReplicatedCinema {
             ReplicationRequest::Apply { changes } => self.apply(from, changes).await,
             ReplicationRequest::Share { changes } => self.share(from, changes).await,
             ReplicationRequest::Sync { applied, limit } => self.changes_for(applied, limit).await,
+            ReplicationRequest::Digest => Ok(ReplicationReply::Digest {
+                applied: self.applied(),
+                mode: self.mode_setting(),
+            }),
             ReplicationRequest::SyncNow => {
                 self.catch_up_now.notify_one();
                 Ok(ReplicationReply::Done)

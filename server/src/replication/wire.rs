@@ -95,6 +95,9 @@ pub enum ReplicationRequest {
     Share { changes: Vec<Change> },
     /// Send the bookings with ops this digest lacks (anti-entropy, gossip).
     Sync { applied: Applied, limit: i64 },
+    /// What have you applied? (A round's first step: `repair.rs` in
+    /// `cluster::replication` says whether copies move.)
+    Digest,
     /// You have fallen behind my stream to you: pull what you lack now.
     SyncNow,
     /// From a leader catching up in `epoch`: refuse writes of any earlier
@@ -156,6 +159,11 @@ pub enum ReplicationReply {
         rows: Vec<BookingReplica>,
         more: bool,
         movies: Vec<Movie>,
+        applied: Applied,
+        mode: ModeSetting,
+    },
+    /// To a `Digest`: what the answering node has applied, and its mode.
+    Digest {
         applied: Applied,
         mode: ModeSetting,
     },
