@@ -19,8 +19,14 @@ use std::time::{Duration, Instant};
 
 /// How long a node that is behind a session may take to catch up.
 const CATCH_UP_LIMIT: Duration = Duration::from_secs(2);
+/// How long it waits for the pushes before it asks its peers. What a
+/// session has seen elsewhere is nearly always on its way here already;
+/// asking at once made every session that met a node a moment behind pull
+/// in full from every peer, and under load the pulls themselves put the
+/// nodes seconds behind.
+const PUSH_GRACE: Duration = Duration::from_millis(100);
 /// How often it looks again while it catches up.
-const CATCH_UP_POLL: Duration = Duration::from_millis(20);
+const CATCH_UP_POLL: Duration = Duration::from_millis(10);
 
 tokio::task_local! {
     static SEEN: RefCell<Frontier>;
@@ -50,8 +56,12 @@ impl ReplicatedCinema {
             return Ok(());
         }
         let started = Instant::now();
-        self.catch_up_now.notify_one();
+        let mut asked = false;
         while started.elapsed() < CATCH_UP_LIMIT {
+            if !asked && started.elapsed() >= PUSH_GRACE {
+                self.catch_up_now.notify_one();
+                asked = true;
+            }
             tokio::time::sleep(CATCH_UP_POLL).await;
             if self.applied_covers(seen) {
                 return Ok(());
