@@ -250,7 +250,11 @@ impl ReplicatedCinema {
         arrivals: &[Arrival],
     ) -> Result<Vec<Result<(), ApiError>>, ApiError> {
         let rows: Vec<&BookingReplica> = arrivals.iter().map(|arrival| &arrival.row).collect();
-        let outcomes = match self.store.merge_replicas(&rows).await {
+        let started = std::time::Instant::now();
+        let merged = self.store.merge_replicas(&rows).await;
+        metrics::histogram!("moviebook_replica_merge_seconds")
+            .record(started.elapsed().as_secs_f64());
+        let outcomes = match merged {
             Ok(outcomes) => {
                 self.progress.transactions(1);
                 outcomes

@@ -25,7 +25,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
 /// Most calls in flight on one stream.
-const WINDOW: usize = 4;
+const WINDOW: usize = 2;
 /// Most changes in one call.
 const MOST_PER_CALL: usize = 200;
 /// Most bytes of changes waiting for one peer: a few seconds of a busy
@@ -148,7 +148,11 @@ async fn send_calls(
         let count = changes.len();
         let call = cinema.call(peer, ReplicationRequest::Apply { changes });
         tokio::spawn(async move {
-            let deliveries = deliveries(call.await, count);
+            let started = std::time::Instant::now();
+            let answer = call.await;
+            metrics::histogram!("moviebook_stream_call_seconds")
+                .record(started.elapsed().as_secs_f64());
+            let deliveries = deliveries(answer, count);
             for (answer, delivery) in answers.into_iter().zip(deliveries) {
                 let _ = answer.send(delivery);
             }

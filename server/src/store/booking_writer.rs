@@ -89,7 +89,12 @@ async fn run(pool: PgPool, mut waiting: mpsc::UnboundedReceiver<Request>) {
             }
         }
         // A call that met a concurrent write is made again, and sees it.
-        match again_while_racing(|| write_call(&pool, &call)).await {
+        let started = std::time::Instant::now();
+        let written = again_while_racing(|| write_call(&pool, &call)).await;
+        metrics::histogram!("moviebook_booking_write_seconds")
+            .record(started.elapsed().as_secs_f64());
+        metrics::histogram!("moviebook_booking_write_bookings").record(call.len() as f64);
+        match written {
             Ok(answers) => {
                 for (request, answer) in call.into_iter().zip(answers) {
                     let _ = request.answer.send(answer);
