@@ -23,7 +23,9 @@
 #
 # BENCH_QUICK=1: one node and the eight modes only (no baseline, function
 # timings, scale table, anchors, failover or page weight), for quick
-# iteration. BENCH_PORT: the first of the ports it uses (3200).
+# iteration. BENCH_MODES: the replication modes to run (all eight by
+# default), e.g. "gossip/eventual master-slave/strong". BENCH_PORT: the
+# first of the ports it uses (3200).
 set -euo pipefail
 source "$(dirname "$0")/tools.sh"
 QUICK=${BENCH_QUICK:-}
@@ -204,8 +206,8 @@ load_cluster() { # seconds file [more options of load]
     --booking-seconds "$seconds" --list-seconds 0 --converge "$@" | tee "$file"
 }
 
-MODES="master-slave/strong multi-master/strong master-slave/causal master-slave/eventual
-       multi-master/causal multi-master/eventual gossip/causal gossip/eventual"
+MODES=${BENCH_MODES:-"master-slave/strong multi-master/strong master-slave/causal master-slave/eventual
+       multi-master/causal multi-master/eventual gossip/causal gossip/eventual"}
 : > "$BENCH_DATA/modes.txt"
 : > "$BENCH_DATA/table.txt"
 for MODE in $MODES; do
