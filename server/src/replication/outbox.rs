@@ -1,37 +1,40 @@
 //! Changes pushed in the background (causal and eventual consistency),
-//! batched per peer: one call at a time to each peer carries every change
-//! queued for it meanwhile, in the order they were made. Fewer calls, and
-//! a peer gets a node's changes in order, so a causal replica rarely has
-//! to hold one back for its cause. A batch that fails is not sent again:
-//! anti-entropy brings the peer what it lacks. It also brings a peer far
-//! behind what is not queued for it: past `MOST_QUEUED` changes waiting
-//! for one peer, a new one is left to anti-entropy, which pulls it anyway
-//! while the peer is behind, and the peer is asked to pull now rather than
-//! at its next round (once each time its queue fills). Without that bound
-//! a queue grew as long as a load lasted, and the peer merged each change
-//! twice, pushed and pulled. A gossiping node pushes a new change to
-//! `fanout` peers chosen at random; gossip rounds take it on from there.
+//! batched per peer as the replication streams batch (`streams.rs`): each
+//! call to a peer carries every change queued for it meanwhile, in the
+//! order they were made, with the streams' window of calls in flight.
+//! Fewer calls, and a peer gets a node's changes in order, so a causal
+//! replica rarely has to hold one back for its cause. A batch that fails
+//! is not sent again: anti-entropy brings the peer what it lacks. It also
+//! brings a peer far behind what is not queued for it: past the streams'
+//! bound of bytes waiting for one peer, a new change is left to
+//! anti-entropy, which pulls it anyway while the peer is behind, and the
+//! peer is asked to pull now rather than at its next round (once each
+//! time its queue fills). Without that bound a queue grew as long as a
+//! load lasted, and the peer merged each change twice, pushed and pulled;
+//! with a bound of a few hundred changes, a moment's hiccup under load
+//! sent a replica to pull in pages, seconds behind. A gossiping node
+//! pushes a new change to `fanout` peers chosen at random; gossip rounds
+//! take it on from there.
 
 use super::backlog::{Admission, Backlog};
+use super::streams::{size_of_change, MOST_QUEUED_BYTES, WINDOW};
 use super::wire::{Change, ReplicationRequest};
 use super::ReplicatedCinema;
 use cluster::rng::SplitMix64;
 use cluster::NodeId;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Semaphore};
 
 /// Most changes in one call.
 const BATCH_MAX: usize = 200;
-/// Most changes waiting for one peer.
-const MOST_QUEUED: usize = 2 * BATCH_MAX;
 
 #[derive(Default)]
 pub(super) struct Outbox(Mutex<HashMap<NodeId, PeerQueue>>);
 
-/// The changes waiting for one peer, and how many there are.
+/// The changes waiting for one peer, and their bytes.
 struct PeerQueue {
-    changes: mpsc::UnboundedSender<Change>,
+    changes: mpsc::UnboundedSender<(Change, usize)>,
     waiting: Backlog,
 }
 
@@ -58,7 +61,7 @@ impl ReplicatedCinema {
         for peer in peers {
             let queue = queues.entry(peer).or_insert_with(|| {
                 let (changes, queued) = mpsc::unbounded_channel();
-                let waiting = Backlog::new(MOST_QUEUED);
+                let waiting = Backlog::new(MOST_QUEUED_BYTES);
                 tokio::spawn(send_batches(
                     Arc::new(self.clone()),
                     peer,
@@ -67,9 +70,10 @@ impl ReplicatedCinema {
                 ));
                 PeerQueue { changes, waiting }
             });
-            match queue.waiting.admit(1) {
+            let bytes = size_of_change(&change);
+            match queue.waiting.admit(bytes) {
                 Admission::Queued => {
-                    let _ = queue.changes.send(change.clone());
+                    let _ = queue.changes.send((change.clone(), bytes));
                 }
                 Admission::FullAskSync => behind.push(peer),
                 Admission::Full => {}
@@ -93,24 +97,32 @@ fn change_seed(change: &Change) -> u64 {
 async fn send_batches(
     cinema: Arc<ReplicatedCinema>,
     peer: NodeId,
-    mut queued: mpsc::UnboundedReceiver<Change>,
+    mut queued: mpsc::UnboundedReceiver<(Change, usize)>,
     waiting: Backlog,
 ) {
+    let window = Arc::new(Semaphore::new(WINDOW));
     while let Some(first) = queued.recv().await {
-        let mut changes = vec![first];
-        while changes.len() < BATCH_MAX {
+        // Waiting for room in the window first lets the next call carry
+        // everything that queues meanwhile.
+        let Ok(room) = window.clone().acquire_owned().await else {
+            return;
+        };
+        let mut batch = vec![first];
+        while batch.len() < BATCH_MAX {
             match queued.try_recv() {
-                Ok(change) => changes.push(change),
+                Ok(more) => batch.push(more),
                 Err(_) => break,
             }
         }
+        waiting.taken(batch.iter().map(|(_, bytes)| bytes).sum());
+        let changes: Vec<Change> = batch.into_iter().map(|(change, _)| change).collect();
         let count = changes.len();
-        waiting.taken(count);
-        if let Err(e) = cinema
-            .call(peer, ReplicationRequest::Share { changes })
-            .await
-        {
-            tracing::debug!(peer, count, error = ?e, "a replica did not take a batch yet");
-        }
+        let call = cinema.call(peer, ReplicationRequest::Share { changes });
+        tokio::spawn(async move {
+            if let Err(e) = call.await {
+                tracing::debug!(peer, count, error = ?e, "a replica did not take a batch yet");
+            }
+            drop(room);
+        });
     }
 }

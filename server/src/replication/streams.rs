@@ -24,13 +24,14 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
-/// Most calls in flight on one stream.
-const WINDOW: usize = 2;
+/// Most calls in flight on one stream (and on one peer's background
+/// pushes, `outbox.rs`).
+pub(super) const WINDOW: usize = 2;
 /// Most changes in one call.
 const MOST_PER_CALL: usize = 200;
 /// Most bytes of changes waiting for one peer: a few seconds of a busy
 /// node's writes.
-const MOST_QUEUED_BYTES: usize = 4 << 20;
+pub(super) const MOST_QUEUED_BYTES: usize = 4 << 20;
 
 /// What became of a change pushed to one replica.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -194,7 +195,7 @@ fn deliveries(answer: Result<ReplicationReply, CallError>, count: usize) -> Vec<
 
 /// About how many bytes a change takes on the wire: enough to bound a
 /// queue by, without encoding it twice.
-fn size_of_change(change: &Change) -> usize {
+pub(super) fn size_of_change(change: &Change) -> usize {
     match change {
         Change::Booking { replica } => {
             600 + 40 * replica.record.seats.len() + 30 * replica.ops.len()
