@@ -1,12 +1,13 @@
 //! Changes pushed in the background (causal and eventual consistency),
-//! batched per peer as the replication streams batch (`streams.rs`): each
-//! call to a peer carries every change queued for it meanwhile, in the
-//! order they were made, with the streams' window of calls in flight.
-//! Fewer calls, and a peer gets a node's changes in order, so a causal
-//! replica rarely has to hold one back for its cause. A batch that fails
-//! is not sent again: anti-entropy brings the peer what it lacks. It also
-//! brings a peer far behind what is not queued for it: past the streams'
-//! bound of bytes waiting for one peer, a new change is left to
+//! batched per peer: one call at a time to each peer carries every change
+//! queued for it meanwhile, in the order they were made. Fewer calls, and
+//! a peer gets a node's changes in order, so a causal replica rarely has
+//! to hold one back for its cause (with two calls in flight, as strong
+//! writes' streams have, causal copies overtook their causes and waited
+//! seconds for them under load). A batch that fails is not sent again:
+//! anti-entropy brings the peer what it lacks. It also brings a peer far
+//! behind what is not queued for it: past the streams' bound of bytes
+//! waiting for one peer (`streams.rs`), a new change is left to
 //! anti-entropy, which pulls it anyway while the peer is behind, and the
 //! peer is asked to pull now rather than at its next round (once each
 //! time its queue fills). Without that bound a queue grew as long as a
@@ -17,14 +18,14 @@
 //! take it on from there.
 
 use super::backlog::{Admission, Backlog};
-use super::streams::{size_of_change, MOST_QUEUED_BYTES, WINDOW};
+use super::streams::{size_of_change, MOST_QUEUED_BYTES};
 use super::wire::{Change, ReplicationRequest};
 use super::ReplicatedCinema;
 use cluster::rng::SplitMix64;
 use cluster::NodeId;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::mpsc;
 
 /// Most changes in one call.
 const BATCH_MAX: usize = 200;
@@ -100,13 +101,7 @@ async fn send_batches(
     mut queued: mpsc::UnboundedReceiver<(Change, usize)>,
     waiting: Backlog,
 ) {
-    let window = Arc::new(Semaphore::new(WINDOW));
     while let Some(first) = queued.recv().await {
-        // Waiting for room in the window first lets the next call carry
-        // everything that queues meanwhile.
-        let Ok(room) = window.clone().acquire_owned().await else {
-            return;
-        };
         let mut batch = vec![first];
         while batch.len() < BATCH_MAX {
             match queued.try_recv() {
@@ -117,12 +112,11 @@ async fn send_batches(
         waiting.taken(batch.iter().map(|(_, bytes)| bytes).sum());
         let changes: Vec<Change> = batch.into_iter().map(|(change, _)| change).collect();
         let count = changes.len();
-        let call = cinema.call(peer, ReplicationRequest::Share { changes });
-        tokio::spawn(async move {
-            if let Err(e) = call.await {
-                tracing::debug!(peer, count, error = ?e, "a replica did not take a batch yet");
-            }
-            drop(room);
-        });
+        if let Err(e) = cinema
+            .call(peer, ReplicationRequest::Share { changes })
+            .await
+        {
+            tracing::debug!(peer, count, error = ?e, "a replica did not take a batch yet");
+        }
     }
 }

@@ -24,9 +24,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
-/// Most calls in flight on one stream (and on one peer's background
-/// pushes, `outbox.rs`).
-pub(super) const WINDOW: usize = 2;
+/// Most calls in flight on one stream.
+const WINDOW: usize = 2;
 /// Most changes in one call.
 const MOST_PER_CALL: usize = 200;
 /// Most bytes of changes waiting for one peer: a few seconds of a busy
