@@ -16,9 +16,9 @@ from urllib.parse import unquote
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# Pictures the end-to-end tests take (end2end/, `npx playwright test`, which
-# scripts/test.sh runs): they may be missing until the tests have run once,
-# and the check then only says so. Each is named here with the spec file
+# Pictures the end-to-end tests take when asked (end2end/, `SCREENSHOTS=1
+# npx playwright test`): committed, but should one be missing, the check
+# only says so. Each is named here with the spec file
 # that saves it; that file must still name the picture.
 TAKEN_BY_THE_TESTS = {
     # booking.spec.ts, 'browse movies, pick seats, book, and see the
