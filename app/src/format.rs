@@ -1,6 +1,16 @@
-//! How dates, times and durations read on the pages.
+//! How dates, times, durations and statuses read on the pages.
 
+use crate::model::BookingStatus;
 use chrono::{DateTime, NaiveDate, Utc};
+
+/// A booking's status as one word, as the pages show it and tests find it.
+pub fn status_word(status: BookingStatus) -> &'static str {
+    match status {
+        BookingStatus::Confirmed => "confirmed",
+        BookingStatus::Cancelled => "cancelled",
+        BookingStatus::Lost => "lost",
+    }
+}
 
 /// "Tuesday 24 November".
 pub fn day_heading(day: NaiveDate) -> String {

@@ -14,8 +14,8 @@ use crate::components::notice::{ErrorNotice, Loading};
 use crate::components::operator::OperatorOnly;
 use crate::components::table_frame::TableFrame;
 use crate::format::short_id;
+use crate::format::status_word;
 use crate::model::{ReplicaState, ReplicasView};
-use crate::pages::booking::status_word;
 use leptos::prelude::*;
 use std::collections::{BTreeMap, VecDeque};
 

@@ -52,7 +52,7 @@ pub fn BookingCard(booking: Booking) -> impl IntoView {
         BookingStatus::Lost => "Booking lost to a concurrent booking",
     };
     view! {
-        <article class="booking-card" data-testid="booking" data-status=status_word(booking.status)>
+        <article class="booking-card" data-testid="booking" data-status=format::status_word(booking.status)>
             <h1>{heading}</h1>
             <dl class="facts">
                 <dt>"Movie"</dt>
@@ -78,14 +78,6 @@ pub fn BookingCard(booking: Booking) -> impl IntoView {
                 </dl>
             </details>
         </article>
-    }
-}
-
-pub fn status_word(status: BookingStatus) -> &'static str {
-    match status {
-        BookingStatus::Confirmed => "confirmed",
-        BookingStatus::Cancelled => "cancelled",
-        BookingStatus::Lost => "lost",
     }
 }
 

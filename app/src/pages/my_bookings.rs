@@ -1,11 +1,11 @@
 //! My bookings: everything the current moviegoer booked, newest first, with
 //! a way to cancel what is still to come.
 
-use super::booking::status_word;
 use crate::api::{my_bookings, CancelBooking};
 use crate::components::notice::{Empty, ErrorNotice, Loading};
 use crate::components::session::{use_session, SignInForm};
 use crate::format;
+use crate::format::status_word;
 use crate::model::{Booking, BookingStatus};
 use crate::rules::format_price;
 use leptos::prelude::*;
