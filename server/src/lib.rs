@@ -13,4 +13,5 @@ pub mod request_id;
 pub mod runtime;
 pub mod secret;
 pub mod service;
+pub mod shutdown;
 pub mod store;

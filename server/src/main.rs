@@ -6,7 +6,7 @@ use clap::Parser;
 use moviebook::config::{parse_members, Cli, Command, DbCommand, GatewayConfig, OperatorCommand};
 use moviebook::gateway::{self, Gateway};
 use moviebook::launcher::postgres::LocalPostgres;
-use moviebook::{launcher, node, store};
+use moviebook::{launcher, node, shutdown, store};
 use std::process::ExitCode;
 
 #[global_allocator]
@@ -30,7 +30,7 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Up(config) => launcher::up(config).await,
-        Command::Node(config) => node::run(config, node::shutdown_signal()).await,
+        Command::Node(config) => node::run(config, shutdown::signal()).await,
         Command::Gateway(config) => run_gateway(config).await,
         Command::Db { command } => db(command).await,
         Command::Operator { command } => operator(command).await,
@@ -57,7 +57,7 @@ async fn run_gateway(config: GatewayConfig) -> anyhow::Result<()> {
         rate_limits: config.rate_limits.limits(),
         control: None,
     };
-    gateway::run(gateway, node::shutdown_signal()).await
+    gateway::run(gateway, shutdown::signal()).await
 }
 
 async fn operator(command: OperatorCommand) -> anyhow::Result<()> {

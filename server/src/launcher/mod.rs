@@ -90,7 +90,7 @@ async fn serve(config: &UpConfig, admin_url: &str) -> anyhow::Result<()> {
             keys,
         }),
     };
-    let result = gateway::run(gateway, crate::node::shutdown_signal()).await;
+    let result = gateway::run(gateway, crate::shutdown::signal()).await;
     supervisor.stop_all().await;
     result
 }
