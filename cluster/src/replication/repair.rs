@@ -71,6 +71,15 @@ mod tests {
     use super::*;
     use crate::replication::OpId;
 
+    const BOTH_WAYS: Repair = Repair {
+        pull: true,
+        push: true,
+    };
+    const NOTHING: Repair = Repair {
+        pull: false,
+        push: false,
+    };
+
     fn applied(ops: &[(NodeId, u64)]) -> Applied {
         let mut applied = Applied::default();
         for &(origin, number) in ops {
@@ -84,13 +93,7 @@ mod tests {
         let mut memory = RoundMemory::default();
         let mine = applied(&[(1, 1), (1, 2)]);
         let theirs = applied(&[(1, 1), (2, 1)]);
-        assert_eq!(
-            memory.round(2, &mine, &theirs),
-            Repair {
-                pull: true,
-                push: true
-            }
-        );
+        assert_eq!(memory.round(2, &mine, &theirs), BOTH_WAYS);
     }
 
     #[test]
@@ -102,19 +105,9 @@ mod tests {
         // likely in flight, so nothing moves yet.
         let mine = applied(&[(1, 1), (1, 2), (2, 1)]);
         let theirs = applied(&[(1, 1), (2, 1), (2, 2)]);
-        let nothing = Repair {
-            pull: false,
-            push: false,
-        };
-        assert_eq!(memory.round(2, &mine, &theirs), nothing);
+        assert_eq!(memory.round(2, &mine, &theirs), NOTHING);
         // A round later, still missing on both sides: the pushes missed them.
-        assert_eq!(
-            memory.round(2, &mine, &theirs),
-            Repair {
-                pull: true,
-                push: true
-            }
-        );
+        assert_eq!(memory.round(2, &mine, &theirs), BOTH_WAYS);
     }
 
     #[test]
