@@ -132,9 +132,10 @@ async fn round_with(
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .round(peer, &cinema.applied(), &theirs);
+    let push_back = push_back && repair.push;
     if repair.pull {
         sync_with(cinema, peer, push_back).await?;
-    } else if repair.push && push_back {
+    } else if push_back {
         push_what_it_lacks(cinema, peer, &theirs).await?;
     }
     Ok(())
