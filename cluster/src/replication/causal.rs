@@ -4,14 +4,18 @@
 //! `Frontier`); it goes in once this replica has applied all of that, or
 //! it comes with the copy itself or the others taken with it.
 //!
-//! A copy carries only a booking's latest state, so two can wait for each
-//! other: a cancellation made after seeing a booking that was made after
-//! seeing the cancelled one. Together they may bring everything both wait
-//! for, and then go in together. Otherwise each booking goes in as it was
-//! made, once what its making depended on is here, and its later decision
-//! waits: ops taken one by one, each after its causes, can never wait in a
-//! circle, so delivery always moves on. What still waits is held back
-//! until more copies arrive.
+//! A copy carries only a booking's latest state, so copies can wait for
+//! each other: a cancellation made after seeing a booking that was made
+//! after seeing the cancelled one; or an earlier decision on a booking that
+//! travels only inside the copy of its latest one, which waits for ops
+//! whose copies wait for that earlier decision. The largest part of the
+//! copies waiting that brings everything it waits for then goes in
+//! together. Otherwise each booking goes in as it was made, once what its
+//! making depended on is here, and its later decision waits. What still
+//! waits is held back until more copies arrive; a sync that brings only
+//! copies that must wait asks for a larger page (the nodes'
+//! `anti_entropy.rs`, the simulation's syncs), until the copies that can go
+//! in together come in one, so delivery always moves on.
 //!
 //! The nodes (`server/src/replication/replica.rs`, merging into their
 //! database) and the simulation (merging into its replicas) both take
@@ -34,19 +38,28 @@ pub trait CausalCopy: Sized {
 /// What a replica does next with copies waiting to go in.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Next<C> {
-    /// Merge `now` at once, in its order (each copy after its causes, under
-    /// causal consistency), then ask again about `later`. `makings` says
-    /// that `now` holds bookings as they were made, their later decisions
-    /// waiting in `later`.
+    /// Merge `now` at once, in its order, then ask again about `later`;
+    /// `step` says why `now` may go in.
     Merge {
         now: Vec<C>,
         later: Vec<C>,
-        makings: bool,
+        step: Step,
     },
     /// Nothing of these can go in until more copies arrive.
     HoldBack(Vec<C>),
     /// Nothing waits.
     Done,
+}
+
+/// Why copies may go in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Each after its causes (or with no causal order asked for).
+    InOrder,
+    /// Together: they bring everything they wait for among themselves.
+    Together,
+    /// Bookings as they were made; their later decisions wait.
+    AsMade,
 }
 
 /// The next step of taking `pending` on a replica that has applied
@@ -56,7 +69,7 @@ pub fn next_step<C: CausalCopy>(applied: &Applied, pending: Vec<C>, causal: bool
         return Next::Done;
     }
     if !causal {
-        return merge(pending, Vec::new());
+        return merge(pending, Vec::new(), Step::InOrder);
     }
     // Copies whose causes are here, then those whose causes are here or
     // among those, and so on: a causal order, so the whole of it can go in
@@ -79,10 +92,11 @@ pub fn next_step<C: CausalCopy>(applied: &Applied, pending: Vec<C>, causal: bool
         ready.extend(now);
     }
     if !ready.is_empty() {
-        return merge(ready, waiting);
+        return merge(ready, waiting, Step::InOrder);
     }
-    if dependencies_met(applied, &waiting) {
-        return merge(waiting, Vec::new());
+    let (together, waiting) = self_sufficient(applied, waiting);
+    if !together.is_empty() {
+        return merge(together, waiting, Step::Together);
     }
     let makings: Vec<C> = waiting
         .iter()
@@ -95,29 +109,35 @@ pub fn next_step<C: CausalCopy>(applied: &Applied, pending: Vec<C>, causal: bool
     if makings.is_empty() {
         Next::HoldBack(waiting)
     } else {
-        Next::Merge {
-            now: makings,
-            later: waiting,
-            makings: true,
+        merge(makings, waiting, Step::AsMade)
+    }
+}
+
+fn merge<C>(now: Vec<C>, later: Vec<C>, step: Step) -> Next<C> {
+    Next::Merge { now, later, step }
+}
+
+/// The largest part of `copies` that brings, with what is applied,
+/// everything its copies' latest ops depended on, and the rest. Such a
+/// part can go in together, whatever its copies wait for among
+/// themselves; the rest must wait. Copies whose causes are missing are
+/// dropped until none is left to drop: a copy that another needs is never
+/// dropped before it, and the parts that could go in are never lost with
+/// a copy that cannot.
+fn self_sufficient<C: CausalCopy>(applied: &Applied, copies: Vec<C>) -> (Vec<C>, Vec<C>) {
+    let mut together = copies;
+    let mut left_out = Vec::new();
+    loop {
+        let brought: BTreeSet<OpId> = together.iter().flat_map(CausalCopy::ops).copied().collect();
+        let (met_here, missing): (Vec<C>, Vec<C>) = together
+            .into_iter()
+            .partition(|copy| met(applied, copy.deps(), |op| brought.contains(op)));
+        together = met_here;
+        if missing.is_empty() {
+            return (together, left_out);
         }
+        left_out.extend(missing);
     }
-}
-
-fn merge<C>(now: Vec<C>, later: Vec<C>) -> Next<C> {
-    Next::Merge {
-        now,
-        later,
-        makings: false,
-    }
-}
-
-/// Whether everything the latest ops of `copies` depended on is applied,
-/// the ops they bring themselves aside.
-pub fn dependencies_met<C: CausalCopy>(applied: &Applied, copies: &[C]) -> bool {
-    let brought: BTreeSet<OpId> = copies.iter().flat_map(CausalCopy::ops).copied().collect();
-    copies
-        .iter()
-        .all(|copy| met(applied, copy.deps(), |op| brought.contains(op)))
 }
 
 /// Whether every op `deps` counts is applied or `brought`.
@@ -181,16 +201,15 @@ mod tests {
         let effect = copy(&[op(2, 1)], [(1, 1)].into(), [(1, 1)].into());
         let elsewhere = copy(&[op(3, 1)], [(4, 1)].into(), [(4, 1)].into());
         let arriving = vec![effect.clone(), elsewhere.clone(), cause.clone()];
-        let Next::Merge {
-            now,
-            later,
-            makings,
-        } = next_step(&Applied::default(), arriving, true)
+        let Next::Merge { now, later, step } = next_step(&Applied::default(), arriving, true)
         else {
             panic!("the cause goes in");
         };
         assert_eq!(now, [cause, effect], "each after its cause");
-        assert_eq!((later.clone(), makings), (vec![elsewhere.clone()], false));
+        assert_eq!(
+            (later.clone(), step),
+            (vec![elsewhere.clone()], Step::InOrder)
+        );
         let mut applied = Applied::default();
         applied.insert(op(1, 1));
         applied.insert(op(2, 1));
@@ -219,7 +238,7 @@ mod tests {
             Next::Merge {
                 now,
                 later,
-                makings: false,
+                step: Step::InOrder,
             } => {
                 assert_eq!(now, chain);
                 assert!(later.is_empty());
@@ -236,7 +255,7 @@ mod tests {
             Next::Merge {
                 now: vec![effect],
                 later: Vec::new(),
-                makings: false
+                step: Step::InOrder,
             }
         );
     }
@@ -256,9 +275,40 @@ mod tests {
             Next::Merge {
                 now,
                 later,
-                makings: false,
+                step: Step::Together,
             } => {
                 assert_eq!((now, later), (vec![first, second], vec![]));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// Node 1's decision on a booking travels only inside the copy of
+    /// node 2's later one, which waits for a booking that waits for node
+    /// 1's decision; a copy whose cause is nowhere arrives with them. The
+    /// two go in together, the stranger waits.
+    #[test]
+    fn copies_that_bring_each_others_causes_go_in_together_without_the_rest() {
+        let needs_the_decision = copy(&[op(2, 1)], [(1, 1)].into(), [(1, 1)].into());
+        let decided_twice = copy(
+            &[op(3, 1), op(1, 1), op(2, 2)],
+            [(2, 1)].into(),
+            Frontier::default(),
+        );
+        let stranger = copy(&[op(4, 1)], [(5, 1)].into(), [(5, 1)].into());
+        let arriving = vec![
+            stranger.clone(),
+            needs_the_decision.clone(),
+            decided_twice.clone(),
+        ];
+        match next_step(&Applied::default(), arriving, true) {
+            Next::Merge {
+                now,
+                later,
+                step: Step::Together,
+            } => {
+                assert_eq!(now, [needs_the_decision, decided_twice]);
+                assert_eq!(later, [stranger]);
             }
             other => panic!("{other:?}"),
         }
@@ -277,7 +327,7 @@ mod tests {
             Next::Merge {
                 now,
                 later,
-                makings: true,
+                step: Step::AsMade,
             } => {
                 assert_eq!(
                     now,
