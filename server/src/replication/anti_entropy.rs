@@ -17,7 +17,7 @@ use super::wire::{Change, ReplicationReply, ReplicationRequest};
 use super::ReplicatedCinema;
 use crate::runtime::transport::CallError;
 use cluster::replication::repair::RoundMemory;
-use cluster::replication::{Applied, Strategy};
+use cluster::replication::{Applied, Consistency, Strategy};
 use cluster::rng::SplitMix64;
 use cluster::NodeId;
 use std::collections::BTreeSet;
@@ -26,8 +26,12 @@ use std::time::Duration;
 
 /// Time between two anti-entropy rounds.
 const SYNC_EVERY: Duration = Duration::from_secs(1);
-/// Most ops one answer carries, per origin.
-pub const PAGE_SIZE: i64 = 500;
+/// Most ops one answer carries, per origin, at first.
+const PAGE_SIZE: i64 = 500;
+/// Most ops one answer ever carries, per origin: a page is asked for
+/// again, twice as large, while none of its copies can go in (a causal
+/// replica whose copies wait for each other beyond the page, `causal.rs`).
+pub const MOST_PAGE_SIZE: i64 = 32 * PAGE_SIZE;
 /// Most ops one push carries, per origin: few enough that a replica far
 /// behind applies them well within a call's time limit.
 const PUSH_PAGE_SIZE: i64 = 100;
@@ -157,10 +161,11 @@ pub(super) async fn sync_with(
     push_back: bool,
 ) -> Result<usize, String> {
     let mut taken = 0;
+    let mut limit = PAGE_SIZE;
     loop {
         let request = ReplicationRequest::Sync {
             applied: cinema.applied(),
-            limit: PAGE_SIZE,
+            limit,
         };
         let reply = cinema.call(peer, request).await.map_err(call_failure)?;
         let ReplicationReply::Changes {
@@ -190,10 +195,19 @@ pub(super) async fn sync_with(
         if push_back {
             push_what_it_lacks(cinema, peer, &theirs).await?;
         }
-        // A page none of which could be applied yet (causal consistency,
-        // waiting for what it depends on) would come again unchanged.
-        if !more || took == 0 {
+        if !more {
             return Ok(taken);
+        }
+        if took == 0 {
+            // None of the page could go in. Under causal consistency the
+            // copies that can go in together reach past it: the next page
+            // is twice as large. Otherwise (claims refused for now) it
+            // would come again unchanged.
+            let causal = cinema.mode().consistency() == Consistency::Causal;
+            if !causal || limit >= MOST_PAGE_SIZE {
+                return Ok(taken);
+            }
+            limit = (limit * 2).min(MOST_PAGE_SIZE);
         }
     }
 }

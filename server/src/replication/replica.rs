@@ -5,7 +5,7 @@
 //! depend on is here), and merging copies from peers by the rules of
 //! `cluster::replication`.
 
-use super::anti_entropy::PAGE_SIZE;
+use super::anti_entropy::MOST_PAGE_SIZE;
 use super::held_back::Arrival;
 use super::wire::{ApplyOutcome, Change, EpochChange, ReplicationReply};
 use super::ReplicatedCinema;
@@ -118,7 +118,7 @@ impl ReplicatedCinema {
         digest: Applied,
         limit: i64,
     ) -> Result<ReplicationReply, ApiError> {
-        let limit = limit.clamp(1, PAGE_SIZE);
+        let limit = limit.clamp(1, MOST_PAGE_SIZE);
         let storage = |e| storage_error(e, "");
         // Read before the rows, so it never claims more than they show.
         let applied = self.applied();
