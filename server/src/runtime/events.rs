@@ -103,22 +103,41 @@ pub enum EventKind {
     },
 }
 
+/// What is told of every event as it is published, before any listener
+/// (the node counts them in its metrics): the feed calls it without
+/// knowing what it is.
+pub type Observer = fn(&EventKind);
+
 #[derive(Clone)]
 pub struct EventFeed {
     sender: broadcast::Sender<ClusterEvent>,
+    observer: Option<Observer>,
 }
 
 impl Default for EventFeed {
     fn default() -> Self {
         EventFeed {
             sender: broadcast::channel(FEED_CAPACITY).0,
+            observer: None,
         }
     }
 }
 
 impl EventFeed {
-    /// Publishes to whoever listens; nobody listening is fine.
+    /// A feed that tells `observer` of every event it publishes.
+    pub fn observed(observer: Observer) -> Self {
+        EventFeed {
+            observer: Some(observer),
+            ..EventFeed::default()
+        }
+    }
+
+    /// Publishes to whoever listens; nobody listening is fine. The
+    /// observer, if any, hears of it first, listeners or none.
     pub fn publish(&self, event: ClusterEvent) {
+        if let Some(observe) = self.observer {
+            observe(&event.event);
+        }
         let _ = self.sender.send(event);
     }
 
