@@ -9,8 +9,8 @@
 //! description (`openapi.rs`) by the annotations here.
 
 use super::Shared;
-use crate::auth::{SessionKeys, SignedInOperator};
-use crate::http::{ErrorBody, HttpError};
+use crate::auth::SessionKeys;
+use crate::http::{ErrorBody, HttpError, SignedInOperator};
 use crate::launcher::supervisor::{Change, ProcessView, Supervisor};
 use crate::runtime::faults::FaultView;
 use app::error::{ApiError, ErrorCode};

@@ -197,7 +197,7 @@ fn own_routes(control: Option<&NodeControl>) -> OpenApiRouter<Arc<Shared>> {
     let controls = match control {
         Some(control) => controls.route_layer(axum::middleware::from_fn_with_state(
             control.keys.clone(),
-            crate::auth::identify,
+            crate::http::identify,
         )),
         None => controls.route_layer(axum::middleware::from_fn(control::not_supervised)),
     };
