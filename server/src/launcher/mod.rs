@@ -86,7 +86,7 @@ async fn serve(config: &UpConfig, admin_url: &str) -> anyhow::Result<()> {
         strategy: config.balance,
         rate_limits: gateway::RateLimits::enforced(&config.rate_limits),
         control: Some(NodeControl {
-            supervisor: supervisor.clone(),
+            processes: supervisor.clone(),
             keys,
         }),
     };
