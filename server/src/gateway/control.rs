@@ -12,7 +12,7 @@ use super::processes::{Change, NodeProcesses, ProcessView};
 use super::Shared;
 use crate::auth::SessionKeys;
 use crate::http::{ErrorBody, HttpError, SignedInOperator};
-use crate::runtime::faults::FaultView;
+use crate::runtime::events::FaultView;
 use app::error::{ApiError, ErrorCode};
 use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::extract::{Path, State};
