@@ -8,6 +8,9 @@ source "$(dirname "$0")/tools.sh"
 step "docs: every relative link and image in README.md and docs/"
 python3 "$ROOT/scripts/check-docs.py"
 
+step "imports: no cycle between modules, every import in server/src pointing down its layers"
+python3 "$ROOT/scripts/check-imports.py"
+
 ensure_build_tools
 ensure_postgres
 ensure_chromium

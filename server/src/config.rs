@@ -281,18 +281,6 @@ pub struct RateLimitFlags {
     pub no_rate_limit: bool,
 }
 
-impl RateLimitFlags {
-    /// The limits to enforce, or none.
-    pub fn limits(&self) -> Option<crate::gateway::RateLimits> {
-        use cluster::rate_limit::Rate;
-        const SENSITIVE_BURST: f64 = 10.0;
-        (!self.no_rate_limit).then(|| crate::gateway::RateLimits {
-            ordinary: Rate::new(self.rate_limit, self.rate_burst),
-            sensitive: Rate::new(self.sensitive_per_minute / 60.0, SENSITIVE_BURST),
-        })
-    }
-}
-
 /// Where the compiled browser app (WASM, JS, CSS) and static assets are.
 #[derive(Args, Debug, Clone)]
 pub struct SiteConfig {

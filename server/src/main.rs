@@ -54,7 +54,7 @@ async fn run_gateway(config: GatewayConfig) -> anyhow::Result<()> {
         port: config.port,
         nodes,
         strategy: config.balance,
-        rate_limits: config.rate_limits.limits(),
+        rate_limits: gateway::RateLimits::enforced(&config.rate_limits),
         control: None,
     };
     gateway::run(gateway, shutdown::signal()).await

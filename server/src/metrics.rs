@@ -1,11 +1,13 @@
 //! Prometheus metrics, in the text format at `GET /metrics` on every node
 //! and on the gateway. A node counts its HTTP requests and their latency by
 //! route, method and status (`http`, a middleware), and reads everything
-//! else off the events it publishes (`record`): bookings by outcome,
-//! copies taken and the conflicts they settled, replication lag, elections
-//! and how long they took, the clock's offset and each Berkeley adjustment,
-//! peers lost to missed heartbeats, injected faults. The gateway counts
-//! what it routed to each node and its retries.
+//! else off the events it publishes (`record`, which the node gives its
+//! runtime's event feed to call, so the runtime need not know the
+//! metrics): bookings by outcome, copies taken and the conflicts they
+//! settled, replication lag, elections and how long they took, the clock's
+//! offset and each Berkeley adjustment, peers lost to missed heartbeats,
+//! injected faults. The gateway counts what it routed to each node and its
+//! retries.
 
 use crate::runtime::events::EventKind;
 use axum::extract::{MatchedPath, Request};

@@ -42,7 +42,8 @@ pub async fn run(
         vector,
         physical_clock(&config),
     ));
-    let events = EventFeed::default();
+    // Every event the runtime publishes counts in the metrics.
+    let events = EventFeed::observed(crate::metrics::record);
     let local = Arc::new(Cinema::new(store.clone(), config.node_id, clocks.clone()));
     let sessions: SharedSessions = Arc::new(SessionIssuer {
         store: store.clone(),

@@ -2,25 +2,9 @@
 //! nodes believed dead or found unreachable and collecting the live ids. Back
 //! at its initiator, the highest id collected is told it has won, and claims.
 
-use super::state::Phase;
+use super::state::{PendingForward, Phase, Token};
 use super::{Election, ElectionMessage, Epoch, StartReason, TimerKind};
 use crate::NodeId;
-
-/// The ring token's content (see [`ElectionMessage::RingToken`]).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(super) struct Token {
-    pub initiator: NodeId,
-    pub round: u64,
-    pub members: Vec<NodeId>,
-    pub epoch: Epoch,
-}
-
-/// The token we passed on last, so a failed send can skip to the next node.
-#[derive(Clone, Debug)]
-pub(super) struct PendingForward {
-    to: NodeId,
-    token: Token,
-}
 
 impl Token {
     fn into_message(self) -> ElectionMessage {

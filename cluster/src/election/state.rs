@@ -3,7 +3,6 @@
 //! live in `leadership.rs` (shared), `bully.rs` and `ring.rs`.
 
 use super::log::ElectionLog;
-use super::ring::PendingForward;
 use super::{
     Algorithm, ElectionConfig, ElectionEvent, ElectionMessage, Epoch, EpochOwners, Output,
     StartReason, StepDownReason, TimerKind,
@@ -34,6 +33,23 @@ pub struct Election {
     /// The message being handled: the first entry of a log it makes us open.
     receiving: Option<(NodeId, ElectionMessage)>,
     outbox: Vec<Output>,
+}
+
+/// Ring: the token's content (see [`ElectionMessage::RingToken`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct Token {
+    pub initiator: NodeId,
+    pub round: u64,
+    pub members: Vec<NodeId>,
+    pub epoch: Epoch,
+}
+
+/// Ring: the token we passed on last, so a failed send can skip to the
+/// next node.
+#[derive(Clone, Debug)]
+pub(super) struct PendingForward {
+    pub to: NodeId,
+    pub token: Token,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -203,7 +219,7 @@ impl Election {
                 members,
                 epoch,
             } => {
-                let token = super::ring::Token {
+                let token = Token {
                     initiator,
                     round,
                     members,

@@ -2,24 +2,9 @@
 //! message, which then arrives after a random delay, is silently lost, or is
 //! refused (the sender hears of it) if the receiver is down or cut off.
 
-use super::world::{index, Happening, World};
+use super::world::{index, Body, Happening, Packet, World};
 use crate::clock::VectorClock;
-use crate::election::ElectionMessage;
-use crate::membership::Heartbeat;
 use crate::NodeId;
-
-pub(super) struct Packet {
-    lamport: u64,
-    vclock: VectorClock,
-    /// The send's index among the recorded events, if it was recorded.
-    send_event: Option<usize>,
-    body: Body,
-}
-
-pub(super) enum Body {
-    Heartbeat(Heartbeat),
-    Election(ElectionMessage),
-}
 
 impl World {
     /// Every send ticks the sender's clocks and is stamped with them.

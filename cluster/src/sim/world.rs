@@ -1,10 +1,10 @@
 //! The simulated world: its nodes, driven the way the real runtime drives
 //! them (boot, heartbeats, timers, messages in, outputs out), and the
-//! bookkeeping the checks need. The network itself is in `network.rs`.
+//! bookkeeping the checks need. The network itself is in `network.rs`; the
+//! packets it carries are here, where the agenda holds them.
 
 use super::agenda::Agenda;
 use super::causality::CausalRecorder;
-use super::network::{Body, Packet};
 use super::{Scenario, SimConfig, SimReport};
 use crate::clock::{LamportClock, VectorClock};
 use crate::election::{Election, ElectionEvent, ElectionMessage, Epoch, Output, TimerKind};
@@ -44,6 +44,21 @@ pub(super) struct SimNode {
     pub vclock: VectorClock,
     /// The key of this node in vector clocks.
     pub name: String,
+}
+
+/// A message on its way through the simulated network (`network.rs`),
+/// stamped with the sender's clocks.
+pub(super) struct Packet {
+    pub lamport: u64,
+    pub vclock: VectorClock,
+    /// The send's index among the recorded events, if it was recorded.
+    pub send_event: Option<usize>,
+    pub body: Body,
+}
+
+pub(super) enum Body {
+    Heartbeat(Heartbeat),
+    Election(ElectionMessage),
 }
 
 pub(super) enum Happening {

@@ -8,11 +8,11 @@
 //! session, answers 409. Each is described in the gateway's OpenAPI
 //! description (`openapi.rs`) by the annotations here.
 
+use super::processes::{Change, NodeProcesses, ProcessView};
 use super::Shared;
-use crate::auth::{SessionKeys, SignedInOperator};
-use crate::http::{ErrorBody, HttpError};
-use crate::launcher::supervisor::{Change, ProcessView, Supervisor};
-use crate::runtime::faults::FaultView;
+use crate::auth::SessionKeys;
+use crate::http::{ErrorBody, HttpError, SignedInOperator};
+use crate::runtime::events::FaultView;
 use app::error::{ApiError, ErrorCode};
 use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::extract::{Path, State};
@@ -30,7 +30,7 @@ use utoipa::ToSchema;
 /// supervises, and the keys to tell an operator's session.
 #[derive(Clone)]
 pub struct NodeControl {
-    pub supervisor: Arc<Supervisor>,
+    pub processes: Arc<dyn NodeProcesses>,
     pub keys: Arc<SessionKeys>,
 }
 
@@ -49,7 +49,7 @@ pub async fn kill(
     id: Result<Path<NodeId>, PathRejection>,
 ) -> Result<Json<ProcessView>, HttpError> {
     let Path(id) = id?;
-    Ok(Json(supervisor(&shared)?.kill(id).await?))
+    Ok(Json(processes(&shared)?.kill(id).await?))
 }
 
 /// Starts a stopped node's process again (operators).
@@ -67,7 +67,7 @@ pub async fn restart(
     id: Result<Path<NodeId>, PathRejection>,
 ) -> Result<Json<ProcessView>, HttpError> {
     let Path(id) = id?;
-    Ok(Json(supervisor(&shared)?.restart(id).await?))
+    Ok(Json(processes(&shared)?.restart(id).await?))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -97,7 +97,7 @@ pub async fn pause(
     let Path(id) = id?;
     let Json(request) = body?;
     let lasting = Duration::from_secs(request.seconds);
-    Ok(Json(supervisor(&shared)?.pause(id, lasting).await?))
+    Ok(Json(processes(&shared)?.pause(id, lasting).await?))
 }
 
 /// One thing `POST /api/heal` did, or could not do, on one node.
@@ -157,7 +157,7 @@ pub async fn heal(
     _: SignedInOperator,
     headers: HeaderMap,
 ) -> Result<Json<HealedEverything>, HttpError> {
-    let processes = supervisor(&shared)?.heal().await;
+    let processes = processes(&shared)?.heal().await;
     let mut healed: Vec<HealStep> = processes
         .iter()
         .filter_map(|&(node, change)| match change {
@@ -256,11 +256,11 @@ pub async fn not_supervised(_: axum::extract::Request, _: axum::middleware::Next
     HttpError(not_running_its_nodes())
 }
 
-fn supervisor(shared: &Shared) -> Result<&Supervisor, ApiError> {
+fn processes(shared: &Shared) -> Result<&dyn NodeProcesses, ApiError> {
     shared
         .control
         .as_ref()
-        .map(|control| control.supervisor.as_ref())
+        .map(|control| control.processes.as_ref())
         .ok_or_else(not_running_its_nodes)
 }
 
@@ -273,8 +273,8 @@ fn not_running_its_nodes() -> ApiError {
 }
 
 /// Puts every change to a node process on the feed.
-pub fn announce_changes(shared: Arc<Shared>, supervisor: &Supervisor) {
-    let mut changes = supervisor.changes();
+pub fn announce_changes(shared: Arc<Shared>, processes: &dyn NodeProcesses) {
+    let mut changes = processes.changes();
     tokio::spawn(async move {
         loop {
             match changes.recv().await {

@@ -5,18 +5,21 @@
 //! (`writes.rs`), and merges every node's event feed into its own
 //! `/ws/events`, adding its routing decisions (`feed.rs`). Run by `up`, it
 //! also lets operators kill, pause and restart the nodes it supervises
-//! (`control.rs`); `/api/nodes/{id}/...` reaches one chosen node. Its API
+//! (`control.rs`, through `processes.rs`, the interface `up`'s supervisor
+//! implements); `/api/nodes/{id}/...` reaches one chosen node. Its API
 //! description is a node's with its own operations added (`openapi.rs`).
 
 mod control;
 mod feed;
 mod health;
 mod openapi;
+mod processes;
 mod proxy;
 mod rate_limit;
 mod writes;
 
 pub use control::NodeControl;
+pub use processes::{Change, NodeProcesses, ProcessView};
 pub use rate_limit::RateLimits;
 
 use axum::extract::{DefaultBodyLimit, State};
@@ -150,7 +153,7 @@ pub async fn run(
     health::start(shared.clone(), stop.subscribe());
     feed::follow_nodes(shared.clone(), stop.subscribe());
     if let Some(control) = &gateway.control {
-        control::announce_changes(shared.clone(), &control.supervisor);
+        control::announce_changes(shared.clone(), control.processes.as_ref());
     }
 
     let (own, description) = own_routes(gateway.control.as_ref()).split_for_parts();
@@ -197,7 +200,7 @@ fn own_routes(control: Option<&NodeControl>) -> OpenApiRouter<Arc<Shared>> {
     let controls = match control {
         Some(control) => controls.route_layer(axum::middleware::from_fn_with_state(
             control.keys.clone(),
-            crate::auth::identify,
+            crate::http::identify,
         )),
         None => controls.route_layer(axum::middleware::from_fn(control::not_supervised)),
     };
@@ -249,7 +252,7 @@ struct NodeStatus {
 ))]
 async fn status(State(shared): State<Arc<Shared>>) -> Json<GatewayStatus> {
     let processes = match &shared.control {
-        Some(control) => control.supervisor.views().await,
+        Some(control) => control.processes.views().await,
         None => Vec::new(),
     };
     let nodes = {

@@ -5,6 +5,7 @@
 //! error shape, with `Retry-After`, and never reaches a node.
 
 use super::Shared;
+use crate::config::RateLimitFlags;
 use crate::http::HttpError;
 use app::error::{ApiError, ErrorCode};
 use axum::extract::{ConnectInfo, Request, State};
@@ -28,10 +29,26 @@ pub struct RateLimits {
 }
 
 impl RateLimits {
+    /// The limits the flags ask for, or none if they turn them off.
+    pub fn enforced(flags: &RateLimitFlags) -> Option<Self> {
+        (!flags.no_rate_limit).then(|| flags.into())
+    }
+
     fn of(&self, kind: Kind) -> Rate {
         match kind {
             Kind::Ordinary => self.ordinary,
             Kind::Sensitive => self.sensitive,
+        }
+    }
+}
+
+impl From<&RateLimitFlags> for RateLimits {
+    /// The rates the flags set (whether or not they turn limits off).
+    fn from(flags: &RateLimitFlags) -> Self {
+        const SENSITIVE_BURST: f64 = 10.0;
+        RateLimits {
+            ordinary: Rate::new(flags.rate_limit, flags.rate_burst),
+            sensitive: Rate::new(flags.sensitive_per_minute / 60.0, SENSITIVE_BURST),
         }
     }
 }

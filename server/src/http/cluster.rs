@@ -3,7 +3,7 @@
 //! read-and-control API under `/api` (health, election, clock sync).
 
 use super::error::HttpError;
-use crate::auth::SignedInOperator;
+use super::identify::SignedInOperator;
 use crate::replication::wire::ReplicationRequest;
 use crate::replication::ReplicatedCinema;
 use crate::runtime::transport::{Envelope, SIGNATURE_HEADER};

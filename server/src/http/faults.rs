@@ -7,9 +7,9 @@
 //! {"offsetMs", "driftPpm", "seconds"}`: an operator skews its clock.
 
 use super::error::HttpError;
+use super::identify::SignedInOperator;
 use super::openapi::ErrorBody;
-use crate::auth::SignedInOperator;
-use crate::runtime::faults::FaultView;
+use crate::runtime::events::FaultView;
 use crate::runtime::ClusterHandle;
 use app::error::ApiError;
 use axum::extract::rejection::JsonRejection;

@@ -7,6 +7,7 @@ mod control;
 mod cross_site;
 mod error;
 mod faults;
+mod identify;
 pub mod openapi;
 mod replication;
 mod rest;
@@ -18,6 +19,7 @@ mod static_files;
 pub use bundle::BUILD_PATHS;
 pub use cross_site::refuse as refuse_cross_site;
 pub use error::HttpError;
+pub use identify::{identify, CallerOf, SignedInOperator};
 pub use openapi::ErrorBody;
 
 use crate::auth::SessionKeys;
@@ -104,7 +106,7 @@ pub fn router(
         }))
         .layer(axum::middleware::from_fn_with_state(
             keys,
-            crate::auth::identify,
+            identify::identify,
         ))
         .layer(axum::middleware::map_response(
             move |mut response: Response| {

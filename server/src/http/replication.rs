@@ -6,8 +6,8 @@
 
 use super::control::NodeControl;
 use super::error::HttpError;
+use super::identify::SignedInOperator;
 use super::openapi::ErrorBody;
-use crate::auth::SignedInOperator;
 use app::model::{ReplicasView, ReplicationMode, ReplicationProgress};
 use app::service::ClusterControl;
 use axum::extract::rejection::JsonRejection;

@@ -4,8 +4,8 @@
 //! the shared `CinemaService`, and answers JSON in camelCase.
 
 use super::error::HttpError;
+use super::identify::{CallerOf, SignedInOperator};
 use super::openapi::ErrorBody;
-use crate::auth::{CallerOf, SignedInOperator};
 use app::error::ApiError;
 use app::model::{Booking, BookingRequest, Movie, MovieDetails, NewMovie, SeatMap};
 use app::service::SharedCinema;

@@ -6,8 +6,8 @@
 //! signed in, `DELETE` signs out.
 
 use super::error::HttpError;
+use super::identify::{CallerOf, SignedInOperator};
 use super::openapi::ErrorBody;
-use crate::auth::{CallerOf, SignedInOperator};
 use app::access::{
     cleared_operator_cookie, moviegoer_cookie, operator_cookie, MoviegoerSession, OperatorSession,
 };

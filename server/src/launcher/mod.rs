@@ -84,9 +84,9 @@ async fn serve(config: &UpConfig, admin_url: &str) -> anyhow::Result<()> {
         port: config.port,
         nodes: addresses,
         strategy: config.balance,
-        rate_limits: config.rate_limits.limits(),
+        rate_limits: gateway::RateLimits::enforced(&config.rate_limits),
         control: Some(NodeControl {
-            supervisor: supervisor.clone(),
+            processes: supervisor.clone(),
             keys,
         }),
     };

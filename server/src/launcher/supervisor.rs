@@ -7,9 +7,9 @@
 //! whoever subscribed (the gateway, which puts it on its feed).
 
 use super::nodes::LocalCluster;
+use crate::gateway::{Change, NodeProcesses, ProcessView};
 use app::error::{ApiError, ErrorCode};
 use cluster::NodeId;
-use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -44,30 +44,6 @@ fn due(state: State, now: Instant, restart_after: Option<Duration>) -> Option<Ch
         }
         _ => None,
     }
-}
-
-/// A change to a node process, as the feed reports it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub enum Change {
-    Killed,
-    Restarted,
-    Paused,
-    Resumed,
-    /// It ended by itself (a crash, or a port it could not bind).
-    Exited,
-}
-
-/// A node process as the API shows it.
-#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct ProcessView {
-    pub node_id: NodeId,
-    /// "running", "paused" or "stopped".
-    #[schema(pattern = "^(running|paused|stopped)$")]
-    pub process: &'static str,
-    pub restarts: u32,
-    pub paused_for_ms: u64,
 }
 
 struct Supervised {
@@ -113,13 +89,16 @@ impl Supervisor {
         tokio::spawn(watch(Arc::downgrade(&supervisor)));
         Ok(supervisor)
     }
+}
 
+#[async_trait::async_trait]
+impl NodeProcesses for Supervisor {
     /// Every change from now on.
-    pub fn changes(&self) -> broadcast::Receiver<(NodeId, Change)> {
+    fn changes(&self) -> broadcast::Receiver<(NodeId, Change)> {
         self.changes.subscribe()
     }
 
-    pub async fn views(&self) -> Vec<ProcessView> {
+    async fn views(&self) -> Vec<ProcessView> {
         let now = Instant::now();
         let nodes = self.nodes.lock().await;
         nodes
@@ -129,7 +108,7 @@ impl Supervisor {
     }
 
     /// SIGKILLs node `id`.
-    pub async fn kill(&self, id: NodeId) -> Result<ProcessView, ApiError> {
+    async fn kill(&self, id: NodeId) -> Result<ProcessView, ApiError> {
         let mut nodes = self.nodes.lock().await;
         let node = known(&mut nodes, id)?;
         if matches!(node.state, State::Stopped { .. }) {
@@ -146,7 +125,7 @@ impl Supervisor {
     }
 
     /// Starts node `id` afresh: killed first if it runs or is paused.
-    pub async fn restart(&self, id: NodeId) -> Result<ProcessView, ApiError> {
+    async fn restart(&self, id: NodeId) -> Result<ProcessView, ApiError> {
         let mut nodes = self.nodes.lock().await;
         let node = known(&mut nodes, id)?;
         self.start_again(id, node).await?;
@@ -154,7 +133,7 @@ impl Supervisor {
     }
 
     /// SIGSTOPs node `id` for `lasting` (a pause under way is renewed).
-    pub async fn pause(&self, id: NodeId, lasting: Duration) -> Result<ProcessView, ApiError> {
+    async fn pause(&self, id: NodeId, lasting: Duration) -> Result<ProcessView, ApiError> {
         if lasting.is_zero() || lasting > LONGEST_PAUSE {
             return Err(ApiError::invalid(format!(
                 "A pause lasts from 1 to {} seconds.",
@@ -179,7 +158,7 @@ impl Supervisor {
 
     /// Resumes every paused node and restarts every stopped one; what was
     /// done.
-    pub async fn heal(&self) -> Vec<(NodeId, Change)> {
+    async fn heal(&self) -> Vec<(NodeId, Change)> {
         let mut nodes = self.nodes.lock().await;
         let mut done = Vec::new();
         for (&id, node) in nodes.iter_mut() {
@@ -198,7 +177,9 @@ impl Supervisor {
         }
         done
     }
+}
 
+impl Supervisor {
     /// Stops every node: SIGTERM (after SIGCONT, for a paused one), then
     /// SIGKILL for any that lingers.
     pub async fn stop_all(&self) {

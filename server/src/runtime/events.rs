@@ -6,6 +6,7 @@ use cluster::clock::BerkeleyResult;
 use cluster::election::ElectionEvent;
 use cluster::NodeId;
 use serde::Serialize;
+use std::collections::BTreeSet;
 use tokio::sync::broadcast;
 
 /// Events a slow subscriber may fall behind by before it misses some.
@@ -92,7 +93,7 @@ pub enum EventKind {
     /// A fault on this node's links was injected, healed or expired.
     Fault {
         change: &'static str,
-        fault: super::faults::FaultView,
+        fault: FaultView,
     },
     /// An operator skewed this node's clock (`change` "injected"), or the
     /// skew's drift ran out ("expired"); the offset it has now.
@@ -103,22 +104,56 @@ pub enum EventKind {
     },
 }
 
+/// A fault injected into this node (`faults.rs`), as the API and the feed
+/// show it.
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FaultView {
+    pub number: u64,
+    pub peers: BTreeSet<NodeId>,
+    /// "cut" or "lossy".
+    pub harm: &'static str,
+    pub drop_share: f64,
+    pub delay_ms: u64,
+    /// How long until it expires.
+    pub expires_in_ms: u64,
+}
+
+/// What is told of every event as it is published, before any listener
+/// (the node counts them in its metrics): the feed calls it without
+/// knowing what it is.
+pub type Observer = fn(&EventKind);
+
 #[derive(Clone)]
 pub struct EventFeed {
     sender: broadcast::Sender<ClusterEvent>,
+    observer: Option<Observer>,
 }
 
 impl Default for EventFeed {
     fn default() -> Self {
         EventFeed {
             sender: broadcast::channel(FEED_CAPACITY).0,
+            observer: None,
         }
     }
 }
 
 impl EventFeed {
-    /// Publishes to whoever listens; nobody listening is fine.
+    /// A feed that tells `observer` of every event it publishes.
+    pub fn observed(observer: Observer) -> Self {
+        EventFeed {
+            observer: Some(observer),
+            ..EventFeed::default()
+        }
+    }
+
+    /// Publishes to whoever listens; nobody listening is fine. The
+    /// observer, if any, hears of it first, listeners or none.
     pub fn publish(&self, event: ClusterEvent) {
+        if let Some(observe) = self.observer {
+            observe(&event.event);
+        }
         let _ = self.sender.send(event);
     }
 

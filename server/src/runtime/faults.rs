@@ -6,12 +6,11 @@
 //! runs out in time (or when healed). Every fault put in force, healed or expired is an
 //! event on the feed.
 
-use super::events::EventKind;
+use super::events::{EventKind, FaultView};
 use super::ClusterHandle;
 use cluster::faults::{ClockSkew, LinkFault, LinkFaults, LinkHarm, Passage};
 use cluster::rng::SplitMix64;
 use cluster::NodeId;
-use serde::Serialize;
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -39,20 +38,6 @@ impl std::fmt::Display for LostOnTheLink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "the link to node {} is cut by an injected fault", self.0)
     }
-}
-
-/// A fault in force, as the API and the feed show it.
-#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct FaultView {
-    pub number: u64,
-    pub peers: BTreeSet<NodeId>,
-    /// "cut" or "lossy".
-    pub harm: &'static str,
-    pub drop_share: f64,
-    pub delay_ms: u64,
-    /// How long until it expires.
-    pub expires_in_ms: u64,
 }
 
 impl Default for InjectedFaults {

@@ -205,7 +205,6 @@ pub fn start(config: ClusterConfig, clocks: SharedClocks, feed: EventFeed) -> Cl
 
 /// Publishes an event of `node` on `feed`, stamped with its clocks now.
 fn publish(feed: &EventFeed, clocks: &SharedClocks, node: NodeId, event: EventKind) {
-    crate::metrics::record(&event);
     let (lamport, physical_ms) = {
         let clocks = clocks.lock();
         (clocks.lamport(), clocks.physical_ms())

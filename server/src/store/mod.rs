@@ -1,6 +1,7 @@
 //! Storage: one node's PostgreSQL database, reached through one pool. Every
 //! SQL statement of the project lives in this folder.
 
+mod booking_record;
 mod booking_writer;
 mod bookings;
 mod catalog;
@@ -14,7 +15,8 @@ mod status_watch;
 mod tallies;
 mod uncontested;
 
-pub use bookings::{NewBookingRecord, TakenSeat};
+pub use booking_record::NewBookingRecord;
+pub use bookings::TakenSeat;
 pub use catalog::ShowtimeRecord;
 pub use decisions::Decider;
 pub use replicas::{BookingReplica, MergeOutcome};

@@ -6,7 +6,7 @@
 //! side by side, and the numbers stay contiguous and given only to
 //! committed ops (see the `pending_ops` migration).
 
-use super::ops::op_id;
+use super::ops::{op_id, PendingOp};
 use super::{StoreError, StoreResult};
 use cluster::replication::OpId;
 use sqlx::PgPool;
@@ -18,10 +18,6 @@ use uuid::Uuid;
 /// How many times a batch is tried before its writers are told it failed.
 const ATTEMPTS: u32 = 5;
 const RETRY_AFTER: Duration = Duration::from_millis(100);
-
-/// An op committed but not numbered yet: its row in `pending_ops`.
-#[derive(Clone, Copy, Debug)]
-pub(super) struct PendingOp(pub(super) i64);
 
 type Request = (PendingOp, oneshot::Sender<StoreResult<OpId>>);
 

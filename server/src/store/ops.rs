@@ -3,13 +3,16 @@
 //! each booking, and the set of all of them this database holds, which is
 //! what it has applied (`cluster::replication::ops`).
 
-use super::numbering::PendingOp;
 use super::{Store, StoreResult};
 use cluster::replication::{Applied, Frontier, OpId};
 use cluster::NodeId;
 use sqlx::types::Json;
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
+
+/// An op committed but not numbered yet: its row in `pending_ops`.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct PendingOp(pub(super) i64);
 
 impl Store {
     /// Every op this database holds.

@@ -4,9 +4,9 @@
 //! send). Handlers read it as the request's `Caller` extension;
 //! operator-only ones ask for a `SignedInOperator`.
 
-use super::sessions::Role;
-use super::SessionKeys;
-use crate::http::HttpError;
+use super::error::HttpError;
+use crate::auth::sessions::Role;
+use crate::auth::SessionKeys;
 use app::access::{Caller, MOVIEGOER_COOKIE, OPERATOR_COOKIE};
 use app::session::cookie;
 use axum::extract::{FromRequestParts, Request, State};
