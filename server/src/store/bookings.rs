@@ -49,7 +49,7 @@ impl From<BookingRow> for Booking {
             starts_at: r.starts_at,
             seats: r.seats,
             total_cents: r.total_cents,
-            status: super::replicas::status_from_text(&r.status),
+            status: super::replica::status_from_text(&r.status),
             processed_by: r.processed_by,
             logical_clock: u64::try_from(r.logical_clock).unwrap_or(0),
             vector_clock: r.vector_clock.0,

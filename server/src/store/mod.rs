@@ -9,6 +9,7 @@ mod decisions;
 mod numbering;
 mod operators;
 mod ops;
+mod replica;
 mod replicas;
 pub mod seed;
 mod status_watch;
@@ -19,7 +20,7 @@ pub use booking_record::NewBookingRecord;
 pub use bookings::TakenSeat;
 pub use catalog::ShowtimeRecord;
 pub use decisions::Decider;
-pub use replicas::{BookingReplica, MergeOutcome};
+pub use replica::{BookingReplica, MergeOutcome};
 pub use status_watch::QuietMark;
 pub use tallies::StatusCounts;
 

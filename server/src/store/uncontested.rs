@@ -9,7 +9,7 @@
 //! the same transaction.
 
 use super::ops::{op_id, origin_column};
-use super::replicas::{BookingReplica, MergeOutcome};
+use super::replica::{status_text, BookingReplica, MergeOutcome};
 use super::StoreResult;
 use app::model::BookingStatus;
 use chrono::Utc;
@@ -129,7 +129,7 @@ pub(super) async fn insert_uncontested(
     .bind(
         copies
             .iter()
-            .map(|c| super::replicas::status_text(c.status))
+            .map(|c| status_text(c.status))
             .collect::<Vec<_>>(),
     )
     .bind(
