@@ -28,19 +28,24 @@
 //! session ever reads a booking it saw before as missing or in an earlier
 //! state.
 
+mod copy;
+mod messages;
+mod replica;
 #[cfg(test)]
 mod tests;
 
 use super::agenda::Agenda;
-use crate::replication::causal::{next_step, CausalCopy, Next, Step};
-use crate::replication::repair::RoundMemory;
+use crate::replication::causal::{next_step, Next, Step};
 use crate::replication::{
-    making_op, refuses_claim, settle, takes_incoming, uncontested, Applied, Arriving, Consistency,
-    Fence, Frontier, Lifecycle, Mode, OpId, QuorumState, Recovery, RecoveryState, SeatClaim,
-    SeatRule, StatusVersion, Strategy, WriteQuorum, WriteStamp,
+    refuses_claim, takes_incoming, uncontested, Applied, Arriving, Consistency, Frontier,
+    Lifecycle, Mode, OpId, QuorumState, Recovery, RecoveryState, SeatRule, Strategy, WriteQuorum,
+    WriteStamp,
 };
 use crate::rng::SplitMix64;
 use crate::NodeId;
+use copy::Copy;
+use messages::{Happening, Message};
+use replica::Replica;
 use std::collections::{BTreeMap, BTreeSet};
 
 type BookingId = u64;
@@ -88,55 +93,6 @@ pub struct ReplicaSimReport {
     pub violations: Vec<String>,
 }
 
-/// A booking as a replica holds it and sends it.
-#[derive(Clone, Debug)]
-struct Copy {
-    id: BookingId,
-    /// One to three seats, in order.
-    seats: Vec<Seat>,
-    stamp: WriteStamp,
-    mode: Mode,
-    status: Lifecycle,
-    /// The epoch of the leader that decided the status (0 without one).
-    status_epoch: u64,
-    lost_to: Option<BookingId>,
-    ops: Vec<OpId>,
-    deps: Frontier,
-    /// What its first op, its making, depended on.
-    made_with: Frontier,
-}
-
-impl Copy {
-    fn version(&self) -> StatusVersion {
-        StatusVersion {
-            epoch: self.status_epoch,
-            lifecycle: self.status,
-        }
-    }
-}
-
-impl CausalCopy for Copy {
-    fn ops(&self) -> &[OpId] {
-        &self.ops
-    }
-
-    fn deps(&self) -> &Frontier {
-        &self.deps
-    }
-
-    /// The booking as it was made: confirmed, with its making op only.
-    fn as_made(&self) -> Option<Copy> {
-        Some(Copy {
-            status: Lifecycle::Confirmed,
-            status_epoch: self.stamp.epoch,
-            lost_to: None,
-            ops: vec![making_op(&self.ops, &self.stamp.node)?],
-            deps: self.made_with.clone(),
-            ..self.clone()
-        })
-    }
-}
-
 /// A master-slave leader's epoch, from the moment it won it.
 struct Leadership {
     epoch: u64,
@@ -165,219 +121,6 @@ struct Claim {
     quorum: WriteQuorum,
     /// The session that waits for it, if a client does.
     session: Option<usize>,
-}
-
-#[derive(Default)]
-struct Replica {
-    up: bool,
-    bookings: BTreeMap<BookingId, Copy>,
-    holder: BTreeMap<Seat, BookingId>,
-    applied: Applied,
-    next_op: u64,
-    lamport: u64,
-    /// Claims not decided yet: kept across crashes, like the database.
-    undecided: BTreeSet<BookingId>,
-    /// Claims under way: lost in a crash.
-    claims: BTreeMap<BookingId, Claim>,
-    cut_off: bool,
-    /// The highest epoch promised to a leader: kept across crashes.
-    fence: Fence,
-    /// The epoch this node believes it leads: lost in a crash.
-    leading: Option<Leadership>,
-    /// What each partner and this node held at their last round.
-    rounds: RoundMemory,
-}
-
-impl Replica {
-    /// Last-write-wins over `seats` (`replication::settle`): every booking
-    /// that claimed one of them is settled, ranked against every claim on
-    /// any of its own seats, whatever order they came in.
-    fn settle_seats(&mut self, seats: &[Seat]) {
-        let settling: BTreeSet<BookingId> = self
-            .bookings
-            .values()
-            .filter(|copy| copy.seats.iter().any(|seat| seats.contains(seat)))
-            .map(|copy| copy.id)
-            .collect();
-        let their_seats: BTreeSet<Seat> = settling
-            .iter()
-            .flat_map(|id| self.bookings[id].seats.iter().copied())
-            .collect();
-        let claims: BTreeMap<BookingId, SeatClaim<BookingId, Seat>> = self
-            .bookings
-            .values()
-            .filter(|copy| copy.seats.iter().any(|seat| their_seats.contains(seat)))
-            .map(|copy| {
-                let holds_seats = copy
-                    .seats
-                    .iter()
-                    .all(|seat| self.holder.get(seat) == Some(&copy.id));
-                let claim = SeatClaim {
-                    stamp: copy.stamp.clone(),
-                    status: (copy.status, copy.lost_to),
-                    seats: copy.seats.clone(),
-                    holds_seats,
-                    settling: settling.contains(&copy.id),
-                };
-                (copy.id, claim)
-            })
-            .collect();
-        let moves = settle(&claims);
-        // Seats are freed before they are taken, as the nodes do.
-        for step in &moves {
-            let copy = self.bookings.get_mut(&step.id).expect("claimed");
-            copy.status = step.now.0;
-            copy.lost_to = step.now.1;
-            if step.now.0 != Lifecycle::Confirmed {
-                for seat in &copy.seats {
-                    if self.holder.get(seat) == Some(&step.id) {
-                        self.holder.remove(seat);
-                    }
-                }
-            }
-        }
-        for step in moves
-            .iter()
-            .filter(|step| step.now.0 == Lifecycle::Confirmed)
-        {
-            for seat in &self.bookings[&step.id].seats {
-                self.holder.insert(*seat, step.id);
-            }
-        }
-    }
-
-    /// Node `node` (this replica) decides booking `id`, which it holds:
-    /// `status`, as a new op of its own made with `deps` applied; the seat
-    /// is free here. The copy to send.
-    fn decide(&mut self, node: NodeId, id: BookingId, status: Lifecycle, deps: Frontier) -> Copy {
-        self.next_op += 1;
-        let op = OpId {
-            origin: node,
-            number: self.next_op,
-        };
-        let copy = self.bookings.get_mut(&id).expect("decided here");
-        copy.status = status;
-        copy.ops.push(op);
-        copy.deps = deps;
-        let copy = copy.clone();
-        for seat in &copy.seats {
-            if self.holder.get(seat) == Some(&id) {
-                self.holder.remove(seat);
-            }
-        }
-        self.applied.insert(op);
-        copy
-    }
-
-    /// First claim holds: a confirmed booking taken here holds its seat (a
-    /// rival's claim was refused before); one no longer confirmed frees it.
-    fn hold_if_confirmed(&mut self, id: BookingId) {
-        let Some(booking) = self.bookings.get(&id) else {
-            return;
-        };
-        let confirmed = booking.status == Lifecycle::Confirmed;
-        for seat in booking.seats.clone() {
-            if confirmed {
-                self.holder.insert(seat, id);
-            } else if self.holder.get(&seat) == Some(&id) {
-                self.holder.remove(&seat);
-            }
-        }
-    }
-}
-
-enum Message {
-    Claim(Copy),
-    ClaimAnswer {
-        id: BookingId,
-        taken: bool,
-    },
-    /// A master-slave leader's write, taken unless a later epoch was
-    /// promised.
-    Push {
-        epoch: u64,
-        copy: Copy,
-    },
-    /// A new leader asks for a promise of its epoch, and what is held.
-    Promise {
-        epoch: u64,
-    },
-    Promised {
-        epoch: u64,
-        copies: Vec<Copy>,
-    },
-    Share(Vec<Copy>),
-    /// A round begins: the asker's digest, answered with the peer's.
-    DigestAsk,
-    Digest(Applied),
-    /// What the asker has applied, and how many ops of each origin it
-    /// lacks to send.
-    SyncAsk {
-        digest: Applied,
-        page: usize,
-    },
-    /// A page of what the asker lacks; `more` if it lacks more.
-    SyncReply {
-        copies: Vec<Copy>,
-        more: bool,
-        page: usize,
-    },
-}
-
-enum Happening {
-    Book {
-        node: NodeId,
-        seats: Vec<Seat>,
-        session: usize,
-    },
-    Read {
-        node: NodeId,
-        session: usize,
-    },
-    Cancel {
-        node: NodeId,
-        session: usize,
-    },
-    Elect,
-    /// A deposed leader learns that `epoch` has begun.
-    Deposed {
-        node: NodeId,
-        epoch: u64,
-    },
-    /// A leader still catching up asks the peers not read yet again.
-    AskPromises {
-        node: NodeId,
-        epoch: u64,
-    },
-    Deliver {
-        from: NodeId,
-        to: NodeId,
-        message: Message,
-    },
-    ClaimTimeout {
-        node: NodeId,
-        id: BookingId,
-    },
-    AntiEntropy {
-        node: NodeId,
-    },
-    SettleClaims {
-        node: NodeId,
-    },
-    Crash {
-        node: NodeId,
-    },
-    Restart {
-        node: NodeId,
-    },
-    Cut {
-        node: NodeId,
-        for_ms: u64,
-    },
-    Mend {
-        node: NodeId,
-    },
-    Heal,
 }
 
 /// A claim's answers are awaited this long.

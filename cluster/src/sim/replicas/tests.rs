@@ -2,9 +2,10 @@
 //! over thousands of seeds, and the checks do catch a replica, a leader or
 //! a session that breaks them (each guard test turns one rule off).
 
-use super::*;
-use crate::replication::Consistency::{Causal, Eventual, Strong};
-use crate::replication::Strategy::{Gossip, MasterSlave, MultiMaster};
+use super::{run_replicas, ReplicaSimConfig, ReplicaSimReport, ReplicaWorld};
+use crate::replication::Consistency::{self, Causal, Eventual, Strong};
+use crate::replication::Strategy::{self, Gossip, MasterSlave, MultiMaster};
+use crate::replication::{Mode, SeatRule};
 
 const SEEDS: u64 = 3000;
 
