@@ -27,24 +27,38 @@
 //! identical; causal never holds an effect without its cause, and no
 //! session ever reads a booking it saw before as missing or in an earlier
 //! state.
+//!
+//! Here are the world, how a run is laid out and what each happening sets
+//! off, merging, anti-entropy, sessions and the final check; the other
+//! parts are files of their own: a booking's copy (`copy.rs`) and what a
+//! replica holds (`replica.rs`), what nodes send and what falls due
+//! (`messages.rs`), the network (`network.rs`), the faults (`faults.rs`),
+//! the clients' bookings and cancellations (`writes.rs`), writes that wait
+//! for a majority (`claims.rs`), and master-slave leaders (`leaders.rs`).
 
+mod claims;
 mod copy;
+mod faults;
+mod leaders;
 mod messages;
+mod network;
 mod replica;
 #[cfg(test)]
 mod tests;
+mod writes;
 
 use super::agenda::Agenda;
 use crate::replication::causal::{next_step, Next, Step};
 use crate::replication::{
     refuses_claim, takes_incoming, uncontested, Applied, Arriving, Consistency, Frontier,
-    Lifecycle, Mode, OpId, QuorumState, Recovery, RecoveryState, SeatRule, Strategy, WriteQuorum,
-    WriteStamp,
+    Lifecycle, Mode, OpId, SeatRule, Strategy,
 };
 use crate::rng::SplitMix64;
 use crate::NodeId;
+use claims::SETTLE_CLAIMS_EVERY_MS;
 use copy::Copy;
-use messages::{Happening, Message};
+use messages::Happening;
+use messages::Message;
 use replica::Replica;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -93,47 +107,9 @@ pub struct ReplicaSimReport {
     pub violations: Vec<String>,
 }
 
-/// A master-slave leader's epoch, from the moment it won it.
-struct Leadership {
-    epoch: u64,
-    recovery: Recovery,
-}
-
-impl Leadership {
-    fn serving(&self) -> bool {
-        self.recovery.state() == RecoveryState::Ready
-    }
-}
-
-/// A moviegoer's session: the frontier of what it has seen, and the
-/// status it last saw of every booking.
-#[derive(Default)]
-struct Session {
-    seen: Frontier,
-    observed: BTreeMap<BookingId, Lifecycle>,
-    /// The bookings acknowledged to it, which it may cancel.
-    mine: Vec<BookingId>,
-}
-
-/// A write this node coordinates (a claim, or a master-slave leader's
-/// booking), while it waits for the answers.
-struct Claim {
-    quorum: WriteQuorum,
-    /// The session that waits for it, if a client does.
-    session: Option<usize>,
-}
-
-/// A claim's answers are awaited this long.
-const CLAIM_WAIT_MS: u64 = 300;
-const ANTI_ENTROPY_EVERY_MS: u64 = 100;
-const SETTLE_CLAIMS_EVERY_MS: u64 = 500;
-/// A leader catching up asks again this often.
-const ASK_PROMISES_EVERY_MS: u64 = 200;
-const SESSIONS: usize = 4;
-/// Most ops of each origin a sync answer brings (with their bookings), as
-/// the server's pages do.
-const SYNC_PAGE: usize = 8;
-
+/// The whole cluster in one thread: the replicas, the clients' sessions,
+/// what falls due when, what was acknowledged to whom, and the switches
+/// the guard tests turn off to see the checks fail.
 struct ReplicaWorld {
     config: ReplicaSimConfig,
     rng: SplitMix64,
@@ -214,6 +190,9 @@ impl ReplicaWorld {
         &mut self.replicas[(node - 1) as usize]
     }
 
+    /// Lays the run out on the agenda (every node's rounds, the clients'
+    /// requests, elections, faults and the healing), then plays it out
+    /// until the replicas have had `settle_ms` to converge.
     fn run(&mut self) {
         for node in self.ids() {
             let start = self.rng.between(0, ANTI_ENTROPY_EVERY_MS);
@@ -258,30 +237,10 @@ impl ReplicaWorld {
                 self.agenda.add(at, Happening::Cancel { node, session });
             }
         }
-        // Master-slave: a leader from the start, and new ones now and then.
         if self.config.mode.has_leader_writes() {
-            self.agenda.add(0, Happening::Elect);
-            let mut at = 0;
-            while at < self.config.chaos_ms {
-                at += self.rng.between(200, 900);
-                self.agenda.add(at, Happening::Elect);
-            }
+            self.schedule_elections();
         }
-        // Faults: crashes with restarts, nodes cut off for a while.
-        let mut at = 0;
-        while at < self.config.chaos_ms {
-            at += self.rng.between(100, 600);
-            let node = self.rng.between(1, u64::from(self.config.nodes)) as NodeId;
-            if self.rng.chance(0.5) {
-                self.agenda.add(at, Happening::Crash { node });
-                let back = at + self.rng.between(50, 800);
-                self.agenda.add(back, Happening::Restart { node });
-            } else {
-                let for_ms = self.rng.between(50, 800);
-                self.agenda.add(at, Happening::Cut { node, for_ms });
-            }
-        }
-        self.agenda.add(self.config.chaos_ms, Happening::Heal);
+        self.schedule_faults();
         let end = self.config.chaos_ms + self.config.settle_ms;
         while let Some((at, happening)) = self.agenda.next() {
             if at > end {
@@ -292,6 +251,7 @@ impl ReplicaWorld {
         }
     }
 
+    /// Sets off what falls due, in the part of the node it concerns.
     fn happen(&mut self, happening: Happening) {
         match happening {
             Happening::Book {
@@ -302,17 +262,7 @@ impl ReplicaWorld {
             Happening::Read { node, session } => self.read(node, session),
             Happening::Cancel { node, session } => self.cancel(node, session),
             Happening::Elect => self.elect(),
-            Happening::Deposed { node, epoch } => {
-                let healed = self.healed;
-                let replica = self.replica(node);
-                if replica.cut_off && !healed {
-                    // It hears of the new epoch once it can.
-                    let later = self.now + ASK_PROMISES_EVERY_MS;
-                    self.agenda.add(later, Happening::Deposed { node, epoch });
-                } else if replica.leading.as_ref().is_some_and(|l| l.epoch < epoch) {
-                    replica.leading = None;
-                }
-            }
+            Happening::Deposed { node, epoch } => self.hear_deposed(node, epoch),
             Happening::AskPromises { node, epoch } => self.ask_promises(node, epoch),
             Happening::Deliver { from, to, message } => {
                 if self.replica(to).up {
@@ -321,11 +271,7 @@ impl ReplicaWorld {
             }
             Happening::ClaimTimeout { node, id } => self.claim_timed_out(node, id),
             Happening::AntiEntropy { node } => {
-                let peers: Vec<NodeId> = self.ids().into_iter().filter(|&p| p != node).collect();
-                if self.replica(node).up {
-                    let peer = peers[self.rng.index(peers.len())];
-                    self.send(node, peer, Message::DigestAsk);
-                }
+                self.begin_round(node);
                 self.agenda.add(
                     self.now + ANTI_ENTROPY_EVERY_MS,
                     Happening::AntiEntropy { node },
@@ -338,427 +284,80 @@ impl ReplicaWorld {
                     Happening::SettleClaims { node },
                 );
             }
-            Happening::Crash { node } => {
-                if !self.healed {
-                    let replica = self.replica(node);
-                    replica.up = false;
-                    replica.claims.clear();
-                    replica.leading = None;
-                    self.report.crashes += 1;
-                }
-            }
-            Happening::Restart { node } => {
-                self.replica(node).up = true;
-                self.last_back = Some(node);
-            }
-            Happening::Cut { node, for_ms } => {
-                if !self.healed {
-                    self.replica(node).cut_off = true;
-                    self.agenda.add(self.now + for_ms, Happening::Mend { node });
-                }
-            }
-            Happening::Mend { node } => {
-                self.replica(node).cut_off = false;
-                self.last_back = Some(node);
-            }
-            Happening::Heal => {
-                self.healed = true;
-                for replica in &mut self.replicas {
-                    replica.up = true;
-                    replica.cut_off = false;
-                }
-            }
+            Happening::Crash { node } => self.crash(node),
+            Happening::Restart { node } => self.restart(node),
+            Happening::Cut { node, for_ms } => self.cut(node, for_ms),
+            Happening::Mend { node } => self.mend(node),
+            Happening::Heal => self.heal(),
         }
     }
+}
 
-    /// A message arrives after a random delay, unless it is lost or either
-    /// end is cut off (while the faults last).
-    fn send(&mut self, from: NodeId, to: NodeId, message: Message) {
-        if !self.healed {
-            let cut = self.replica(from).cut_off || self.replica(to).cut_off;
-            if cut || self.rng.chance(self.config.loss) {
-                return;
-            }
-        }
-        let delay = self.rng.between(1, 40);
-        self.agenda
-            .add(self.now + delay, Happening::Deliver { from, to, message });
-    }
+/// How often every node begins a round.
+const ANTI_ENTROPY_EVERY_MS: u64 = 100;
+/// Most ops of each origin a sync answer brings (with their bookings), as
+/// the server's pages do.
+const SYNC_PAGE: usize = 8;
 
-    fn broadcast(&mut self, from: NodeId, message: impl Fn() -> Message) {
-        for peer in self.ids().into_iter().filter(|&p| p != from) {
-            self.send(from, peer, message());
-        }
-    }
-
-    /// A client of `session` books `seats` through `node` (while the
-    /// faults last). In master-slave the node forwards it to the leader it
-    /// knows: here, any node that believes it serves, deposed or not.
-    fn book(&mut self, node: NodeId, seats: Vec<Seat>, session: usize) {
-        if self.healed {
-            return;
-        }
-        let Some((node, epoch)) = self.coordinator(node) else {
-            return;
-        };
-        let fences = self.leaders_fence_themselves;
-        let replica = self.replica(node);
-        // A leader deposed without knowing it yet, which has promised the
-        // new leader a later epoch, must not count itself for a write of
-        // its own: what it answered the promise with would not hold it.
-        let fenced = fences && !replica.fence.admits(epoch);
-        if !replica.up || fenced {
-            return;
-        }
-        if seats.iter().any(|seat| replica.holder.contains_key(seat)) {
-            self.report.refused += 1;
-            return;
-        }
-        let id = self.next_booking;
-        self.next_booking += 1;
-        let mode = self.config.mode;
-        let replica = self.replica(node);
-        replica.lamport += 1;
-        replica.next_op += 1;
-        let deps = replica.applied.frontier();
-        let op = OpId {
-            origin: node,
-            number: replica.next_op,
-        };
-        let copy = Copy {
-            id,
-            seats: seats.clone(),
-            stamp: WriteStamp {
-                epoch,
-                lamport: replica.lamport,
-                node: format!("node-{node}"),
-                id: format!("{id:012}"),
-            },
-            mode,
-            status: Lifecycle::Confirmed,
-            status_epoch: epoch,
-            lost_to: None,
-            ops: vec![op],
-            made_with: deps.clone(),
-            deps,
-        };
-        replica.bookings.insert(id, copy.clone());
-        for seat in &seats {
-            replica.holder.insert(*seat, id);
-        }
-        replica.applied.insert(op);
-        if mode.seat_rule() == SeatRule::LastWriteWins {
-            // Its Lamport time outranks every claim this node has seen.
-            replica.settle_seats(&seats);
-        }
-        if mode.is_strong() {
-            if !mode.has_leader_writes() {
-                replica.undecided.insert(id);
-            }
-            self.claim(node, copy, epoch, Some(session));
-            return;
-        }
-        self.acknowledge(node, id, seats, session);
-        match mode.strategy() {
-            Strategy::MasterSlave => self.broadcast(node, || Message::Push {
-                epoch,
-                copy: copy.clone(),
-            }),
-            Strategy::MultiMaster => self.broadcast(node, || Message::Share(vec![copy.clone()])),
-            Strategy::Gossip => {}
-        }
-    }
-
-    /// The node that carries out a write a client sends to `node`, and its
-    /// epoch: in master-slave, a node that believes it serves as leader
-    /// (deposed or not); otherwise `node` itself. None if no leader serves.
-    fn coordinator(&mut self, node: NodeId) -> Option<(NodeId, u64)> {
-        if !self.config.mode.has_leader_writes() {
-            return Some((node, 0));
-        }
-        let serving: Vec<(NodeId, u64)> = (1..)
-            .zip(&self.replicas)
-            .filter_map(|(id, r)| match &r.leading {
-                Some(lead) if r.up && lead.serving() => Some((id, lead.epoch)),
-                _ => None,
-            })
-            .collect();
-        (!serving.is_empty()).then(|| serving[self.rng.index(serving.len())])
-    }
-
-    /// A client of `session` cancels one of its bookings through `node`:
-    /// the coordinator marks it cancelled with an op of its own and sends
-    /// it on as it sends bookings (without waiting for a majority: the
-    /// checks hold any cancellation asked for as allowed, acknowledged or
-    /// not).
-    fn cancel(&mut self, node: NodeId, session: usize) {
-        let mine = &self.sessions[session].mine;
-        if self.healed || mine.is_empty() {
-            return;
-        }
-        let id = mine[self.rng.index(mine.len())];
-        let Some((node, epoch)) = self.coordinator(node) else {
-            return;
-        };
-        let replica = self.replica(node);
-        if !replica.up || !replica.fence.admits(epoch) {
-            return;
-        }
-        let deps = replica.applied.frontier();
-        let Some(copy) = replica.bookings.get_mut(&id) else {
-            return;
-        };
-        // A leader deposed without knowing it yet must not decide a booking
-        // a later leader decided last: its decision would rank below.
-        if copy.status != Lifecycle::Confirmed || copy.status_epoch > epoch {
-            return;
-        }
-        copy.status_epoch = epoch;
-        replica.lamport += 1;
-        let copy = replica.decide(node, id, Lifecycle::Cancelled, deps);
-        if copy.mode.seat_rule() == SeatRule::LastWriteWins {
-            replica.settle_seats(&copy.seats);
-        }
-        self.cancel_asked.insert(id);
-        let frontier = self.replica(node).applied.frontier();
-        let session = &mut self.sessions[session];
-        session.seen.merge(&frontier);
-        session.observed.insert(id, Lifecycle::Cancelled);
-        match self.config.mode.strategy() {
-            Strategy::MasterSlave => self.broadcast(node, || Message::Push {
-                epoch,
-                copy: copy.clone(),
-            }),
-            Strategy::MultiMaster => self.broadcast(node, || Message::Share(vec![copy.clone()])),
-            Strategy::Gossip => {}
-        }
-    }
-
-    /// Booking `id` is acknowledged to `session`, with what `node` had
-    /// applied once it was.
-    fn acknowledge(&mut self, node: NodeId, id: BookingId, seats: Vec<Seat>, session: usize) {
-        self.acknowledged.push((id, seats));
-        let frontier = self.replica(node).applied.frontier();
-        let session = &mut self.sessions[session];
-        session.seen.merge(&frontier);
-        session.observed.insert(id, Lifecycle::Confirmed);
-        session.mine.push(id);
-    }
-
-    /// A session reads through `node`: the node answers once it has
-    /// applied what the session saw (in the modes that keep sessions), and
-    /// must then show every booking the session saw, at least as far on.
-    fn read(&mut self, node: NodeId, session: usize) {
-        let keeps = self.config.mode.keeps_sessions();
-        let replica = &self.replicas[(node - 1) as usize];
-        if self.healed || !replica.up || !keeps {
-            return;
-        }
-        let session_state = &self.sessions[session];
-        if self.sessions_wait && !replica.applied.covers(&session_state.seen) {
-            self.report.reads_behind += 1;
-            return;
-        }
-        self.report.reads += 1;
-        // Strong modes keep sessions too, but only causal delivery keeps a
-        // node from holding ops past a gap in what it has applied, which a
-        // frontier cannot name: monotonic reads are causal's promise.
-        if self.config.mode.consistency() == Consistency::Causal {
-            for (&id, &seen) in &session_state.observed {
-                let now = replica.bookings.get(&id).map(|copy| copy.status);
-                if now.is_none_or(|now| now < seen) {
-                    let violation = format!(
-                        "t={} session {session} saw booking {id} {seen:?}, then node {node} shows {now:?}",
-                        self.now
-                    );
-                    self.report.violations.push(violation);
-                }
-            }
-        }
-        let frontier = replica.applied.frontier();
-        let observed = replica
-            .bookings
-            .values()
-            .map(|copy| (copy.id, copy.status))
-            .collect();
-        let session_state = &mut self.sessions[session];
-        session_state.seen.merge(&frontier);
-        session_state.observed = observed;
-    }
-
-    /// Master-slave: a new epoch begins with a random live node as its
-    /// leader, which catches up before it serves. The leader it deposes
-    /// learns of it a little later.
-    fn elect(&mut self) {
-        if self.healed {
-            return;
-        }
-        let up: Vec<NodeId> = self
-            .ids()
-            .into_iter()
-            .filter(|&id| self.replica(id).up)
-            .collect();
-        if up.is_empty() {
-            return;
-        }
-        let leader = match self.last_back.take() {
-            Some(back) if up.contains(&back) && self.rng.chance(0.5) => back,
-            _ => up[self.rng.index(up.len())],
-        };
-        self.epoch += 1;
-        let epoch = self.epoch;
-        self.report.elections += 1;
-        for node in self.ids().into_iter().filter(|&id| id != leader) {
-            let later = self.now + self.rng.between(0, 300);
-            self.agenda.add(later, Happening::Deposed { node, epoch });
-        }
-        let size = self.config.nodes as usize;
-        let replica = self.replica(leader);
-        if !replica.fence.promise(epoch) {
-            return;
-        }
-        let mut recovery = Recovery::new(epoch, size, leader);
-        if !self.leaders_catch_up {
-            for node in 1..=self.config.nodes {
-                recovery.on_caught_up(node);
-            }
-        }
-        self.replica(leader).leading = Some(Leadership { epoch, recovery });
-        self.ask_promises(leader, epoch);
-    }
-
-    /// A leader catching up in `epoch` asks the peers not read yet to
-    /// promise it, until a majority has.
-    fn ask_promises(&mut self, node: NodeId, epoch: u64) {
-        let members = self.ids();
-        let replica = self.replica(node);
-        let to_ask: Vec<NodeId> = match &replica.leading {
-            Some(lead) if replica.up && lead.epoch == epoch && !lead.serving() => {
-                lead.recovery.still_to_read(&members).collect()
-            }
-            _ => return,
-        };
-        for peer in to_ask {
-            self.send(node, peer, Message::Promise { epoch });
-        }
-        self.agenda.add(
-            self.now + ASK_PROMISES_EVERY_MS,
-            Happening::AskPromises { node, epoch },
-        );
-    }
-
-    /// Sends a claim (or a leader's write) to every peer and waits for a
-    /// majority.
-    fn claim(&mut self, node: NodeId, copy: Copy, epoch: u64, session: Option<usize>) {
+impl ReplicaWorld {
+    /// A round begins: a live node asks a random peer for its digest.
+    fn begin_round(&mut self, node: NodeId) {
         let peers: Vec<NodeId> = self.ids().into_iter().filter(|&p| p != node).collect();
-        let quorum = WriteQuorum::new(self.config.nodes as usize, node, &peers);
-        let id = copy.id;
-        let claim = Claim { quorum, session };
-        self.replica(node).claims.insert(id, claim);
-        if self.config.mode.has_leader_writes() {
-            self.broadcast(node, || Message::Push {
-                epoch,
-                copy: copy.clone(),
-            });
-        } else {
-            self.broadcast(node, || Message::Claim(copy.clone()));
+        if self.replica(node).up {
+            let peer = peers[self.rng.index(peers.len())];
+            self.send(node, peer, Message::DigestAsk);
         }
-        self.agenda.add(
-            self.now + CLAIM_WAIT_MS,
-            Happening::ClaimTimeout { node, id },
-        );
     }
 
-    fn deliver(&mut self, from: NodeId, to: NodeId, message: Message) {
-        match message {
-            Message::Claim(copy) => {
-                let taken = self.merge(to, &copy).is_ok();
-                self.send(to, from, Message::ClaimAnswer { id: copy.id, taken });
+    fn answer_digest_ask(&mut self, node: NodeId, peer: NodeId) {
+        let digest = self.replica(node).applied.clone();
+        self.send(node, peer, Message::Digest(digest));
+    }
+
+    /// A round, as a node's (`replication::repair`): pull only what this
+    /// node lacked at the last round too; under gossip, push back what the
+    /// peer did.
+    fn compare_digests(&mut self, node: NodeId, peer: NodeId, theirs: Applied) {
+        let replica = self.replica(node);
+        let repair = replica.rounds.round(peer, &replica.applied, &theirs);
+        if repair.pull {
+            let digest = replica.applied.clone();
+            let page = SYNC_PAGE;
+            self.send(node, peer, Message::SyncAsk { digest, page });
+        }
+        if repair.push && self.config.mode.strategy() == Strategy::Gossip {
+            let (lacking, _) = self.lacking_page(node, &theirs, SYNC_PAGE);
+            if !lacking.is_empty() {
+                self.send(node, peer, Message::Share(lacking));
             }
-            Message::ClaimAnswer { id, taken } => {
-                let Some(claim) = self.replica(to).claims.get_mut(&id) else {
-                    return;
-                };
-                let state = if taken {
-                    claim.quorum.on_ack(from)
-                } else {
-                    claim.quorum.on_refusal(from)
-                };
-                match state {
-                    QuorumState::Committed => self.claim_won(to, id),
-                    QuorumState::Failed => self.claim_failed(to, id),
-                    QuorumState::Waiting => {}
-                }
-            }
-            Message::Push { epoch, copy } => {
-                let taken = self.replica(to).fence.admits(epoch);
-                if taken {
-                    self.merge_all(to, vec![copy.clone()]);
-                }
-                self.send(to, from, Message::ClaimAnswer { id: copy.id, taken });
-            }
-            Message::Promise { epoch } => {
-                if self.replica(to).fence.promise(epoch) {
-                    let copies = self.replica(to).bookings.values().cloned().collect();
-                    self.send(to, from, Message::Promised { epoch, copies });
-                }
-            }
-            Message::Promised { epoch, copies } => {
-                let catching_up = matches!(&self.replica(to).leading,
-                    Some(lead) if lead.epoch == epoch && !lead.serving());
-                if !catching_up {
-                    return;
-                }
-                // Merged together: a copy may wait for another here.
-                self.merge_all(to, copies);
-                let lead = self.replica(to).leading.as_mut().expect("catching up");
-                if lead.recovery.on_caught_up(from) == RecoveryState::Ready {
-                    self.report.leaders_served += 1;
-                }
-            }
-            Message::Share(copies) => self.merge_all(to, copies),
-            Message::SyncReply { copies, more, page } => {
-                let before = self.replica(to).applied.clone();
-                self.merge_all(to, copies);
-                // Nothing of the page could go in: under causal
-                // consistency what can go in together is larger than a
-                // page, so the next asks for twice as much (as a node's
-                // sync does).
-                let digest = self.replica(to).applied.clone();
-                let causal = self.config.mode.consistency() == Consistency::Causal;
-                if causal && more && digest == before {
-                    let page = page * 2;
-                    self.send(to, from, Message::SyncAsk { digest, page });
-                }
-            }
-            Message::DigestAsk => {
-                let digest = self.replica(to).applied.clone();
-                self.send(to, from, Message::Digest(digest));
-            }
-            // A round, as a node's (`replication::repair`): pull only what
-            // this node lacked at the last round too; under gossip, push
-            // back what the peer did.
-            Message::Digest(theirs) => {
-                let replica = self.replica(to);
-                let repair = replica.rounds.round(from, &replica.applied, &theirs);
-                if repair.pull {
-                    let digest = replica.applied.clone();
-                    let page = SYNC_PAGE;
-                    self.send(to, from, Message::SyncAsk { digest, page });
-                }
-                if repair.push && self.config.mode.strategy() == Strategy::Gossip {
-                    let (lacking, _) = self.lacking_page(to, &theirs, SYNC_PAGE);
-                    if !lacking.is_empty() {
-                        self.send(to, from, Message::Share(lacking));
-                    }
-                }
-            }
-            Message::SyncAsk { digest, page } => {
-                let (copies, more) = self.lacking_page(to, &digest, page);
-                if !copies.is_empty() {
-                    self.send(to, from, Message::SyncReply { copies, more, page });
-                }
-            }
+        }
+    }
+
+    fn answer_sync_ask(&mut self, node: NodeId, peer: NodeId, digest: Applied, page: usize) {
+        let (copies, more) = self.lacking_page(node, &digest, page);
+        if !copies.is_empty() {
+            self.send(node, peer, Message::SyncReply { copies, more, page });
+        }
+    }
+
+    fn take_sync_page(
+        &mut self,
+        node: NodeId,
+        peer: NodeId,
+        copies: Vec<Copy>,
+        more: bool,
+        page: usize,
+    ) {
+        let before = self.replica(node).applied.clone();
+        self.merge_all(node, copies);
+        // Nothing of the page could go in: under causal consistency what
+        // can go in together is larger than a page, so the next asks for
+        // twice as much (as a node's sync does).
+        let digest = self.replica(node).applied.clone();
+        let causal = self.config.mode.consistency() == Consistency::Causal;
+        if causal && more && digest == before {
+            let page = page * 2;
+            self.send(node, peer, Message::SyncAsk { digest, page });
         }
     }
 
@@ -790,83 +389,9 @@ impl ReplicaWorld {
             .collect();
         (copies, more)
     }
+}
 
-    fn claim_won(&mut self, node: NodeId, id: BookingId) {
-        let replica = self.replica(node);
-        let Some(claim) = replica.claims.remove(&id) else {
-            return;
-        };
-        replica.undecided.remove(&id);
-        let copy = &replica.bookings[&id];
-        // A rival that won its seat meanwhile: the client is told 409.
-        let still_confirmed = copy.status == Lifecycle::Confirmed;
-        let seats = copy.seats.clone();
-        if let Some(session) = claim.session.filter(|_| still_confirmed) {
-            self.acknowledge(node, id, seats, session);
-        }
-    }
-
-    /// A claim that can no longer win: withdrawn, as no one was told it
-    /// was booked. (A claim that only timed out stays undecided if its
-    /// answers could still make a majority: it is settled later.)
-    fn claim_failed(&mut self, node: NodeId, id: BookingId) {
-        let Some(claim) = self.replica(node).claims.remove(&id) else {
-            return;
-        };
-        // A master-slave leader's booking is never withdrawn: a majority
-        // may hold it though the answers did not come, and a new leader
-        // may have read it. It keeps its seat (the client is told the
-        // outcome is not known yet) unless a later leader's booking wins
-        // the seat. Withdrawing it could undo, on some replicas only, the
-        // seat it had already taken from an older rival.
-        let leader_write = self.config.mode.has_leader_writes();
-        if !leader_write && (claim.session.is_some() || claim.quorum.refused_for_good()) {
-            self.withdraw(node, id);
-        }
-    }
-
-    fn claim_timed_out(&mut self, node: NodeId, id: BookingId) {
-        if self.replica(node).claims.contains_key(&id) {
-            self.claim_failed(node, id);
-        }
-    }
-
-    /// Marks a claim this node made lost, with an op of its own, and tells
-    /// the others.
-    fn withdraw(&mut self, node: NodeId, id: BookingId) {
-        let replica = self.replica(node);
-        replica.undecided.remove(&id);
-        let deps = replica.applied.frontier();
-        let Some(copy) = replica.bookings.get_mut(&id) else {
-            return;
-        };
-        if copy.status != Lifecycle::Confirmed {
-            return;
-        }
-        let copy = replica.decide(node, id, Lifecycle::Lost, deps);
-        self.broadcast(node, || Message::Share(vec![copy.clone()]));
-    }
-
-    /// A coordinator back from a crash settles the claims it left
-    /// undecided: sent again, won at a majority, withdrawn once refused
-    /// for good.
-    fn settle_claims(&mut self, node: NodeId) {
-        if !self.replica(node).up {
-            return;
-        }
-        let replica = self.replica(node);
-        let orphans: Vec<BookingId> = replica
-            .undecided
-            .iter()
-            .filter(|id| !replica.claims.contains_key(id))
-            .copied()
-            .collect();
-        for id in orphans {
-            let copy = self.replica(node).bookings[&id].clone();
-            self.claim(node, copy, 0, None);
-        }
-    }
-
+impl ReplicaWorld {
     /// Merges copies in causal order where the mode asks for it, step by
     /// step as `causal::next_step` says; what must wait for copies not
     /// here yet is dropped (anti-entropy brings it again). Each step's
@@ -1009,7 +534,65 @@ impl ReplicaWorld {
             }
         }
     }
+}
 
+/// How many sessions a run has.
+const SESSIONS: usize = 4;
+
+/// A moviegoer's session: the frontier of what it has seen, and the
+/// status it last saw of every booking.
+#[derive(Default)]
+struct Session {
+    seen: Frontier,
+    observed: BTreeMap<BookingId, Lifecycle>,
+    /// The bookings acknowledged to it, which it may cancel.
+    mine: Vec<BookingId>,
+}
+
+impl ReplicaWorld {
+    /// A session reads through `node`: the node answers once it has
+    /// applied what the session saw (in the modes that keep sessions), and
+    /// must then show every booking the session saw, at least as far on.
+    fn read(&mut self, node: NodeId, session: usize) {
+        let keeps = self.config.mode.keeps_sessions();
+        let replica = &self.replicas[(node - 1) as usize];
+        if self.healed || !replica.up || !keeps {
+            return;
+        }
+        let session_state = &self.sessions[session];
+        if self.sessions_wait && !replica.applied.covers(&session_state.seen) {
+            self.report.reads_behind += 1;
+            return;
+        }
+        self.report.reads += 1;
+        // Strong modes keep sessions too, but only causal delivery keeps a
+        // node from holding ops past a gap in what it has applied, which a
+        // frontier cannot name: monotonic reads are causal's promise.
+        if self.config.mode.consistency() == Consistency::Causal {
+            for (&id, &seen) in &session_state.observed {
+                let now = replica.bookings.get(&id).map(|copy| copy.status);
+                if now.is_none_or(|now| now < seen) {
+                    let violation = format!(
+                        "t={} session {session} saw booking {id} {seen:?}, then node {node} shows {now:?}",
+                        self.now
+                    );
+                    self.report.violations.push(violation);
+                }
+            }
+        }
+        let frontier = replica.applied.frontier();
+        let observed = replica
+            .bookings
+            .values()
+            .map(|copy| (copy.id, copy.status))
+            .collect();
+        let session_state = &mut self.sessions[session];
+        session_state.seen.merge(&frontier);
+        session_state.observed = observed;
+    }
+}
+
+impl ReplicaWorld {
     fn check(&mut self) {
         self.report.acknowledged = self.acknowledged.len();
         let strong = self.config.mode.is_strong();

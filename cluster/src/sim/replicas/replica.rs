@@ -6,8 +6,10 @@
 //! decisions on its seats (last-write-wins, first claim holds) are here
 //! too, being about nothing but what it holds.
 
+use super::claims::Claim;
 use super::copy::Copy;
-use super::{BookingId, Claim, Leadership, Seat};
+use super::leaders::Leadership;
+use super::{BookingId, Seat};
 use crate::replication::repair::RoundMemory;
 use crate::replication::{settle, Applied, Fence, Frontier, Lifecycle, OpId, SeatClaim};
 use crate::NodeId;
