@@ -1,7 +1,7 @@
 //! Node messages cannot be replayed. Three real nodes run with a recording
 //! proxy in front of node 1, so every envelope the others send it (heartbeats,
-//! election messages, Berkeley polls and adjustments, replication pushes and
-//! syncs) is captured as it crossed the wire. Sent again, each one is refused
+//! election messages, Berkeley polls and adjustments, replication pushes,
+//! digests and syncs) is captured as it crossed the wire. Sent again, each one is refused
 //! with a 409 and changes nothing on node 1.
 
 mod common;
@@ -131,15 +131,14 @@ async fn every_kind_of_captured_envelope_is_refused_when_replayed() {
             .collect::<Vec<_>>()
             .join(",")
     };
-    let specs: Vec<NodeSpec> = (1..=3u32)
-        .map(|id| {
-            NodeSpec::new("replay", id, node_ports[(id - 1) as usize])
-                .env("PEERS", peers_of(id))
-                .env("CLUSTER_SECRET", SECRET)
-                .env("BERKELEY_INTERVAL_MS", 300)
-                .env("CLOCK_DRIFT_PPM", 0)
-        })
-        .collect();
+    let spec = |database: &str, id: u32| {
+        NodeSpec::new(database, id, node_ports[(id - 1) as usize])
+            .env("PEERS", peers_of(id))
+            .env("CLUSTER_SECRET", SECRET)
+            .env("BERKELEY_INTERVAL_MS", 300)
+            .env("CLOCK_DRIFT_PPM", 0)
+    };
+    let specs: Vec<NodeSpec> = (1..=3u32).map(|id| spec("replay", id)).collect();
     let captured = start_recording_proxy(proxy_port, address(node_ports[0])).await;
     let mut nodes: Vec<TestNode> = Vec::new();
     for spec in &specs {
@@ -151,8 +150,9 @@ async fn every_kind_of_captured_envelope_is_refused_when_replayed() {
         .expect("a leader");
 
     // Traffic of every kind towards node 1: a booking (pushed to it), an
-    // election (its coordinator message), and time passing (heartbeats,
-    // Berkeley rounds, anti-entropy syncs).
+    // election (its coordinator message), time passing (heartbeats,
+    // Berkeley rounds, anti-entropy digests), and node 2 back on an empty
+    // database (it lacks the booking, so its rounds sync from node 1).
     let showtime = nodes[1].future_showtime(1).await;
     let (status, booking) = nodes[1]
         .book(json!({"userId": "ida", "showtimeId": showtime, "seats": ["A4"]}))
@@ -166,12 +166,15 @@ async fn every_kind_of_captured_envelope_is_refused_when_replayed() {
         )
         .await;
     assert_eq!(status, 202);
+    nodes[1].kill();
+    nodes[1] = spec("replay_emptied", 2).start().await;
     let wanted: BTreeSet<&str> = [
         "rpc heartbeat",
         "rpc election coordinator",
         "rpc berkeley timeRequest",
         "rpc berkeley adjust",
         "call apply",
+        "call digest",
         "call sync",
     ]
     .into();
