@@ -15,7 +15,6 @@ use super::streams::Delivery;
 use super::wire::{Change, ReplicationReply, Write};
 use super::ReplicatedCinema;
 use crate::runtime::events::EventKind;
-use crate::service::storage_error;
 use crate::store::{BookingReplica, QuietMark};
 use app::error::{ApiError, ErrorCode};
 use app::model::{Booking, BookingRequest, BookingStatus, NewMovie};
@@ -216,11 +215,7 @@ impl ReplicatedCinema {
 
     /// A retried booking, held here already.
     async fn decide_held(&self, id: Uuid, epoch: Epoch) -> Result<Booking, ApiError> {
-        let held = self
-            .store
-            .replica(id)
-            .await
-            .map_err(|e| storage_error(e, ""))?;
+        let held = self.store.replica(id).await?;
         match held {
             None => {
                 tracing::error!(booking_id = %id, "a booking held a moment ago is gone");
@@ -355,8 +350,7 @@ impl ReplicatedCinema {
         let reconfirmed = self
             .store
             .reconfirm(id, &self.decider(epoch, &deps))
-            .await
-            .map_err(|e| storage_error(e, ""))?;
+            .await?;
         drop(fence);
         // Not reconfirmed: a later leader or a rival decided it meanwhile.
         if let Some(op) = reconfirmed {
