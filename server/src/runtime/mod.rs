@@ -8,6 +8,7 @@ pub mod events;
 pub mod faults;
 pub mod load;
 pub mod replay;
+pub mod signer;
 mod status;
 pub mod transport;
 
@@ -22,11 +23,12 @@ use events::{ClusterEvent, EventFeed, EventKind};
 use load::Load;
 use replay::ReplayGuard;
 use serde::Serialize;
+use signer::Signer;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
-use transport::{Envelope, Signer, Stamper, Transport, WireMessage};
+use transport::{Envelope, Stamper, Transport, WireMessage};
 
 /// How long the leader waits for every node's time before finishing a round.
 const BERKELEY_REPLY_WAIT: Duration = Duration::from_millis(500);

@@ -7,16 +7,15 @@
 //! receiver can refuse one it has seen (`replay.rs`).
 
 use super::faults::SharedFaults;
+use super::signer::Signer;
 use crate::service::{real_time_ms, SharedClocks};
 use app::error::ApiError;
 use cluster::clock::{BerkeleyMessage, VectorClock};
 use cluster::election::ElectionMessage;
 use cluster::membership::Heartbeat;
 use cluster::NodeId;
-use hmac::{Hmac, Mac};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -127,41 +126,6 @@ pub enum WireMessage {
     Heartbeat(Heartbeat),
     Election(ElectionMessage),
     Berkeley(BerkeleyMessage),
-}
-
-/// Signs and verifies bodies with the cluster secret.
-#[derive(Clone)]
-pub struct Signer {
-    secret: Vec<u8>,
-}
-
-impl Signer {
-    pub fn new(secret: &str) -> Self {
-        Signer {
-            secret: secret.as_bytes().to_vec(),
-        }
-    }
-
-    fn mac(&self) -> Hmac<Sha256> {
-        // HMAC accepts keys of any length, so this cannot fail.
-        Hmac::<Sha256>::new_from_slice(&self.secret).unwrap_or_else(|_| unreachable!())
-    }
-
-    pub fn sign(&self, body: &[u8]) -> String {
-        let mut mac = self.mac();
-        mac.update(body);
-        to_hex(&mac.finalize().into_bytes())
-    }
-
-    /// True if `signature` is the hex HMAC of `body` (compared in constant time).
-    pub fn verify(&self, body: &[u8], signature: &str) -> bool {
-        let Some(bytes) = from_hex(signature) else {
-            return false;
-        };
-        let mut mac = self.mac();
-        mac.update(body);
-        mac.verify_slice(&bytes).is_ok()
-    }
 }
 
 /// Sends envelopes to peers over HTTP, through the faults injected into
@@ -275,36 +239,9 @@ impl Transport {
     }
 }
 
-/// Bytes as lower-case hex, two digits each.
-pub(crate) fn to_hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn from_hex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) || !text.is_ascii() {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok())
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn signatures_verify_only_with_the_same_secret_and_body() {
-        let signer = Signer::new("s3cret");
-        let signature = signer.sign(b"hello");
-        assert!(signer.verify(b"hello", &signature));
-        assert!(!signer.verify(b"hellO", &signature));
-        assert!(!Signer::new("other").verify(b"hello", &signature));
-        assert!(!signer.verify(b"hello", "zz"));
-        assert!(!signer.verify(b"hello", ""));
-        assert!(!signer.verify(b"hello", "é1"));
-    }
 
     #[test]
     fn envelopes_round_trip_as_json() {

@@ -488,7 +488,7 @@ impl FakePeer {
             Default::default(),
             cluster::clock::PhysicalClock::new(0.0, 0.0, real_time_ms()),
         ));
-        let signer = moviebook::runtime::transport::Signer::new(secret);
+        let signer = moviebook::runtime::signer::Signer::new(secret);
         FakePeer {
             stamper: moviebook::runtime::transport::Stamper::new(id, clocks, real_time_ms()),
             transport: moviebook::runtime::transport::Transport::new(signer, Default::default()),
