@@ -6,8 +6,8 @@
 mod common;
 
 use common::{agreed_leader, cluster_specs, eventually, start_all, TestNode};
+use moviebook::runtime::envelope::SIGNATURE_HEADER;
 use moviebook::runtime::signer::Signer;
-use moviebook::runtime::transport::SIGNATURE_HEADER;
 use serde_json::{json, Value};
 use std::time::Duration;
 

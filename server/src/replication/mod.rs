@@ -30,7 +30,8 @@ mod view;
 pub mod wire;
 mod writes;
 
-use crate::runtime::transport::{CallError, Envelope, Transport};
+use crate::runtime::envelope::Envelope;
+use crate::runtime::transport::{CallError, Transport};
 use crate::runtime::ClusterHandle;
 use crate::service::{parse_booking_id, Cinema};
 use crate::store::{Decider, Store};
