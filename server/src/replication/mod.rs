@@ -21,9 +21,9 @@ mod in_flight;
 mod outbox;
 mod progress;
 pub use anti_entropy::GossipConfig;
+pub mod read_frontier;
 mod recovery;
 mod replica;
-pub mod session;
 mod streams;
 mod switch;
 mod view;
@@ -75,7 +75,8 @@ pub struct ReplicatedCinema {
     mode: Arc<watch::Sender<ModeSetting>>,
     /// Closed to new writes while the cluster switches modes.
     gate: Arc<switch::Gate>,
-    /// Wakes anti-entropy early, for a session this node is behind.
+    /// Wakes anti-entropy early, for a client's read frontier this node
+    /// is behind.
     catch_up_now: Arc<tokio::sync::Notify>,
     /// What reached this node from its peers lately.
     arrivals: Arc<Mutex<arrivals::Arrivals>>,
@@ -336,7 +337,7 @@ fn confirmed_booking(reply: ReplicationReply) -> Result<Booking, ApiError> {
         ReplicationReply::Booking { booking, seen }
             if booking.status == BookingStatus::Confirmed =>
         {
-            session::saw(&seen);
+            read_frontier::saw(&seen);
             Ok(booking)
         }
         other => {
@@ -406,7 +407,7 @@ impl CinemaService for ReplicatedCinema {
             ReplicationReply::Booking { booking, seen }
                 if booking.status == BookingStatus::Cancelled =>
             {
-                session::saw(&seen);
+                read_frontier::saw(&seen);
                 Ok(booking)
             }
             _ => Err(ApiError::internal()),

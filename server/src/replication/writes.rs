@@ -85,7 +85,8 @@ impl ReplicatedCinema {
     }
 
     /// The answer for a booking written here: with what this node had
-    /// applied once it was, so the session that asked reads it anywhere.
+    /// applied once it was, so the client that asked reads it anywhere (its
+    /// read frontier, `read_frontier.rs`).
     fn written(&self, booking: Booking) -> ReplicationReply {
         ReplicationReply::Booking {
             booking,
@@ -464,8 +465,8 @@ impl ReplicatedCinema {
             }
         }
         // The replicas still to answer get the change all the same: it is in
-        // their streams. A session that reads from one of them waits for it
-        // there (`session.rs`).
+        // their streams. A client that reads from one of them waits for it
+        // there (`read_frontier.rs`).
         seats_taken.sort();
         seats_taken.dedup();
         Pushed {
