@@ -33,7 +33,7 @@ mod writes;
 use crate::runtime::envelope::Envelope;
 use crate::runtime::transport::{CallError, Transport};
 use crate::runtime::ClusterHandle;
-use crate::service::{parse_booking_id, Cinema};
+use crate::service::{parse_booking_id, LocalCinema};
 use crate::store::{Decider, Store};
 use app::error::{ApiError, ErrorCode};
 use app::model::{Booking, BookingRequest, BookingStatus, Movie, MovieDetails, NewMovie, SeatMap};
@@ -54,11 +54,11 @@ const LEADER_WAIT: Duration = Duration::from_secs(3);
 /// How often a write is tried again when the leader changes under it.
 const WRITE_ATTEMPTS: usize = 3;
 
-/// The booking service of a node in a cluster: the local `Cinema` for reads,
+/// The booking service of a node in a cluster: the `LocalCinema` for reads,
 /// the leader and a quorum for writes. Cheap to clone: every part is shared.
 #[derive(Clone)]
 pub struct ReplicatedCinema {
-    local: Arc<Cinema>,
+    local: Arc<LocalCinema>,
     store: Store,
     cluster: ClusterHandle,
     transport: Transport,
@@ -107,7 +107,7 @@ impl ReplicatedCinema {
     /// Starts the anti-entropy and catching-up tasks too; they run until the
     /// process ends.
     pub async fn start(
-        local: Arc<Cinema>,
+        local: Arc<LocalCinema>,
         cluster: ClusterHandle,
         settings: ReplicationSettings,
     ) -> anyhow::Result<Arc<Self>> {

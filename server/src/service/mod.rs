@@ -28,7 +28,10 @@ const DEFAULT_USER_NAME: &str = "Guest";
 /// The poster shown for movies added without one.
 const DEFAULT_POSTER: &str = "/posters/default.svg";
 
-pub struct Cinema {
+/// The booking rules on this one node's storage, knowing nothing of the
+/// other nodes: local, as opposed to `ReplicatedCinema`, which is built
+/// around it.
+pub struct LocalCinema {
     store: Store,
     node: NodeId,
     node_id: String,
@@ -39,10 +42,10 @@ pub struct Cinema {
     showtimes: RwLock<HashMap<i64, Arc<ShowtimeRecord>>>,
 }
 
-impl Cinema {
+impl LocalCinema {
     /// A service for node `node_number` that stamps bookings with `clocks`.
     pub fn new(store: Store, node_number: NodeId, clocks: SharedClocks) -> Self {
-        Cinema {
+        LocalCinema {
             store,
             clocks,
             node: node_number,
@@ -94,7 +97,7 @@ impl Cinema {
 
 /// The rules on this node's own storage. `ReplicatedCinema` is the service
 /// callers see; it reads through these and has the leader write through them.
-impl Cinema {
+impl LocalCinema {
     pub async fn movies(&self) -> Result<Arc<Vec<Movie>>, ApiError> {
         if let Some(movies) = read(&self.movies).as_ref() {
             return Ok(movies.clone());
