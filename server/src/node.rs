@@ -7,7 +7,7 @@ use crate::replication::{GossipConfig, ReplicatedCinema, ReplicationSettings};
 use crate::runtime::events::EventFeed;
 use crate::runtime::{ClusterConfig, ClusterHandle};
 use crate::secret::Secret;
-use crate::service::{real_time_ms, Cinema, NodeClocks, SharedClocks};
+use crate::service::{real_time_ms, LocalCinema, NodeClocks, SharedClocks};
 use crate::store::Store;
 use app::service::SharedSessions;
 use chrono::Utc;
@@ -44,7 +44,11 @@ pub async fn run(
     ));
     // Every event the runtime publishes counts in the metrics.
     let events = EventFeed::observed(crate::metrics::record);
-    let local = Arc::new(Cinema::new(store.clone(), config.node_id, clocks.clone()));
+    let local = Arc::new(LocalCinema::new(
+        store.clone(),
+        config.node_id,
+        clocks.clone(),
+    ));
     let sessions: SharedSessions = Arc::new(SessionIssuer {
         store: store.clone(),
         keys: keys.clone(),

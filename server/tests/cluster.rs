@@ -6,7 +6,8 @@
 mod common;
 
 use common::{agreed_leader, cluster_specs, eventually, start_all, TestNode};
-use moviebook::runtime::transport::{Signer, SIGNATURE_HEADER};
+use moviebook::runtime::envelope::SIGNATURE_HEADER;
+use moviebook::runtime::signer::Signer;
 use serde_json::{json, Value};
 use std::time::Duration;
 

@@ -9,7 +9,7 @@ mod common;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
 use common::{agreed_leader, eventually, free_ports, NodeSpec, TestNode};
-use moviebook::runtime::transport::SIGNATURE_HEADER;
+use moviebook::runtime::envelope::SIGNATURE_HEADER;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};

@@ -4,7 +4,7 @@
 //! settle on the same winner everywhere, the loser marked lost to it, and
 //! so does a cancellation racing a rival's booking of its seat;
 //! gossip brings a node that was cut off to the same state as the others;
-//! a causal session reads its own writes on a node that had not heard of
+//! a causal client reads its own writes on a node that had not heard of
 //! them; a gossip write acknowledged by a node killed before it spread it
 //! reaches every node once that node is back; copies pushed together go in
 //! even beside one that cannot.
@@ -319,9 +319,9 @@ async fn gossip_brings_a_node_that_was_cut_off_to_the_same_state() {
 }
 
 #[tokio::test]
-async fn a_causal_session_reads_its_own_writes_on_a_node_that_had_not_heard_of_them() {
+async fn a_causal_client_reads_its_own_writes_on_a_node_that_had_not_heard_of_them() {
     let _turn = ONE_CLUSTER_AT_A_TIME.lock().await;
-    let (specs, links) = Links::cluster("causal_session", 3).await;
+    let (specs, links) = Links::cluster("causal_reads", 3).await;
     let nodes = start_all(&in_mode(specs, "multi-master", "causal")).await;
     let showtime = nodes[0].future_showtime(6).await;
 
@@ -343,11 +343,11 @@ async fn a_causal_session_reads_its_own_writes_on_a_node_that_had_not_heard_of_t
         .to_string();
     assert!(
         seen.contains("1:"),
-        "the session has seen node 1's write: {seen}"
+        "the client has seen node 1's write: {seen}"
     );
     let booking: Value = response.json().await.expect("the booking");
 
-    // At once, on node 2, the session finds its booking and its seat.
+    // At once, on node 2, the client finds its booking and its seat.
     let read = nodes[1]
         .client
         .get(nodes[1].url(&format!("/api/bookings?id={}", id_of(&booking))))
@@ -377,7 +377,7 @@ async fn a_causal_session_reads_its_own_writes_on_a_node_that_had_not_heard_of_t
         .expect("seat B7");
     assert_eq!(b7["state"], "yours");
 
-    // What a session says it has seen must be well formed.
+    // What a client says it has seen must be well formed.
     let garbled = nodes[1]
         .client
         .get(nodes[1].url("/api/movies"))

@@ -11,7 +11,7 @@
 //!   holds (last-write-wins, or the first claim holds);
 //! - [`ops`]: every change numbered by the node that made it, and the
 //!   digest of what a node has applied (anti-entropy, gossip, causal
-//!   delivery and sessions all read it);
+//!   delivery and read frontiers all read it);
 //! - [`causal`]: in what order a replica takes copies under causal
 //!   consistency, so that it never holds an effect without its cause;
 //! - [`lag`]: how long changes take to reach a replica;

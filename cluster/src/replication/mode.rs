@@ -8,8 +8,8 @@
 //! | gossip | (refused) | any node writes and acknowledges; gossip rounds spread it |
 //!
 //! Causal adds, to eventual: a replica applies a change only once it holds
-//! everything the change depends on, and a session's reads never go back
-//! in time.
+//! everything the change depends on, and a client's reads never go back
+//! in time (each carries its read frontier, what it has seen).
 
 use super::seats::SeatRule;
 use serde::{Deserialize, Serialize};
@@ -83,11 +83,17 @@ impl Mode {
         self.consistency == Consistency::Strong
     }
 
-    /// Whether a session's reads wait for what it has already seen (read
-    /// your writes, monotonic reads). Eventual reads take any replica as it
-    /// is.
-    pub fn keeps_sessions(self) -> bool {
+    /// Whether a client's reads wait for its read frontier, what it has
+    /// already seen (read your writes, monotonic reads). Eventual reads
+    /// take any replica as it is.
+    pub fn keeps_read_frontiers(self) -> bool {
         self.consistency != Consistency::Eventual
+    }
+
+    /// `keeps_read_frontiers` under its former name, which
+    /// `sim/replicas.rs` still calls; it goes once that file does not.
+    pub fn keeps_sessions(self) -> bool {
+        self.keeps_read_frontiers()
     }
 
     /// How a replica settles a confirmed booking made in this mode whose

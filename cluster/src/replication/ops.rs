@@ -7,8 +7,9 @@
 //! - it is the digest anti-entropy and gossip exchange: a node says what it
 //!   has applied, and the peer sends exactly the bookings whose ops it
 //!   lacks, however far behind it is;
-//! - its frontier is a vector clock of writes, which a moviegoer's session
-//!   carries to get read-your-writes and monotonic reads on any node;
+//! - its frontier is a vector clock of writes, which a moviegoer carries
+//!   as its read frontier to get read-your-writes and monotonic reads on
+//!   any node;
 //! - an op's *dependencies* are the frontier of the node that made it, so a
 //!   replica in causal mode applies it only once it has applied all of
 //!   them (`Applied::covers`): never an effect before its cause.
@@ -38,7 +39,7 @@ pub fn making_op(ops: &[OpId], maker: &str) -> Option<OpId> {
 /// Everything applied through this number, from each origin: a vector
 /// clock counting writes. On the wire, a list of `[origin, through]` pairs
 /// (JSON object keys are strings, and a node id is a number); as text, for
-/// a session, "1:5,3:2".
+/// a client's read frontier, "1:5,3:2".
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(from = "Vec<(NodeId, u64)>", into = "Vec<(NodeId, u64)>")]
 pub struct Frontier(BTreeMap<NodeId, u64>);

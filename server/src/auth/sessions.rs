@@ -5,7 +5,7 @@
 //! the secret. They are stateless: signing out drops the browser's cookie,
 //! and a token copied before stays good until it expires.
 
-use crate::runtime::transport::Signer;
+use crate::runtime::signer::Signer;
 use crate::secret::Secret;
 use app::access::{
     MoviegoerSession, OperatorSession, MOVIEGOER_SESSION_SECONDS, OPERATOR_SESSION_SECONDS,

@@ -42,7 +42,7 @@ impl Bundle {
             hash.update(std::fs::read(file).unwrap_or_default());
             hash.update([0]);
         }
-        let id = crate::runtime::transport::to_hex(&hash.finalize()[..8]);
+        let id = crate::runtime::signer::to_hex(&hash.finalize()[..8]);
         Bundle { id, dir }
     }
 

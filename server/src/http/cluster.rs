@@ -6,7 +6,7 @@ use super::error::HttpError;
 use super::identify::SignedInOperator;
 use crate::replication::wire::ReplicationRequest;
 use crate::replication::ReplicatedCinema;
-use crate::runtime::transport::{Envelope, SIGNATURE_HEADER};
+use crate::runtime::envelope::{seal, Envelope, SIGNATURE_HEADER};
 use crate::runtime::{ClusterHandle, ClusterSnapshot};
 use crate::service::real_time_ms;
 use app::error::{ApiError, ErrorCode};
@@ -61,7 +61,7 @@ async fn receive_message(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<StatusCode, HttpError> {
-    let envelope = verified_envelope(&cluster, &headers, &body)?;
+    let envelope = opened_envelope(&cluster, &headers, &body)?;
     through_injected_faults(&cluster, envelope.from).await?;
     cluster.deliver(envelope);
     Ok(StatusCode::ACCEPTED)
@@ -73,7 +73,7 @@ async fn answer_call(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, HttpError> {
-    let envelope: Envelope<ReplicationRequest> = verified_envelope(&cluster, &headers, &body)?;
+    let envelope: Envelope<ReplicationRequest> = opened_envelope(&cluster, &headers, &body)?;
     through_injected_faults(&cluster, envelope.from).await?;
     cluster
         .clocks
@@ -82,21 +82,17 @@ async fn answer_call(
     let (caller, call_seq) = (envelope.from, envelope.seq);
     let reply = replication.handle(caller, envelope.body).await?;
     let answer = cluster.stamper.reply(caller, call_seq, reply);
-    let bytes = serde_json::to_vec(&answer).map_err(|_| ApiError::internal())?;
-    let signature = cluster.signer.sign(&bytes);
+    let sealed = seal(&cluster.signer, &answer).map_err(|_| ApiError::internal())?;
     Ok((
         [
-            (SIGNATURE_HEADER, signature),
+            (SIGNATURE_HEADER, sealed.signature),
             ("content-type", "application/json".to_string()),
         ],
-        bytes,
+        sealed.json,
     )
         .into_response())
 }
 
-/// Checks an incoming request envelope: signed with the cluster secret,
-/// well formed, addressed to this node, from a member, and never taken
-/// before (`runtime::replay`). Anything else is refused and has no effect.
 /// A message from `peer` through the faults injected into this node's link
 /// to it: a delayed one waits; one the link loses is never answered in
 /// time, as on a link that is down (the sender gives up first), then
@@ -117,7 +113,9 @@ async fn through_injected_faults(cluster: &ClusterHandle, peer: NodeId) -> Resul
     Ok(())
 }
 
-fn verified_envelope<Body: DeserializeOwned>(
+/// Opens a peer's request (`runtime::envelope`): anything but a genuine,
+/// new envelope for this node from a member is refused and has no effect.
+fn opened_envelope<Body: DeserializeOwned>(
     cluster: &ClusterHandle,
     headers: &HeaderMap,
     body: &[u8],
@@ -126,39 +124,7 @@ fn verified_envelope<Body: DeserializeOwned>(
         .get(SIGNATURE_HEADER)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    if !cluster.signer.verify(body, signature) {
-        return Err(ApiError::new(
-            ErrorCode::BadSignature,
-            "The message is not signed with the cluster secret.",
-        )
-        .into());
-    }
-    let envelope: Envelope<Body> = serde_json::from_slice(body)
-        .map_err(|e| ApiError::bad_request(format!("The message is not a valid envelope: {e}")))?;
-    if envelope.to != cluster.config.node_id {
-        return Err(ApiError::invalid("The message is addressed to another node.").into());
-    }
-    if !cluster.config.peers.contains_key(&envelope.from) {
-        return Err(ApiError::new(ErrorCode::Forbidden, "The sender is not a member.").into());
-    }
-    if envelope.in_reply_to.is_some() {
-        return Err(ApiError::invalid("An answer to a call cannot be sent as a request.").into());
-    }
-    let admitted = cluster
-        .replays
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .admit(
-            envelope.from,
-            envelope.incarnation,
-            envelope.seq,
-            envelope.sent_at_ms,
-            real_time_ms(),
-        );
-    if let Err(refusal) = admitted {
-        return Err(ApiError::new(ErrorCode::StaleMessage, refusal.explain()).into());
-    }
-    Ok(envelope)
+    Ok(cluster.opener.open(body, signature, real_time_ms())?)
 }
 
 async fn event_feed(State(cluster): State<ClusterHandle>, upgrade: WebSocketUpgrade) -> Response {

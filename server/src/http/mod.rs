@@ -9,10 +9,10 @@ mod error;
 mod faults;
 mod identify;
 pub mod openapi;
+mod read_frontier;
 mod replication;
 mod rest;
 pub mod security_headers;
-mod session_clock;
 mod sessions;
 mod static_files;
 
@@ -50,7 +50,7 @@ pub fn router(
     leptos_options: LeptosOptions,
 ) -> Router {
     let cinema: SharedCinema = replication.clone();
-    let replication_for_sessions = replication.clone();
+    let replication_for_read_frontiers = replication.clone();
     let control = control::NodeControl {
         cluster: cluster.clone(),
         replication: replication.clone(),
@@ -98,8 +98,8 @@ pub fn router(
         .layer(axum::middleware::from_fn(crate::metrics::http))
         .layer(axum::middleware::map_response(server_fn_error_status))
         .layer(axum::middleware::from_fn_with_state(
-            replication_for_sessions,
-            session_clock::track,
+            replication_for_read_frontiers,
+            read_frontier::track,
         ))
         .layer(axum::middleware::from_fn(move |request, next| {
             count_in_flight(load.clone(), request, next)

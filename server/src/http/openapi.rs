@@ -72,11 +72,12 @@ pub fn serve<S: Clone + Send + Sync + 'static>(
 
 /// What every operation may answer besides its own: 401 and 403 for one
 /// only operators may call; 429 when the gateway limits the caller's rate,
-/// 503 when the node cannot answer now (no majority, a causal session
-/// waiting for writes it has not seen, its database out of reach, no node
-/// behind the gateway); and for one with a body, 400 when it is not the
-/// JSON asked for and 413 when it is too large. And the sessions a caller
-/// shows as a bearer token (browsers send the same as a cookie).
+/// 503 when the node cannot answer now (no majority, a client's read
+/// frontier naming writes it has not caught up with, its database out of
+/// reach, no node behind the gateway); and for one with a body, 400 when
+/// it is not the JSON asked for and 413 when it is too large. And the
+/// sessions a caller shows as a bearer token (browsers send the same as a
+/// cookie).
 struct SharedAnswers;
 
 impl utoipa::Modify for SharedAnswers {

@@ -62,7 +62,7 @@ pub async fn run(cinema: Arc<ReplicatedCinema>) {
                     tracing::debug!(peer, %reason, "anti-entropy sync failed");
                 }
             }
-            // A session is waiting for something this node lacks: ask
+            // A client's read is waiting for something this node lacks: ask
             // every live peer at once.
             _ = cinema.catch_up_now.notified() => {
                 let syncs = live.iter().map(|&peer| sync_with(&cinema, peer, false));

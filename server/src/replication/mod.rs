@@ -21,18 +21,19 @@ mod in_flight;
 mod outbox;
 mod progress;
 pub use anti_entropy::GossipConfig;
+pub mod read_frontier;
 mod recovery;
 mod replica;
-pub mod session;
 mod streams;
 mod switch;
 mod view;
 pub mod wire;
 mod writes;
 
-use crate::runtime::transport::{CallError, Envelope, Transport};
+use crate::runtime::envelope::Envelope;
+use crate::runtime::transport::{CallError, Transport};
 use crate::runtime::ClusterHandle;
-use crate::service::{parse_booking_id, Cinema};
+use crate::service::{parse_booking_id, LocalCinema};
 use crate::store::{Decider, Store};
 use app::error::{ApiError, ErrorCode};
 use app::model::{Booking, BookingRequest, BookingStatus, Movie, MovieDetails, NewMovie, SeatMap};
@@ -53,11 +54,11 @@ const LEADER_WAIT: Duration = Duration::from_secs(3);
 /// How often a write is tried again when the leader changes under it.
 const WRITE_ATTEMPTS: usize = 3;
 
-/// The booking service of a node in a cluster: the local `Cinema` for reads,
+/// The booking service of a node in a cluster: the `LocalCinema` for reads,
 /// the leader and a quorum for writes. Cheap to clone: every part is shared.
 #[derive(Clone)]
 pub struct ReplicatedCinema {
-    local: Arc<Cinema>,
+    local: Arc<LocalCinema>,
     store: Store,
     cluster: ClusterHandle,
     transport: Transport,
@@ -74,7 +75,8 @@ pub struct ReplicatedCinema {
     mode: Arc<watch::Sender<ModeSetting>>,
     /// Closed to new writes while the cluster switches modes.
     gate: Arc<switch::Gate>,
-    /// Wakes anti-entropy early, for a session this node is behind.
+    /// Wakes anti-entropy early, for a client's read frontier this node
+    /// is behind.
     catch_up_now: Arc<tokio::sync::Notify>,
     /// What reached this node from its peers lately.
     arrivals: Arc<Mutex<arrivals::Arrivals>>,
@@ -105,7 +107,7 @@ impl ReplicatedCinema {
     /// Starts the anti-entropy and catching-up tasks too; they run until the
     /// process ends.
     pub async fn start(
-        local: Arc<Cinema>,
+        local: Arc<LocalCinema>,
         cluster: ClusterHandle,
         settings: ReplicationSettings,
     ) -> anyhow::Result<Arc<Self>> {
@@ -335,7 +337,7 @@ fn confirmed_booking(reply: ReplicationReply) -> Result<Booking, ApiError> {
         ReplicationReply::Booking { booking, seen }
             if booking.status == BookingStatus::Confirmed =>
         {
-            session::saw(&seen);
+            read_frontier::saw(&seen);
             Ok(booking)
         }
         other => {
@@ -405,7 +407,7 @@ impl CinemaService for ReplicatedCinema {
             ReplicationReply::Booking { booking, seen }
                 if booking.status == BookingStatus::Cancelled =>
             {
-                session::saw(&seen);
+                read_frontier::saw(&seen);
                 Ok(booking)
             }
             _ => Err(ApiError::internal()),

@@ -10,7 +10,6 @@ use super::held_back::Arrival;
 use super::wire::{ApplyOutcome, Change, EpochChange, ReplicationReply};
 use super::ReplicatedCinema;
 use crate::runtime::events::EventKind;
-use crate::service::storage_error;
 use crate::store::{BookingReplica, MergeOutcome};
 use app::error::{ApiError, ErrorCode};
 use app::model::TakenChange;
@@ -103,10 +102,7 @@ impl ReplicatedCinema {
                 ),
             ));
         }
-        self.store
-            .promise_epoch(epoch)
-            .await
-            .map_err(|e| storage_error(e, ""))?;
+        self.store.promise_epoch(epoch).await?;
         *fence = promised;
         Ok(ReplicationReply::Promised)
     }
@@ -119,15 +115,10 @@ impl ReplicatedCinema {
         limit: i64,
     ) -> Result<ReplicationReply, ApiError> {
         let limit = limit.clamp(1, MOST_PAGE_SIZE);
-        let storage = |e| storage_error(e, "");
         // Read before the rows, so it never claims more than they show.
         let applied = self.applied();
-        let (rows, more) = self
-            .store
-            .lacking(&digest, &self.members(), limit)
-            .await
-            .map_err(storage)?;
-        let movies = self.store.added_movies().await.map_err(storage)?;
+        let (rows, more) = self.store.lacking(&digest, &self.members(), limit).await?;
+        let movies = self.store.added_movies().await?;
         Ok(ReplicationReply::Changes {
             rows,
             more,
@@ -270,13 +261,13 @@ impl ReplicatedCinema {
                 self.progress.transactions(rows.len());
                 each
             }
-            Err(e) => return Err(storage_error(e, "")),
+            Err(e) => return Err(e.into()),
         };
         Ok(arrivals
             .iter()
             .zip(outcomes)
             .map(|(arrival, outcome)| {
-                let outcome = outcome.map_err(|e| storage_error(e, ""))?;
+                let outcome = outcome?;
                 self.took(arrival, outcome);
                 Ok(())
             })

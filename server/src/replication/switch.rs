@@ -18,7 +18,6 @@ use super::wire::{ReplicationReply, ReplicationRequest};
 use super::ReplicatedCinema;
 use crate::runtime::events::EventKind;
 use crate::runtime::transport::CallError;
-use crate::service::storage_error;
 use app::error::{ApiError, ErrorCode};
 use cluster::replication::{majority, Mode, ModeSetting};
 use cluster::NodeId;
@@ -188,8 +187,7 @@ impl ReplicatedCinema {
         }
         self.store
             .record_switch(&setting.mode.to_string(), setting.version)
-            .await
-            .map_err(|e| storage_error(e, ""))?;
+            .await?;
         self.mode.send_if_modified(|current| {
             let newer = current.is_superseded_by(&setting);
             if newer {

@@ -7,7 +7,6 @@
 use super::wire::{ReplicationReply, ReplicationRequest};
 use super::ReplicatedCinema;
 use crate::runtime::events::EventKind;
-use crate::service::storage_error;
 use app::error::ApiError;
 use app::model::{ReplicaState, SeatConflict};
 use std::sync::Arc;
@@ -36,11 +35,7 @@ pub(super) async fn report(cinema: Arc<ReplicatedCinema>) {
 impl ReplicatedCinema {
     /// This node's replica.
     pub(super) async fn own_replica_state(&self) -> Result<ReplicaState, ApiError> {
-        let counts = self
-            .store
-            .status_counts()
-            .await
-            .map_err(|e| storage_error(e, ""))?;
+        let counts = self.store.status_counts().await?;
         let (lag, recent) = {
             let arrivals = self.arrivals.lock().unwrap_or_else(|e| e.into_inner());
             (arrivals.lag(), arrivals.recent())
@@ -95,11 +90,7 @@ impl ReplicatedCinema {
         states.push(own);
         states.sort_by_key(|state| state.node_id);
         ReplicaState::mark_behind(&mut states);
-        let conflicts = self
-            .store
-            .seat_conflicts(CONFLICTS_SHOWN)
-            .await
-            .map_err(|e| storage_error(e, ""))?;
+        let conflicts = self.store.seat_conflicts(CONFLICTS_SHOWN).await?;
         Ok((states, conflicts))
     }
 }

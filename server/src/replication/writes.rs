@@ -15,7 +15,6 @@ use super::streams::Delivery;
 use super::wire::{Change, ReplicationReply, Write};
 use super::ReplicatedCinema;
 use crate::runtime::events::EventKind;
-use crate::service::storage_error;
 use crate::store::{BookingReplica, QuietMark};
 use app::error::{ApiError, ErrorCode};
 use app::model::{Booking, BookingRequest, BookingStatus, NewMovie};
@@ -86,7 +85,8 @@ impl ReplicatedCinema {
     }
 
     /// The answer for a booking written here: with what this node had
-    /// applied once it was, so the session that asked reads it anywhere.
+    /// applied once it was, so the client that asked reads it anywhere (its
+    /// read frontier, `read_frontier.rs`).
     fn written(&self, booking: Booking) -> ReplicationReply {
         ReplicationReply::Booking {
             booking,
@@ -216,11 +216,7 @@ impl ReplicatedCinema {
 
     /// A retried booking, held here already.
     async fn decide_held(&self, id: Uuid, epoch: Epoch) -> Result<Booking, ApiError> {
-        let held = self
-            .store
-            .replica(id)
-            .await
-            .map_err(|e| storage_error(e, ""))?;
+        let held = self.store.replica(id).await?;
         match held {
             None => {
                 tracing::error!(booking_id = %id, "a booking held a moment ago is gone");
@@ -355,8 +351,7 @@ impl ReplicatedCinema {
         let reconfirmed = self
             .store
             .reconfirm(id, &self.decider(epoch, &deps))
-            .await
-            .map_err(|e| storage_error(e, ""))?;
+            .await?;
         drop(fence);
         // Not reconfirmed: a later leader or a rival decided it meanwhile.
         if let Some(op) = reconfirmed {
@@ -470,8 +465,8 @@ impl ReplicatedCinema {
             }
         }
         // The replicas still to answer get the change all the same: it is in
-        // their streams. A session that reads from one of them waits for it
-        // there (`session.rs`).
+        // their streams. A client that reads from one of them waits for it
+        // there (`read_frontier.rs`).
         seats_taken.sort();
         seats_taken.dedup();
         Pushed {

@@ -4,10 +4,12 @@
 //! (messages from peers, ticks, timers, operator commands) and reads the
 //! snapshot it publishes after every input.
 
+pub mod envelope;
 pub mod events;
 pub mod faults;
 pub mod load;
 pub mod replay;
+pub mod signer;
 mod status;
 pub mod transport;
 
@@ -18,15 +20,16 @@ use cluster::election::{
 };
 use cluster::membership::{Heartbeat, Membership, MembershipEvent};
 use cluster::NodeId;
+use envelope::{Envelope, Opener, Stamper, WireMessage};
 use events::{ClusterEvent, EventFeed, EventKind};
 use load::Load;
-use replay::ReplayGuard;
 use serde::Serialize;
+use signer::Signer;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
-use transport::{Envelope, Signer, Stamper, Transport, WireMessage};
+use transport::Transport;
 
 /// How long the leader waits for every node's time before finishing a round.
 const BERKELEY_REPLY_WAIT: Duration = Duration::from_millis(500);
@@ -103,8 +106,8 @@ pub struct ClusterHandle {
     pub feed: EventFeed,
     pub signer: Signer,
     pub stamper: Stamper,
-    /// What this node has taken from each peer, to refuse replays.
-    pub replays: Arc<std::sync::Mutex<ReplayGuard>>,
+    /// Opens the requests of peers, refusing forgeries and replays.
+    pub opener: Arc<Opener>,
     pub clocks: SharedClocks,
     pub config: Arc<ClusterConfig>,
     /// HTTP requests this node is serving right now: its reported load.
@@ -187,13 +190,19 @@ pub fn start(config: ClusterConfig, clocks: SharedClocks, feed: EventFeed) -> Cl
     every(inputs.clone(), config.berkeley_interval_ms, || {
         Input::BerkeleyTick
     });
+    let opener = Arc::new(Opener::new(
+        signer.clone(),
+        config.node_id,
+        config.peers.keys().copied(),
+        started_ms,
+    ));
     let handle = ClusterHandle {
         inputs,
         snapshot,
         feed,
         signer,
         stamper,
-        replays: Arc::new(std::sync::Mutex::new(ReplayGuard::new(started_ms))),
+        opener,
         clocks,
         config,
         load,

@@ -4,8 +4,10 @@
 //! clocks and turns storage errors into errors a caller can act on.
 
 mod clocks;
+mod storage_errors;
 
 pub use clocks::{real_time_ms, ClockStamp, NodeClocks, SharedClocks};
+use storage_errors::storage_error;
 
 use crate::store::{Decider, NewBookingRecord, ShowtimeRecord, Store, StoreError};
 use app::error::{ApiError, ErrorCode};
@@ -26,7 +28,10 @@ const DEFAULT_USER_NAME: &str = "Guest";
 /// The poster shown for movies added without one.
 const DEFAULT_POSTER: &str = "/posters/default.svg";
 
-pub struct Cinema {
+/// The booking rules on this one node's storage, knowing nothing of the
+/// other nodes: local, as opposed to `ReplicatedCinema`, which is built
+/// around it.
+pub struct LocalCinema {
     store: Store,
     node: NodeId,
     node_id: String,
@@ -37,10 +42,10 @@ pub struct Cinema {
     showtimes: RwLock<HashMap<i64, Arc<ShowtimeRecord>>>,
 }
 
-impl Cinema {
+impl LocalCinema {
     /// A service for node `node_number` that stamps bookings with `clocks`.
     pub fn new(store: Store, node_number: NodeId, clocks: SharedClocks) -> Self {
-        Cinema {
+        LocalCinema {
             store,
             clocks,
             node: node_number,
@@ -56,11 +61,7 @@ impl Cinema {
 
     /// Takes a movie another node added, and forgets the cached list.
     pub async fn merge_movie(&self, movie: &Movie) -> Result<bool, ApiError> {
-        let inserted = self
-            .store
-            .merge_movie(movie)
-            .await
-            .map_err(|e| storage_error(e, ""))?;
+        let inserted = self.store.merge_movie(movie).await?;
         if inserted {
             *write(&self.movies) = None;
         }
@@ -96,17 +97,12 @@ impl Cinema {
 
 /// The rules on this node's own storage. `ReplicatedCinema` is the service
 /// callers see; it reads through these and has the leader write through them.
-impl Cinema {
+impl LocalCinema {
     pub async fn movies(&self) -> Result<Arc<Vec<Movie>>, ApiError> {
         if let Some(movies) = read(&self.movies).as_ref() {
             return Ok(movies.clone());
         }
-        let movies = Arc::new(
-            self.store
-                .movies()
-                .await
-                .map_err(|e| storage_error(e, ""))?,
-        );
+        let movies = Arc::new(self.store.movies().await?);
         *write(&self.movies) = Some(movies.clone());
         Ok(movies)
     }
@@ -117,22 +113,14 @@ impl Cinema {
             .movie(movie_id)
             .await
             .map_err(|e| storage_error(e, "There is no such movie."))?;
-        let showtimes = self
-            .store
-            .upcoming_showtimes(movie_id)
-            .await
-            .map_err(|e| storage_error(e, ""))?;
+        let showtimes = self.store.upcoming_showtimes(movie_id).await?;
         Ok(MovieDetails { movie, showtimes })
     }
 
     pub async fn add_movie(&self, movie: NewMovie) -> Result<Movie, ApiError> {
         rules::validate_new_movie(&movie)?;
         let poster = movie.poster_url.as_deref().unwrap_or(DEFAULT_POSTER);
-        let created = self
-            .store
-            .insert_movie(self.node, &movie, poster)
-            .await
-            .map_err(|e| storage_error(e, ""))?;
+        let created = self.store.insert_movie(self.node, &movie, poster).await?;
         *write(&self.movies) = None;
         Ok(created)
     }
@@ -151,8 +139,7 @@ impl Cinema {
         let taken: HashMap<String, String> = self
             .store
             .taken_seats(showtime_id)
-            .await
-            .map_err(|e| storage_error(e, ""))?
+            .await?
             .into_iter()
             .map(|t| (t.seat_label, t.user_id))
             .collect();
@@ -199,10 +186,7 @@ impl Cinema {
 
     pub async fn bookings_of(&self, user_id: &str) -> Result<Vec<Booking>, ApiError> {
         rules::validate_user_id(user_id)?;
-        self.store
-            .bookings_of(user_id)
-            .await
-            .map_err(|e| storage_error(e, ""))
+        Ok(self.store.bookings_of(user_id).await?)
     }
 
     /// Cancels `user_id`'s booking in this node's database, as `by`
@@ -231,11 +215,7 @@ impl Cinema {
                 "This showtime has already started; the booking can no longer be cancelled.",
             ));
         }
-        let cancelled = self
-            .store
-            .cancel_booking(booking_id, by)
-            .await
-            .map_err(|e| storage_error(e, ""))?;
+        let cancelled = self.store.cancel_booking(booking_id, by).await?;
         let Some(op) = cancelled else {
             return Err(ApiError::new(
                 ErrorCode::Conflict,
@@ -296,8 +276,7 @@ impl Cinema {
                 op,
             ))),
             Err(StoreError::AlreadyHeld) => Ok(None),
-            Err(StoreError::SeatsTaken(seats)) => Err(ApiError::seats_taken(seats)),
-            Err(e) => Err(storage_error(e, "")),
+            Err(e) => Err(e.into()),
         }
     }
 }
@@ -335,24 +314,6 @@ pub fn parse_booking_id(text: &str) -> Result<Uuid, ApiError> {
             "{} is not a booking id; booking ids look like 6f0c2a4e-8b1d-4c3e-9f5a-2d7b8e1c0a93.",
             rules::shorten(text)
         ))),
-    }
-}
-
-/// Maps a storage failure to what the caller may see: "not found" keeps its
-/// meaning, a database out of reach is a 503 to try again, anything else is
-/// logged here and reported without details.
-pub fn storage_error(error: StoreError, not_found_message: &str) -> ApiError {
-    match error {
-        StoreError::NotFound => ApiError::not_found(not_found_message),
-        StoreError::SeatsTaken(seats) => ApiError::seats_taken(seats),
-        out_of_reach if out_of_reach.is_unreachable() => {
-            tracing::warn!(error = %out_of_reach, "database out of reach");
-            ApiError::unavailable()
-        }
-        other => {
-            tracing::error!(error = %other, "storage failure");
-            ApiError::internal()
-        }
     }
 }
 

@@ -475,7 +475,7 @@ pub async fn agreed_leader(nodes: &[&TestNode]) -> Option<(u64, u64)> {
 /// envelopes stamped, numbered and signed with the cluster's secret. Only
 /// use it for an id with no real process behind it.
 pub struct FakePeer {
-    stamper: moviebook::runtime::transport::Stamper,
+    stamper: moviebook::runtime::envelope::Stamper,
     transport: moviebook::runtime::transport::Transport,
 }
 
@@ -488,9 +488,9 @@ impl FakePeer {
             Default::default(),
             cluster::clock::PhysicalClock::new(0.0, 0.0, real_time_ms()),
         ));
-        let signer = moviebook::runtime::transport::Signer::new(secret);
+        let signer = moviebook::runtime::signer::Signer::new(secret);
         FakePeer {
-            stamper: moviebook::runtime::transport::Stamper::new(id, clocks, real_time_ms()),
+            stamper: moviebook::runtime::envelope::Stamper::new(id, clocks, real_time_ms()),
             transport: moviebook::runtime::transport::Transport::new(signer, Default::default()),
         }
     }

@@ -1,10 +1,13 @@
-//! Sessions that never read into the past. A moviegoer's browser (in a
-//! cookie) or API client (in a header) carries the frontier of the writes
-//! it has seen (`cluster::replication::Frontier`). A node answers a request
-//! only once it has applied all of it, catching up from its peers for a
-//! moment if it must, and hands back the frontier its answer reflects. So
-//! reads give read-your-writes and monotonic reads on whichever node the
-//! gateway picks, without any write waiting for the slowest replica.
+//! Read frontiers: reads that never go into the past. A moviegoer's
+//! browser (in a cookie) or API client (in a header) carries its read
+//! frontier, the frontier of the writes it has seen
+//! (`cluster::replication::Frontier`). A node answers a request only once
+//! it has applied all of it, catching up from its peers for a moment if it
+//! must, and hands back the frontier its answer reflects. So reads give
+//! read-your-writes and monotonic reads on whichever node the gateway
+//! picks, without any write waiting for the slowest replica. (Not a
+//! sign-in: those are `auth::sessions`; a read frontier says what a client
+//! has seen, never who it is.)
 //!
 //! While a request runs, its frontier lives in a task-local, so a write
 //! carried out on another node (the master-slave leader) can add what it
@@ -17,11 +20,12 @@ use std::cell::RefCell;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-/// How long a node that is behind a session may take to catch up.
+/// How long a node that is behind a client's read frontier may take to
+/// catch up.
 const CATCH_UP_LIMIT: Duration = Duration::from_secs(2);
 /// How long it waits for the pushes before it asks its peers. What a
-/// session has seen elsewhere is nearly always on its way here already;
-/// asking at once made every session that met a node a moment behind pull
+/// client has seen elsewhere is nearly always on its way here already;
+/// asking at once made every client that met a node a moment behind pull
 /// in full from every peer, and under load the pulls themselves put the
 /// nodes seconds behind.
 const PUSH_GRACE: Duration = Duration::from_millis(100);
@@ -32,8 +36,8 @@ tokio::task_local! {
     static SEEN: RefCell<Frontier>;
 }
 
-/// Runs `request` as a session that has seen `seen`; returns its result and
-/// what the session has seen by the end of it.
+/// Runs `request` for a client whose read frontier is `seen`; returns its
+/// result and the client's read frontier by the end of it.
 pub async fn within<F: Future>(seen: Frontier, request: F) -> (F::Output, Frontier) {
     SEEN.scope(RefCell::new(seen), async {
         let output = request.await;
@@ -43,7 +47,7 @@ pub async fn within<F: Future>(seen: Frontier, request: F) -> (F::Output, Fronti
     .await
 }
 
-/// The session running this task has seen `frontier` too.
+/// The client this task serves has seen `frontier` too.
 pub fn saw(frontier: &Frontier) {
     let _ = SEEN.try_with(|seen| seen.borrow_mut().merge(frontier));
 }
@@ -76,8 +80,8 @@ impl ReplicatedCinema {
         ))
     }
 
-    /// What a session that has seen `seen` has seen after an answer of this
-    /// node: that, and everything this node had applied.
+    /// The read frontier of a client that had seen `seen`, after an answer
+    /// of this node: that, and everything this node had applied.
     pub fn seen_after(&self, seen: &Frontier) -> Frontier {
         let mut after = self.frontier();
         after.merge(seen);

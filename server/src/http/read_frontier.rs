@@ -1,12 +1,13 @@
-//! The HTTP side of sessions that never read into the past
-//! (`replication::session`): reads what a client has seen from its
+//! The HTTP side of read frontiers, reads that never go into the past
+//! (`replication::read_frontier`): reads what a client has seen from its
 //! `x-moviebook-seen` header (API clients) or `mb_seen` cookie (browsers),
 //! makes the node catch up to it before the request runs, and hands back
 //! what the client has seen after it, in both. A malformed header is a 400;
-//! a malformed cookie is replaced. Eventual consistency keeps no sessions.
+//! a malformed cookie is replaced. Eventual consistency keeps no read
+//! frontiers.
 
 use super::error::HttpError;
-use crate::replication::{session, ReplicatedCinema};
+use crate::replication::{read_frontier, ReplicatedCinema};
 use app::error::ApiError;
 use axum::extract::{Request, State};
 use axum::http::header::SET_COOKIE;
@@ -24,7 +25,7 @@ pub async fn track(
     request: Request,
     next: Next,
 ) -> Response {
-    if !replication.mode().keeps_sessions() || !is_session_request(request.uri().path()) {
+    if !replication.mode().keeps_read_frontiers() || !carries_read_frontier(request.uri().path()) {
         return next.run(request).await;
     }
     let seen = match seen_by(request.headers()) {
@@ -34,7 +35,7 @@ pub async fn track(
     if let Err(error) = replication.catch_up_to(&seen).await {
         return HttpError(error).into_response();
     }
-    let (mut response, seen) = session::within(seen, next.run(request)).await;
+    let (mut response, seen) = read_frontier::within(seen, next.run(request)).await;
     let seen = replication.seen_after(&seen).to_string();
     let headers = response.headers_mut();
     if let Ok(value) = HeaderValue::from_str(&seen) {
@@ -52,7 +53,7 @@ pub async fn track(
 /// the bookings (its health, its election, its faults): a node cut off
 /// from the others cannot catch up to what a client saw elsewhere, and
 /// must still say how it is and be healed.
-fn is_session_request(path: &str) -> bool {
+fn carries_read_frontier(path: &str) -> bool {
     const ABOUT_THE_NODE: [&str; 3] = ["/api/health", "/api/election", "/api/faults"];
     let file = path.rsplit('/').next().unwrap_or_default();
     !(path.starts_with("/internal/")
@@ -84,7 +85,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_the_api_pages_and_server_functions_are_sessions() {
+    fn only_the_api_pages_and_server_functions_carry_a_read_frontier() {
         for path in [
             "/",
             "/api/bookings",
@@ -92,7 +93,7 @@ mod tests {
             "/movies/2",
             "/bookings",
         ] {
-            assert!(is_session_request(path), "{path}");
+            assert!(carries_read_frontier(path), "{path}");
         }
         for path in [
             "/internal/call",
@@ -105,7 +106,7 @@ mod tests {
             "/api/faults",
             "/api/faults/clock",
         ] {
-            assert!(!is_session_request(path), "{path}");
+            assert!(!carries_read_frontier(path), "{path}");
         }
     }
 
