@@ -90,12 +90,6 @@ impl Mode {
         self.consistency != Consistency::Eventual
     }
 
-    /// `keeps_read_frontiers` under its former name, which
-    /// `sim/replicas.rs` still calls; it goes once that file does not.
-    pub fn keeps_sessions(self) -> bool {
-        self.keeps_read_frontiers()
-    }
-
     /// How a replica settles a confirmed booking made in this mode whose
     /// seats a rival holds (`seats.rs`).
     pub fn seat_rule(self) -> SeatRule {

@@ -21,18 +21,18 @@ pub(super) const SETTLE_CLAIMS_EVERY_MS: u64 = 500;
 /// booking), while it waits for the answers.
 pub(super) struct Claim {
     pub quorum: WriteQuorum,
-    /// The session that waits for it, if a client does.
-    pub session: Option<usize>,
+    /// The client that waits for it, if one does.
+    pub client: Option<usize>,
 }
 
 impl ReplicaWorld {
     /// Sends a claim (or a leader's write) to every peer and waits for a
     /// majority.
-    pub(super) fn claim(&mut self, node: NodeId, copy: Copy, epoch: u64, session: Option<usize>) {
+    pub(super) fn claim(&mut self, node: NodeId, copy: Copy, epoch: u64, client: Option<usize>) {
         let peers: Vec<NodeId> = self.ids().into_iter().filter(|&p| p != node).collect();
         let quorum = WriteQuorum::new(self.config.nodes as usize, node, &peers);
         let id = copy.id;
-        let claim = Claim { quorum, session };
+        let claim = Claim { quorum, client };
         self.replica(node).claims.insert(id, claim);
         if self.config.mode.has_leader_writes() {
             self.broadcast(node, || Message::Push {
@@ -93,8 +93,8 @@ impl ReplicaWorld {
         // A rival that won its seat meanwhile: the client is told 409.
         let still_confirmed = copy.status == Lifecycle::Confirmed;
         let seats = copy.seats.clone();
-        if let Some(session) = claim.session.filter(|_| still_confirmed) {
-            self.acknowledge(node, id, seats, session);
+        if let Some(client) = claim.client.filter(|_| still_confirmed) {
+            self.acknowledge(node, id, seats, client);
         }
     }
 
@@ -112,7 +112,7 @@ impl ReplicaWorld {
         // the seat. Withdrawing it could undo, on some replicas only, the
         // seat it had already taken from an older rival.
         let leader_write = self.config.mode.has_leader_writes();
-        if !leader_write && (claim.session.is_some() || claim.quorum.refused_for_good()) {
+        if !leader_write && (claim.client.is_some() || claim.quorum.refused_for_good()) {
             self.withdraw(node, id);
         }
     }

@@ -53,15 +53,15 @@ pub(super) enum Happening {
     Book {
         node: NodeId,
         seats: Vec<Seat>,
-        session: usize,
+        client: usize,
     },
     Read {
         node: NodeId,
-        session: usize,
+        client: usize,
     },
     Cancel {
         node: NodeId,
-        session: usize,
+        client: usize,
     },
     Elect,
     /// A deposed leader learns that `epoch` has begun.

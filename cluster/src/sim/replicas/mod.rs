@@ -20,12 +20,12 @@
 //! delays, loses and cuts messages, nodes crash and restart, and in
 //! master-slave leaders are elected at random moments (the election itself
 //! is proven by the election simulation), a deposed leader learning of it
-//! only a while later. Sessions read from random nodes, each carrying the
+//! only a while later. Clients read from random nodes, each carrying the
 //! frontier of what it has seen. After the faults heal, every run is
 //! checked: strong loses no acknowledged booking and acknowledges no seat
 //! twice; no mode drops an acknowledged booking; every replica ends
 //! identical; causal never holds an effect without its cause, and no
-//! session ever reads a booking it saw before as missing or in an earlier
+//! client ever reads a booking it saw before as missing or in an earlier
 //! state.
 //!
 //! Here are the world, how a run is laid out and what each happening sets
@@ -35,13 +35,14 @@
 //! faults (`faults.rs`), the clients' bookings and cancellations
 //! (`writes.rs`), writes that wait for a majority (`claims.rs`),
 //! master-slave leaders (`leaders.rs`), merging copies (`merge.rs`),
-//! anti-entropy (`anti_entropy.rs`), sessions and their reads
-//! (`sessions.rs`), and the check once the faults have healed
+//! anti-entropy (`anti_entropy.rs`), clients and their reads
+//! (`clients.rs`), and the check once the faults have healed
 //! (`check.rs`).
 
 mod anti_entropy;
 mod check;
 mod claims;
+mod clients;
 mod copy;
 mod faults;
 mod leaders;
@@ -49,7 +50,6 @@ mod merge;
 mod messages;
 mod network;
 mod replica;
-mod sessions;
 #[cfg(test)]
 mod tests;
 mod writes;
@@ -60,9 +60,9 @@ use crate::rng::SplitMix64;
 use crate::NodeId;
 use anti_entropy::ANTI_ENTROPY_EVERY_MS;
 use claims::SETTLE_CLAIMS_EVERY_MS;
+use clients::{Client, CLIENTS};
 use messages::Happening;
 use replica::Replica;
-use sessions::{Session, SESSIONS};
 use std::collections::BTreeSet;
 
 type BookingId = u64;
@@ -103,14 +103,14 @@ pub struct ReplicaSimReport {
     /// Master-slave: epochs begun, and leaders that came to serve.
     pub elections: usize,
     pub leaders_served: usize,
-    /// Session reads answered, and those a node behind the session
+    /// Client reads answered, and those a node behind the client
     /// turned away (the real node catches up first, or answers 503).
     pub reads: usize,
     pub reads_behind: usize,
     pub violations: Vec<String>,
 }
 
-/// The whole cluster in one thread: the replicas, the clients' sessions,
+/// The whole cluster in one thread: the replicas, the moviegoers. clients,
 /// what falls due when, what was acknowledged to whom, and the switches
 /// the guard tests turn off to see the checks fail.
 struct ReplicaWorld {
@@ -131,15 +131,15 @@ struct ReplicaWorld {
     /// most likely to lack acknowledged writes, and (as Bully hands the
     /// highest id the leadership back at once) often the next leader.
     last_back: Option<NodeId>,
-    sessions: Vec<Session>,
+    clients: Vec<Client>,
     /// The seat rule of a mode (a test swaps in a wrong one).
     seat_rule: fn(Mode) -> SeatRule,
     /// Whether a new leader catches up before it serves, a leader refuses
-    /// its own writes of an epoch it promised past, and sessions wait for
+    /// its own writes of an epoch it promised past, and clients wait for
     /// what they saw (tests turn them off to see the checks fail).
     leaders_catch_up: bool,
     leaders_fence_themselves: bool,
-    sessions_wait: bool,
+    clients_wait: bool,
     /// Whether causal delivery breaks circles of copies waiting for each
     /// other (taking them together, or bookings as they were made) rather
     /// than only copies whose causes are here (a test turns it off to see
@@ -176,11 +176,11 @@ impl ReplicaWorld {
             epoch: 0,
             cancel_asked: BTreeSet::new(),
             last_back: None,
-            sessions: (0..SESSIONS).map(|_| Session::default()).collect(),
+            clients: (0..CLIENTS).map(|_| Client::default()).collect(),
             seat_rule: Mode::seat_rule,
             leaders_catch_up: true,
             leaders_fence_themselves: true,
-            sessions_wait: true,
+            clients_wait: true,
             causal_breaks_circles: true,
         }
     }
@@ -204,7 +204,7 @@ impl ReplicaWorld {
                 .add(SETTLE_CLAIMS_EVERY_MS, Happening::SettleClaims { node });
         }
         // Bookings, racing for a few seats, and reads, through random
-        // nodes, by a few sessions.
+        // nodes, by a few clients.
         let mut at = 0;
         while at < self.config.chaos_ms {
             at += self.rng.between(1, 15);
@@ -222,22 +222,22 @@ impl ReplicaWorld {
                 .collect();
             seats.sort();
             seats.dedup();
-            let session = self.rng.index(SESSIONS);
+            let client = self.rng.index(CLIENTS);
             self.agenda.add(
                 at,
                 Happening::Book {
                     node,
                     seats,
-                    session,
+                    client,
                 },
             );
             let node = self.rng.between(1, u64::from(self.config.nodes)) as NodeId;
-            let session = self.rng.index(SESSIONS);
-            self.agenda.add(at, Happening::Read { node, session });
+            let client = self.rng.index(CLIENTS);
+            self.agenda.add(at, Happening::Read { node, client });
             if self.rng.chance(0.2) {
                 let node = self.rng.between(1, u64::from(self.config.nodes)) as NodeId;
-                let session = self.rng.index(SESSIONS);
-                self.agenda.add(at, Happening::Cancel { node, session });
+                let client = self.rng.index(CLIENTS);
+                self.agenda.add(at, Happening::Cancel { node, client });
             }
         }
         if self.config.mode.has_leader_writes() {
@@ -260,10 +260,10 @@ impl ReplicaWorld {
             Happening::Book {
                 node,
                 seats,
-                session,
-            } => self.book(node, seats, session),
-            Happening::Read { node, session } => self.read(node, session),
-            Happening::Cancel { node, session } => self.cancel(node, session),
+                client,
+            } => self.book(node, seats, client),
+            Happening::Read { node, client } => self.read(node, client),
+            Happening::Cancel { node, client } => self.cancel(node, client),
             Happening::Elect => self.elect(),
             Happening::Deposed { node, epoch } => self.hear_deposed(node, epoch),
             Happening::AskPromises { node, epoch } => self.ask_promises(node, epoch),

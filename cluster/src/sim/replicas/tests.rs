@@ -1,6 +1,6 @@
 //! The replication simulation's verdicts: every mode keeps its promises
 //! over thousands of seeds, and the checks do catch a replica, a leader or
-//! a session that breaks them (each guard test turns one rule off).
+//! a client that breaks them (each guard test turns one rule off).
 
 use super::{run_replicas, ReplicaSimConfig, ReplicaSimReport, ReplicaWorld};
 use crate::replication::Consistency::{self, Causal, Eventual, Strong};
@@ -29,7 +29,7 @@ fn every_seed(strategy: Strategy, consistency: Consistency) {
     }
     // The runs did what they are for: bookings acknowledged and turned
     // away, nodes crashing under them, leaders elected and serving,
-    // sessions reading, some of them from nodes behind them.
+    // clients reading, some of them from nodes behind them.
     let seeds = SEEDS as usize;
     assert!(total.acknowledged > seeds * 5, "{mode}: {total:?}");
     assert!(
@@ -40,7 +40,7 @@ fn every_seed(strategy: Strategy, consistency: Consistency) {
         assert!(total.elections > seeds * 3, "{mode}: {total:?}");
         assert!(total.leaders_served > seeds * 2, "{mode}: {total:?}");
     }
-    if mode.keeps_sessions() {
+    if mode.keeps_read_frontiers() {
         assert!(total.reads > seeds * 20, "{mode}: {total:?}");
         assert!(total.reads_behind > seeds, "{mode}: {total:?}");
     }
@@ -148,14 +148,14 @@ fn causal_delivery_waiting_in_a_circle_is_caught() {
     }
 }
 
-/// The checks can fail: sessions answered by nodes behind them read
+/// The checks can fail: clients answered by nodes behind them read
 /// bookings they saw as missing.
 #[test]
-fn sessions_answered_by_nodes_behind_them_are_caught() {
+fn clients_answered_by_nodes_behind_them_are_caught() {
     for strategy in [MultiMaster, Gossip] {
         let mode = Mode::new(strategy, Causal).unwrap();
         assert!(
-            caught(mode, 50, |world| world.sessions_wait = false) > 10,
+            caught(mode, 50, |world| world.clients_wait = false) > 10,
             "{mode}"
         );
     }

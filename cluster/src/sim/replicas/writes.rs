@@ -2,7 +2,7 @@
 //! node the mode names (itself, or in master-slave a node that believes it
 //! leads), written there first and then sent on by the mode's strategy or
 //! claimed at a majority; an owner's cancellation, decided by the
-//! coordinator alone; and the acknowledgement that tells a session what it
+//! coordinator alone; and the acknowledgement that tells a client what it
 //! has now seen.
 
 use super::copy::Copy;
@@ -12,10 +12,10 @@ use crate::replication::{Lifecycle, OpId, SeatRule, Strategy, WriteStamp};
 use crate::NodeId;
 
 impl ReplicaWorld {
-    /// A client of `session` books `seats` through `node` (while the
+    /// A client of `client` books `seats` through `node` (while the
     /// faults last). In master-slave the node forwards it to the leader it
     /// knows: here, any node that believes it serves, deposed or not.
-    pub(super) fn book(&mut self, node: NodeId, seats: Vec<Seat>, session: usize) {
+    pub(super) fn book(&mut self, node: NodeId, seats: Vec<Seat>, client: usize) {
         if self.healed {
             return;
         }
@@ -76,10 +76,10 @@ impl ReplicaWorld {
             if !mode.has_leader_writes() {
                 replica.undecided.insert(id);
             }
-            self.claim(node, copy, epoch, Some(session));
+            self.claim(node, copy, epoch, Some(client));
             return;
         }
-        self.acknowledge(node, id, seats, session);
+        self.acknowledge(node, id, seats, client);
         match mode.strategy() {
             Strategy::MasterSlave => self.broadcast(node, || Message::Push {
                 epoch,
@@ -107,13 +107,13 @@ impl ReplicaWorld {
         (!serving.is_empty()).then(|| serving[self.rng.index(serving.len())])
     }
 
-    /// A client of `session` cancels one of its bookings through `node`:
+    /// A client of `client` cancels one of its bookings through `node`:
     /// the coordinator marks it cancelled with an op of its own and sends
     /// it on as it sends bookings (without waiting for a majority: the
     /// checks hold any cancellation asked for as allowed, acknowledged or
     /// not).
-    pub(super) fn cancel(&mut self, node: NodeId, session: usize) {
-        let mine = &self.sessions[session].mine;
+    pub(super) fn cancel(&mut self, node: NodeId, client: usize) {
+        let mine = &self.clients[client].mine;
         if self.healed || mine.is_empty() {
             return;
         }
@@ -142,9 +142,9 @@ impl ReplicaWorld {
         }
         self.cancel_asked.insert(id);
         let frontier = self.replica(node).applied.frontier();
-        let session = &mut self.sessions[session];
-        session.seen.merge(&frontier);
-        session.observed.insert(id, Lifecycle::Cancelled);
+        let client = &mut self.clients[client];
+        client.seen.merge(&frontier);
+        client.observed.insert(id, Lifecycle::Cancelled);
         match self.config.mode.strategy() {
             Strategy::MasterSlave => self.broadcast(node, || Message::Push {
                 epoch,
@@ -155,20 +155,20 @@ impl ReplicaWorld {
         }
     }
 
-    /// Booking `id` is acknowledged to `session`, with what `node` had
+    /// Booking `id` is acknowledged to `client`, with what `node` had
     /// applied once it was.
     pub(super) fn acknowledge(
         &mut self,
         node: NodeId,
         id: BookingId,
         seats: Vec<Seat>,
-        session: usize,
+        client: usize,
     ) {
         self.acknowledged.push((id, seats));
         let frontier = self.replica(node).applied.frontier();
-        let session = &mut self.sessions[session];
-        session.seen.merge(&frontier);
-        session.observed.insert(id, Lifecycle::Confirmed);
-        session.mine.push(id);
+        let client = &mut self.clients[client];
+        client.seen.merge(&frontier);
+        client.observed.insert(id, Lifecycle::Confirmed);
+        client.mine.push(id);
     }
 }
