@@ -24,11 +24,14 @@
 # BENCH_QUICK=1: one node and the eight modes only (no baseline, function
 # timings, scale table, anchors, failover or page weight), for quick
 # iteration. BENCH_MODES: the replication modes to run (all eight by
-# default), e.g. "gossip/eventual master-slave/strong". BENCH_PORT: the
-# first of the ports it uses (3200).
+# default), e.g. "gossip/eventual master-slave/strong".
+# BENCH_SATURATION_SECONDS: how long each mode's closed-loop run lasts (10;
+# 60 shows whether a node's memory stays bounded under a saturating load).
+# BENCH_PORT: the first of the ports it uses (3200).
 set -euo pipefail
 source "$(dirname "$0")/tools.sh"
 QUICK=${BENCH_QUICK:-}
+SATURATION_SECONDS=${BENCH_SATURATION_SECONDS:-10}
 ensure_build_tools
 ensure_postgres
 [ -n "$QUICK" ] || ensure_chromium
@@ -211,11 +214,12 @@ MODES=${BENCH_MODES:-"master-slave/strong multi-master/strong master-slave/causa
 : > "$BENCH_DATA/modes.txt"
 : > "$BENCH_DATA/table.txt"
 for MODE in $MODES; do
-  step "replication $MODE (3 nodes, 10 s of bookings, 50 clients, closed loop)"
+  step "replication $MODE (3 nodes, $SATURATION_SECONDS s of bookings, 50 clients, closed loop)"
   start_cluster "$MODE" 3
   SAT="$BENCH_DATA/mode-${MODE/\//-}.txt"
-  load_cluster 10 "$SAT"
+  load_cluster "$SATURATION_SECONDS" "$SAT"
   RATE=$(rate_of "$SAT")
+  SATURATED_RSS=$(rss_per_node)
   {
     awk -v mode="$MODE" -v rate="$RATE" -v base="$ONE_NODE_RATE" -v p50="$(p50_of "$SAT")" -v p99="$(p99_of "$SAT")" \
       'BEGIN { printf "%s: %d bookings/s, %.2f x one node (%d/s); p50 %s ms, p99 %s ms\n", mode, rate, rate / base, base, p50, p99 }'
@@ -240,7 +244,8 @@ for MODE in $MODES; do
         "$(dropped_of "$OPEN")" "$(converged_of "$OPEN")" >> "$BENCH_DATA/mode-summary.txt"
     done
   fi
-  printf '    memory at the end: %s\n' "$(rss_per_node)" >> "$BENCH_DATA/mode-summary.txt"
+  printf '    memory after %d s at saturation: %s; at the end: %s\n' "$SATURATION_SECONDS" "$SATURATED_RSS" \
+    "$(rss_per_node)" >> "$BENCH_DATA/mode-summary.txt"
   stop_cluster
   tee -a "$BENCH_DATA/modes.txt" < "$BENCH_DATA/mode-summary.txt"
 done
