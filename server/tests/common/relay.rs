@@ -23,6 +23,11 @@ impl Relay {
         let (relay_cuts, relay_blocked) = (cuts.clone(), blocked.clone());
         tokio::spawn(async move {
             while let Ok((inbound, _)) = listener.accept().await {
+                // Read before the block is looked at (`block` sets it, then
+                // cuts): a block that comes while the relay connects to the
+                // target silences this connection too, instead of leaving
+                // it open across the partition.
+                let born = relay_cuts.load(Ordering::SeqCst);
                 if relay_blocked.load(Ordering::SeqCst) {
                     drop(inbound);
                     continue;
@@ -30,7 +35,6 @@ impl Relay {
                 let Ok(outbound) = tokio::net::TcpStream::connect(&target).await else {
                     continue;
                 };
-                let born = relay_cuts.load(Ordering::SeqCst);
                 let (in_read, in_write) = inbound.into_split();
                 let (out_read, out_write) = outbound.into_split();
                 tokio::spawn(pipe(in_read, out_write, relay_cuts.clone(), born));
