@@ -30,7 +30,7 @@ export DATABASE_URL
 step "unit and integration tests"
 cargo test --release -p app -p cluster -p moviebook
 
-step "the nemesis: faults through the API under load, history checked (three modes)"
+step "the nemesis: faults through the API under load, history checked (all eight modes)"
 # A fresh `moviebook up` per mode takes bookings and cancellations through
 # its gateway while the fault API kills and restarts the leader, cuts off a
 # minority, cuts the leader from a follower, pauses a node, skews a clock,
@@ -38,7 +38,8 @@ step "the nemesis: faults through the API under load, history checked (three mod
 # non-zero if a fault is left, an acknowledged booking is not kept, a seat
 # is acknowledged twice (strong), a 5xx other than 503 is answered or the
 # replicas end different. Timelines: target/nemesis/*.html.
-for MODE in master-slave/strong multi-master/strong gossip/causal; do
+for MODE in master-slave/strong multi-master/strong master-slave/causal master-slave/eventual \
+            multi-master/causal multi-master/eventual gossip/causal gossip/eventual; do
   target/release/moviebook-bench nemesis --mode "$MODE" --seconds 15
 done
 
