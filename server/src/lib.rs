@@ -1,9 +1,12 @@
-//! MovieBook's server: a node (HTTP, service, storage, cluster) and the
-//! launcher that runs the whole system on one machine.
+//! MovieBook's server: a node (HTTP, service, storage, cluster), the
+//! launcher that runs the whole system on one machine, and the harness
+//! that starts real processes for the tests and the benchmarks.
 
 pub mod auth;
 pub mod config;
 pub mod gateway;
+#[doc(hidden)]
+pub mod harness;
 pub mod http;
 pub mod launcher;
 pub mod metrics;

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{not_available, seat_states, start_node};
+use common::{not_available, seat_states, start_node, NodeApi};
 use futures::future::join_all;
 use serde_json::{json, Value};
 

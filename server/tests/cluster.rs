@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{agreed_leader, cluster_specs, eventually, start_all, TestNode};
+use common::{agreed_leader, cluster_specs, eventually, start_all, NodeApi, NodeProcess};
 use moviebook::runtime::envelope::SIGNATURE_HEADER;
 use moviebook::runtime::signer::Signer;
 use serde_json::{json, Value};
@@ -22,7 +22,7 @@ async fn a_killed_leader_is_replaced_and_steps_down_when_it_returns() {
     let _turn = ONE_CLUSTER_AT_A_TIME.lock().await;
     let specs = cluster_specs("failover", 3);
     let mut nodes = start_all(&specs).await;
-    let all: Vec<&TestNode> = nodes.iter().collect();
+    let all: Vec<&NodeProcess> = nodes.iter().collect();
     let (leader, epoch) = eventually(PATIENCE, || agreed_leader(&all))
         .await
         .expect("a leader");
@@ -39,7 +39,7 @@ async fn a_killed_leader_is_replaced_and_steps_down_when_it_returns() {
         .all(|n| n["port"].is_u64() && n["host"] == "127.0.0.1"));
 
     nodes[2].kill();
-    let survivors: Vec<&TestNode> = nodes[..2].iter().collect();
+    let survivors: Vec<&NodeProcess> = nodes[..2].iter().collect();
     let (new_leader, new_epoch) = eventually(PATIENCE, || async {
         agreed_leader(&survivors).await.filter(|(id, _)| *id != 3)
     })
@@ -56,8 +56,8 @@ async fn a_killed_leader_is_replaced_and_steps_down_when_it_returns() {
     assert!(marked_down.is_some(), "the killed leader shows as down");
 
     // The old leader comes back: it must not lead its old epoch again.
-    nodes[2] = specs[2].start().await;
-    let all: Vec<&TestNode> = nodes.iter().collect();
+    nodes[2] = specs[2].start().await.expect("the old leader comes back");
+    let all: Vec<&NodeProcess> = nodes.iter().collect();
     let (final_leader, final_epoch) = eventually(PATIENCE, || agreed_leader(&all))
         .await
         .expect("all three agree again");
@@ -73,7 +73,7 @@ async fn an_operator_can_hold_a_ring_election() {
     let _turn = ONE_CLUSTER_AT_A_TIME.lock().await;
     let specs = cluster_specs("ring", 3);
     let nodes = start_all(&specs).await;
-    let all: Vec<&TestNode> = nodes.iter().collect();
+    let all: Vec<&NodeProcess> = nodes.iter().collect();
     let (_, epoch) = eventually(PATIENCE, || agreed_leader(&all))
         .await
         .expect("a leader");
@@ -142,7 +142,7 @@ async fn berkeley_rounds_pull_skewed_clocks_together() {
         })
         .collect();
     let nodes = start_all(&specs).await;
-    let all: Vec<&TestNode> = nodes.iter().collect();
+    let all: Vec<&NodeProcess> = nodes.iter().collect();
     let spread = |views: &[Value]| {
         let offsets: Vec<f64> = views
             .iter()
@@ -187,7 +187,7 @@ async fn berkeley_rounds_pull_skewed_clocks_together() {
 async fn forged_or_malformed_node_messages_are_refused() {
     let _turn = ONE_CLUSTER_AT_A_TIME.lock().await;
     let specs = cluster_specs("forgery", 2);
-    let node = specs[0].start().await;
+    let node = specs[0].start().await.expect("node 1 starts");
     let post = |body: Vec<u8>, signature: Option<String>| {
         let mut request = node
             .client

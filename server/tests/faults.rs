@@ -10,7 +10,9 @@
 
 mod common;
 
-use common::{agreed_leader, booking_on, cluster_specs, eventually, start_all, TestNode};
+use common::{
+    agreed_leader, booking_on, cluster_specs, eventually, start_all, NodeApi, NodeProcess,
+};
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -20,13 +22,13 @@ const PATIENCE: Duration = Duration::from_secs(20);
 #[tokio::test]
 async fn a_leader_cut_off_is_replaced_and_the_cut_heals_by_itself() {
     let nodes = start_all(&cluster_specs("faults_cut", 3)).await;
-    let all: Vec<&TestNode> = nodes.iter().collect();
+    let all: Vec<&NodeProcess> = nodes.iter().collect();
     let (leader, _) = eventually(PATIENCE, || agreed_leader(&all))
         .await
         .expect("a leader");
     let cut_off = &nodes[(leader - 1) as usize];
     let others: Vec<u64> = (1..=3).filter(|id| *id != leader).collect();
-    let survivors: Vec<&TestNode> = others.iter().map(|id| &nodes[(id - 1) as usize]).collect();
+    let survivors: Vec<&NodeProcess> = others.iter().map(|id| &nodes[(id - 1) as usize]).collect();
     let cut = json!({"peers": others, "harm": "cut", "seconds": 6});
 
     let (status, _) = cut_off
@@ -145,7 +147,7 @@ async fn a_skewed_clock_is_pulled_back_to_the_others_by_berkeley() {
         })
         .collect();
     let nodes = start_all(&specs).await;
-    let all: Vec<&TestNode> = nodes.iter().collect();
+    let all: Vec<&NodeProcess> = nodes.iter().collect();
     eventually(PATIENCE, || agreed_leader(&all))
         .await
         .expect("a leader");

@@ -45,7 +45,7 @@ async fn requests_go_round_every_node_and_survive_a_killed_one() {
     assert_eq!(status["nodes"][1]["live"], false, "{status}");
 
     // Back from the dead, the node passes a health check and rejoins.
-    nodes[1] = specs[1].start().await;
+    nodes[1] = specs[1].start().await.expect("node 2 comes back");
     let rejoined = eventually(PATIENCE, || async {
         (answered_by(&client, &gateway).await?.as_str() == "node-2").then_some(())
     })

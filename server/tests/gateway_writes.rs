@@ -6,8 +6,8 @@
 
 mod common;
 
-use common::gateway::{every_node_in_rotation, start_gateway, TestGateway, PATIENCE};
-use common::{agreed_leader, cluster_specs, eventually, start_all, TestNode};
+use common::gateway::{every_node_in_rotation, start_gateway, GatewayProcess, PATIENCE};
+use common::{agreed_leader, cluster_specs, eventually, start_all, NodeApi, NodeProcess};
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -16,8 +16,8 @@ use std::time::Duration;
 /// `node`'s cluster accepts): the status, the JSON answer and the node that
 /// answered.
 async fn as_user(
-    gateway: &TestGateway,
-    node: &TestNode,
+    gateway: &GatewayProcess,
+    node: &NodeProcess,
     user: &str,
     (method, path): (Method, &str),
     body: Value,
@@ -45,8 +45,8 @@ async fn as_user(
 
 /// `user` books `seat` through the gateway.
 async fn book(
-    gateway: &TestGateway,
-    node: &TestNode,
+    gateway: &GatewayProcess,
+    node: &NodeProcess,
     user: &str,
     (showtime, seat): (i64, &str),
 ) -> (u16, Value, String) {
@@ -57,7 +57,7 @@ async fn book(
 
 /// Whether, within `PATIENCE`, the gateway says writes go to `leader`: the
 /// nodes named it, in master-slave, and it passed its health check.
-async fn gateway_writes_to(gateway: &TestGateway, leader: u64) -> bool {
+async fn gateway_writes_to(gateway: &GatewayProcess, leader: u64) -> bool {
     let url = format!("{}/gateway/status", gateway.base_url);
     let known = eventually(PATIENCE, || async {
         let status: Value = reqwest::get(&url).await.ok()?.json().await.ok()?;
@@ -86,7 +86,7 @@ async fn in_master_slave_the_gateway_sends_writes_straight_to_the_leader() {
     let mut nodes = start_all(&specs).await;
     let gateway = start_gateway(&nodes.iter().collect::<Vec<_>>()).await;
     let client = reqwest::Client::new();
-    let all: Vec<&TestNode> = nodes.iter().collect();
+    let all: Vec<&NodeProcess> = nodes.iter().collect();
     let (leader, _) = eventually(PATIENCE, || agreed_leader(&all))
         .await
         .expect("the nodes agree on a leader");
@@ -148,7 +148,7 @@ async fn in_master_slave_the_gateway_sends_writes_straight_to_the_leader() {
     // only while no node leads), and once the gateway hears of the new
     // leader, writes go to it.
     nodes[leader as usize - 1].kill();
-    let followers: Vec<&TestNode> = nodes
+    let followers: Vec<&NodeProcess> = nodes
         .iter()
         .enumerate()
         .filter(|(i, _)| *i as u64 + 1 != leader)

@@ -5,6 +5,7 @@
 mod common;
 
 use common::start_node;
+use common::NodeApi;
 use serde_json::json;
 
 #[tokio::test]

@@ -10,8 +10,9 @@ mod common;
 
 use common::{
     agreed_leader, booking_on, cluster_specs, eventually, not_available, seat_states, start_all,
+    NodeApi,
 };
-use common::{NodeSpec, TestNode};
+use common::{NodeProcess, NodeSpec};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -31,13 +32,13 @@ fn strong_multi_master(specs: Vec<NodeSpec>) -> Vec<NodeSpec> {
         .collect()
 }
 
-async fn status_of(node: &TestNode, id: &str) -> Option<String> {
+async fn status_of(node: &NodeProcess, id: &str) -> Option<String> {
     let booking = booking_on(node, id).await?;
     booking["status"].as_str().map(str::to_string)
 }
 
 /// The seats taken on `node`, for one showtime.
-async fn taken_on(node: &TestNode, showtime: i64) -> BTreeSet<String> {
+async fn taken_on(node: &NodeProcess, showtime: i64) -> BTreeSet<String> {
     not_available(&seat_states(node, showtime, "observer").await)
         .into_iter()
         .collect()
@@ -49,7 +50,7 @@ async fn rival_bookings_of_a_seat_through_different_nodes_never_both_succeed() {
     let nodes = start_all(&strong_multi_master(cluster_specs("mm_rivals", 3))).await;
     // The cluster has settled (an election's promises fence off writes of
     // the epoch before) before the race starts.
-    let all: Vec<&TestNode> = nodes.iter().collect();
+    let all: Vec<&NodeProcess> = nodes.iter().collect();
     eventually(PATIENCE, || agreed_leader(&all))
         .await
         .expect("a leader");
@@ -167,7 +168,7 @@ async fn a_coordinator_killed_in_the_middle_loses_no_acknowledged_booking() {
     for task in load {
         acknowledged.extend(task.await.unwrap());
     }
-    nodes[0] = specs[0].start().await;
+    nodes[0] = specs[0].start().await.expect("node 1 comes back");
 
     let mut sold: BTreeMap<&str, &str> = BTreeMap::new();
     for (seat, id) in &acknowledged {

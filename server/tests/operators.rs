@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{cluster_specs, start_all, start_node, TestNode};
+use common::{cluster_specs, start_all, start_node, NodeApi, NodeProcess};
 use moviebook::auth::{passwords, SessionKeys};
 use moviebook::secret::Secret;
 use moviebook::store::Store;
@@ -37,7 +37,7 @@ fn operator_actions() -> Vec<(Method, &'static str, Value)> {
 }
 
 /// What the actions change: the election's epoch, the mode, the movies.
-async fn state(node: &TestNode) -> (Value, Value, usize) {
+async fn state(node: &NodeProcess) -> (Value, Value, usize) {
     let election = node.get_json("/api/election").await;
     let mode = node.get_json("/api/replication").await;
     let movies = node.get_json("/api/movies").await;

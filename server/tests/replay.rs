@@ -8,7 +8,7 @@ mod common;
 
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
-use common::{agreed_leader, eventually, free_ports, NodeSpec, TestNode};
+use common::{agreed_leader, eventually, free_ports, node_spec, NodeApi, NodeProcess, NodeSpec};
 use moviebook::runtime::envelope::SIGNATURE_HEADER;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
@@ -100,7 +100,7 @@ async fn start_recording_proxy(port: u16, target: String) -> Arc<Mutex<Vec<Captu
 
 /// What a replayed message could change on `node`: its epoch, its clock's
 /// offset, how many nodes it sees alive, and the test's bookings.
-async fn observed_state(node: &TestNode) -> (Value, f64, Value, Value) {
+async fn observed_state(node: &NodeProcess) -> (Value, f64, Value, Value) {
     (
         node.get_json("/api/election").await["epoch"].clone(),
         node.get_json("/api/sync").await["offsetMs"]
@@ -132,7 +132,7 @@ async fn every_kind_of_captured_envelope_is_refused_when_replayed() {
             .join(",")
     };
     let spec = |database: &str, id: u32| {
-        NodeSpec::new(database, id, node_ports[(id - 1) as usize])
+        node_spec(database, id, node_ports[(id - 1) as usize])
             .env("PEERS", peers_of(id))
             .env("CLUSTER_SECRET", SECRET)
             .env("BERKELEY_INTERVAL_MS", 300)
@@ -140,11 +140,11 @@ async fn every_kind_of_captured_envelope_is_refused_when_replayed() {
     };
     let specs: Vec<NodeSpec> = (1..=3u32).map(|id| spec("replay", id)).collect();
     let captured = start_recording_proxy(proxy_port, address(node_ports[0])).await;
-    let mut nodes: Vec<TestNode> = Vec::new();
+    let mut nodes: Vec<NodeProcess> = Vec::new();
     for spec in &specs {
-        nodes.push(spec.start().await);
+        nodes.push(spec.start().await.expect("the node starts"));
     }
-    let all: Vec<&TestNode> = nodes.iter().collect();
+    let all: Vec<&NodeProcess> = nodes.iter().collect();
     eventually(PATIENCE, || agreed_leader(&all))
         .await
         .expect("a leader");
@@ -167,7 +167,10 @@ async fn every_kind_of_captured_envelope_is_refused_when_replayed() {
         .await;
     assert_eq!(status, 202);
     nodes[1].kill();
-    nodes[1] = spec("replay_emptied", 2).start().await;
+    nodes[1] = spec("replay_emptied", 2)
+        .start()
+        .await
+        .expect("node 2 comes back on an empty database");
     let wanted: BTreeSet<&str> = [
         "rpc heartbeat",
         "rpc election coordinator",

@@ -8,7 +8,7 @@ mod common;
 
 use common::{
     agreed_leader, cluster_specs, eventually, not_available, seat_states, start_all, FakePeer,
-    TestNode,
+    NodeApi, NodeProcess,
 };
 use moviebook::replication::wire::{ReplicationReply, ReplicationRequest, Write};
 use serde_json::{json, Value};
@@ -21,7 +21,7 @@ const PATIENCE: Duration = Duration::from_secs(20);
 static ONE_CLUSTER_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Waits until every given node names the same leader; returns its id.
-async fn wait_for_leader(nodes: &[&TestNode]) -> u64 {
+async fn wait_for_leader(nodes: &[&NodeProcess]) -> u64 {
     eventually(PATIENCE, || agreed_leader(nodes))
         .await
         .expect("the nodes agree on a leader")
@@ -29,7 +29,7 @@ async fn wait_for_leader(nodes: &[&TestNode]) -> u64 {
 }
 
 /// Waits until `node` shows exactly `seats` as not available.
-async fn sees_taken(node: &TestNode, showtime: i64, seats: &[&str]) -> bool {
+async fn sees_taken(node: &NodeProcess, showtime: i64, seats: &[&str]) -> bool {
     eventually(PATIENCE, || async {
         let mut taken = not_available(&seat_states(node, showtime, "observer").await);
         taken.sort();
@@ -41,7 +41,7 @@ async fn sees_taken(node: &TestNode, showtime: i64, seats: &[&str]) -> bool {
 
 /// Books through `node`, again while the cluster answers 503 (no leader
 /// serving yet); the first other answer.
-async fn book_once_decided(node: &TestNode, body: Value) -> (u16, Value) {
+async fn book_once_decided(node: &NodeProcess, body: Value) -> (u16, Value) {
     eventually(PATIENCE, || async {
         let (status, answer) = node.book(body.clone()).await;
         (status != 503).then_some((status, answer))
@@ -50,7 +50,7 @@ async fn book_once_decided(node: &TestNode, body: Value) -> (u16, Value) {
     .expect("an answer other than 503")
 }
 
-async fn booking_status(node: &TestNode, id: &str) -> Option<String> {
+async fn booking_status(node: &NodeProcess, id: &str) -> Option<String> {
     let booking: Value = node.get_json(&format!("/api/bookings?id={id}")).await;
     booking["status"].as_str().map(str::to_string)
 }
@@ -60,7 +60,7 @@ async fn a_booking_through_any_node_is_held_by_every_node() {
     let _turn = ONE_CLUSTER_AT_A_TIME.lock().await;
     let specs = cluster_specs("replicated_booking", 3);
     let nodes = start_all(&specs).await;
-    let all: Vec<&TestNode> = nodes.iter().collect();
+    let all: Vec<&NodeProcess> = nodes.iter().collect();
     assert_eq!(wait_for_leader(&all).await, 3);
     let showtime = nodes[0].future_showtime(2).await;
 
@@ -106,7 +106,7 @@ async fn a_node_that_was_down_catches_up_and_a_new_leader_keeps_what_was_committ
     let _turn = ONE_CLUSTER_AT_A_TIME.lock().await;
     let specs = cluster_specs("catch_up", 3);
     let mut nodes = start_all(&specs).await;
-    let all: Vec<&TestNode> = nodes.iter().collect();
+    let all: Vec<&NodeProcess> = nodes.iter().collect();
     assert_eq!(wait_for_leader(&all).await, 3);
     let showtime = nodes[0].future_showtime(3).await;
 
@@ -116,7 +116,7 @@ async fn a_node_that_was_down_catches_up_and_a_new_leader_keeps_what_was_committ
         .book(json!({"userId": "cy", "showtimeId": showtime, "seats": ["E1"]}))
         .await;
     assert_eq!(status, 201, "{first}");
-    nodes[0] = specs[0].start().await;
+    nodes[0] = specs[0].start().await.expect("node 1 comes back");
     assert!(
         sees_taken(&nodes[0], showtime, &["E1"]).await,
         "the restarted node pulls what it missed"
@@ -125,7 +125,7 @@ async fn a_node_that_was_down_catches_up_and_a_new_leader_keeps_what_was_committ
     // The leader dies; the new one still holds the committed booking and
     // takes new ones.
     nodes[2].kill();
-    let survivors: Vec<&TestNode> = nodes[..2].iter().collect();
+    let survivors: Vec<&NodeProcess> = nodes[..2].iter().collect();
     let new_leader = eventually(PATIENCE, || async {
         let (leader, _) = agreed_leader(&survivors).await?;
         (leader != 3).then_some(leader)
@@ -144,7 +144,7 @@ async fn a_node_that_was_down_catches_up_and_a_new_leader_keeps_what_was_committ
     assert_eq!(status, 409, "the new leader knows E1 is sold");
 
     // The old leader returns and converges with the others.
-    nodes[2] = specs[2].start().await;
+    nodes[2] = specs[2].start().await.expect("the old leader comes back");
     for node in &nodes {
         assert!(sees_taken(node, showtime, &["E1", "E2"]).await);
     }
@@ -155,7 +155,7 @@ async fn without_a_majority_nothing_is_booked() {
     let _turn = ONE_CLUSTER_AT_A_TIME.lock().await;
     let specs = cluster_specs("no_majority", 3);
     let mut nodes = start_all(&specs).await;
-    let all: Vec<&TestNode> = nodes.iter().collect();
+    let all: Vec<&NodeProcess> = nodes.iter().collect();
     wait_for_leader(&all).await;
     let showtime = nodes[0].future_showtime(1).await;
 
@@ -190,7 +190,7 @@ async fn replication_calls_must_be_signed() {
 
 /// Books `seat` through the leader `node` once it takes writes (it has
 /// caught up in its epoch).
-async fn books_once_serving(node: &TestNode, showtime: i64, seat: &str) {
+async fn books_once_serving(node: &NodeProcess, showtime: i64, seat: &str) {
     let served = eventually(PATIENCE, || async {
         let (status, _) = node
             .book(json!({"userId": "gil", "showtimeId": showtime, "seats": [seat]}))
@@ -326,7 +326,7 @@ async fn a_cancellation_is_acknowledged_only_once_a_majority_holds_it() {
     let _turn = ONE_CLUSTER_AT_A_TIME.lock().await;
     let specs = cluster_specs("cancel_quorum", 3);
     let nodes = start_all(&specs).await;
-    let all: Vec<&TestNode> = nodes.iter().collect();
+    let all: Vec<&NodeProcess> = nodes.iter().collect();
     assert_eq!(wait_for_leader(&all).await, 3);
     let showtime = nodes[2].future_showtime(1).await;
     let (status, booking) = nodes[2]
@@ -355,13 +355,13 @@ async fn a_leader_back_from_a_pause_catches_up_before_it_sells_anything() {
     let _turn = ONE_CLUSTER_AT_A_TIME.lock().await;
     let specs = cluster_specs("paused_leader", 3);
     let nodes = start_all(&specs).await;
-    let all: Vec<&TestNode> = nodes.iter().collect();
+    let all: Vec<&NodeProcess> = nodes.iter().collect();
     assert_eq!(wait_for_leader(&all).await, 3);
     let showtime = nodes[0].future_showtime_in_a_hall_of(200).await;
 
     // The leader freezes; the other two elect node 2 and sell seats.
     nodes[2].pause();
-    let survivors: Vec<&TestNode> = nodes[..2].iter().collect();
+    let survivors: Vec<&NodeProcess> = nodes[..2].iter().collect();
     let stand_in = eventually(PATIENCE, || async {
         let (leader, _) = agreed_leader(&survivors).await?;
         (leader != 3).then_some(leader)
@@ -408,14 +408,14 @@ async fn a_cluster_restarted_as_a_whole_elects_past_the_epochs_it_promised_and_t
     let _turn = ONE_CLUSTER_AT_A_TIME.lock().await;
     let specs = cluster_specs("whole_restart", 3);
     let mut nodes = start_all(&specs).await;
-    let all: Vec<&TestNode> = nodes.iter().collect();
+    let all: Vec<&NodeProcess> = nodes.iter().collect();
     wait_for_leader(&all).await;
     // The leader dies and comes back: each change of leader is an epoch a
     // majority promised.
     let (_, first_epoch) = agreed_leader(&all).await.expect("a leader");
     drop(all);
     nodes[2].kill();
-    let survivors: Vec<&TestNode> = nodes[..2].iter().collect();
+    let survivors: Vec<&NodeProcess> = nodes[..2].iter().collect();
     eventually(PATIENCE, || async {
         let (_, epoch) = agreed_leader(&survivors).await?;
         (epoch > first_epoch).then_some(())
@@ -423,8 +423,8 @@ async fn a_cluster_restarted_as_a_whole_elects_past_the_epochs_it_promised_and_t
     .await
     .expect("a new leader in a later epoch");
     drop(survivors);
-    nodes[2] = specs[2].start().await;
-    let all: Vec<&TestNode> = nodes.iter().collect();
+    nodes[2] = specs[2].start().await.expect("node 3 comes back");
+    let all: Vec<&NodeProcess> = nodes.iter().collect();
     wait_for_leader(&all).await;
     let showtime = nodes[0].future_showtime(4).await;
     let (status, booking) = nodes[0]

@@ -15,9 +15,9 @@ use cluster::replication::OpId;
 use common::relay::Links;
 use common::{
     agreed_leader, booking_on, cluster_specs, eventually, not_available, seat_states, start_all,
-    FakePeer,
+    FakePeer, NodeApi,
 };
-use common::{NodeSpec, TestNode};
+use common::{NodeProcess, NodeSpec};
 use moviebook::replication::wire::{Change, ReplicationRequest};
 use moviebook::store::{BookingReplica, NewBookingRecord};
 use serde_json::{json, Value};
@@ -41,7 +41,7 @@ fn in_mode(specs: Vec<NodeSpec>, strategy: &str, consistency: &str) -> Vec<NodeS
         .collect()
 }
 
-async fn put_mode(node: &TestNode, body: Value) -> (u16, Value) {
+async fn put_mode(node: &NodeProcess, body: Value) -> (u16, Value) {
     node.operator_json(reqwest::Method::PUT, "/api/replication", body)
         .await
 }
@@ -54,7 +54,7 @@ fn id_of(booking: &Value) -> String {
 async fn the_mode_is_chosen_at_start_switched_through_the_cluster_and_nonsense_is_refused() {
     let _turn = ONE_CLUSTER_AT_A_TIME.lock().await;
     let nodes = start_all(&cluster_specs("mode_switch", 3)).await;
-    let all: Vec<&TestNode> = nodes.iter().collect();
+    let all: Vec<&NodeProcess> = nodes.iter().collect();
     eventually(PATIENCE, || agreed_leader(&all))
         .await
         .expect("a leader");
@@ -416,7 +416,7 @@ async fn a_gossip_write_whose_node_is_killed_before_spreading_it_reaches_everyon
     }
 
     // Back, it spreads what it acknowledged.
-    nodes[2] = specs[2].start().await;
+    nodes[2] = specs[2].start().await.expect("node 3 comes back");
     for node in &nodes {
         let held = eventually(PATIENCE, || booking_on(node, &id)).await;
         assert_eq!(

@@ -5,13 +5,13 @@
 
 mod common;
 
-use common::{agreed_leader, cluster_specs, eventually, start_all, TestNode};
+use common::{agreed_leader, cluster_specs, eventually, start_all, NodeApi, NodeProcess};
 use serde_json::json;
 use std::time::Duration;
 
 const PATIENCE: Duration = Duration::from_secs(20);
 
-fn logs(node: &TestNode) -> String {
+fn logs(node: &NodeProcess) -> String {
     node.output.lock().map(|o| o.clone()).unwrap_or_default()
 }
 
@@ -27,7 +27,7 @@ async fn a_request_id_follows_a_booking_from_the_follower_to_the_leader() {
         })
         .collect();
     let nodes = start_all(&specs).await;
-    let all: Vec<&TestNode> = nodes.iter().collect();
+    let all: Vec<&NodeProcess> = nodes.iter().collect();
     let (leader, _) = eventually(PATIENCE, || agreed_leader(&all))
         .await
         .expect("a leader");
@@ -53,7 +53,7 @@ async fn a_request_id_follows_a_booking_from_the_follower_to_the_leader() {
     assert_eq!(answer.status(), 201);
     assert_eq!(answer.headers()["x-request-id"], "trace-me-42");
 
-    let traced = |node: &TestNode| {
+    let traced = |node: &NodeProcess| {
         logs(node)
             .lines()
             .filter(|line| line.contains("trace-me-42"))

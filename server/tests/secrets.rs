@@ -4,13 +4,13 @@
 
 mod common;
 
-use common::{agreed_leader, cluster_specs, eventually, start_all, TestNode};
+use common::{agreed_leader, cluster_specs, eventually, start_all, NodeApi, NodeProcess};
 use futures::StreamExt;
 use serde_json::json;
 use std::time::Duration;
 
 /// Everything a node's event feed carries for `listen`.
-async fn feed_of(node: &TestNode, listen: Duration) -> String {
+async fn feed_of(node: &NodeProcess, listen: Duration) -> String {
     let url = node.base_url.replace("http://", "ws://") + "/ws/events";
     let (mut feed, _) = tokio_tungstenite::connect_async(url)
         .await
@@ -35,7 +35,7 @@ async fn the_cluster_secret_appears_in_no_log_line_and_no_event() {
         .map(|spec| spec.env("RUST_LOG", "debug"))
         .collect();
     let nodes = start_all(&specs).await;
-    let all: Vec<&TestNode> = nodes.iter().collect();
+    let all: Vec<&NodeProcess> = nodes.iter().collect();
     let led = eventually(Duration::from_secs(20), || agreed_leader(&all)).await;
     assert!(led.is_some(), "the nodes agree on a leader");
     let listening = feed_of(&nodes[0], Duration::from_secs(3));

@@ -10,104 +10,41 @@ mod common;
 
 use common::eventually;
 use futures::StreamExt;
+use moviebook::harness::{UpProcess, UpSpec};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 const PATIENCE: Duration = Duration::from_secs(30);
 const PASSWORD: &str = "supervision-test-password";
 
-/// A `moviebook up` process on a data directory of its own; stopped (and
-/// its PostgreSQL with it) when dropped.
-struct Up {
-    base_url: String,
-    process: Child,
-    _data_dir: TempDir,
-}
-
-impl Drop for Up {
-    fn drop(&mut self) {
-        // SIGINT, as Ctrl-C: it stops its nodes and its PostgreSQL.
-        if let Ok(pid) = i32::try_from(self.process.id()) {
-            // SAFETY: kill(2) on our unreaped child has no memory effects.
-            unsafe {
-                libc::kill(pid, libc::SIGINT);
-            }
-        }
-        let _ = self.process.wait();
-    }
-}
-
-struct TempDir(std::path::PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// Four consecutive free ports: the gateway's, then the three nodes'.
-fn consecutive_free_ports() -> u16 {
-    let start = 20_000 + (std::process::id() % 20_000) as u16;
-    (start..60_000)
-        .step_by(7)
-        .find(|&base| {
-            let held: Vec<_> = (base..base + 4)
-                .map_while(|port| std::net::TcpListener::bind(("127.0.0.1", port)).ok())
-                .collect();
-            held.len() == 4
-        })
-        .expect("four consecutive free ports")
-}
-
-async fn start_up() -> Up {
-    let data_dir = std::env::temp_dir().join(format!("moviebook-up-{}", std::process::id()));
-    std::fs::create_dir_all(&data_dir).expect("a data directory");
-    // The local PostgreSQL runs as another user when this runs as root.
-    use std::os::unix::fs::PermissionsExt;
-    let _ = std::fs::set_permissions(&data_dir, std::fs::Permissions::from_mode(0o755));
-    let port = consecutive_free_ports();
-    let logs = std::env::var_os("MOVIEBOOK_TEST_LOGS").is_some();
-    let process = Command::new(env!("CARGO_BIN_EXE_moviebook"))
-        .args(["up", "--port", &port.to_string(), "--restart-after", "3"])
-        // Operator actions come faster here than a person clicks (the rate
-        // limits have tests of their own).
-        .arg("--no-rate-limit")
-        .arg("--data-dir")
-        .arg(&data_dir)
-        .env_remove("DATABASE_URL")
-        .env("OPERATOR_PASSWORD", PASSWORD)
-        .env("RUST_LOG", "warn")
-        .stdout(if logs {
-            Stdio::inherit()
-        } else {
-            Stdio::null()
-        })
-        .stderr(if logs {
-            Stdio::inherit()
-        } else {
-            Stdio::null()
-        })
-        .spawn()
-        .expect("start moviebook up");
-    let up = Up {
-        base_url: format!("http://127.0.0.1:{port}"),
-        process,
-        _data_dir: TempDir(data_dir),
+/// A `moviebook up` on a data directory of its own, serving its three
+/// nodes; stopped (its PostgreSQL with it) when dropped.
+async fn start_up() -> UpProcess {
+    let logs = common::logs_shown();
+    let spec = UpSpec {
+        binary: env!("CARGO_BIN_EXE_moviebook").into(),
+        data_dir: std::env::temp_dir().join(format!("moviebook-up-{}", std::process::id())),
+        flags: vec![
+            "--restart-after".into(),
+            "3".into(),
+            // Operator actions come faster here than a person clicks (the
+            // rate limits have tests of their own).
+            "--no-rate-limit".into(),
+        ],
+        env: vec![("OPERATOR_PASSWORD".into(), PASSWORD.into())],
+        log_filter: "warn".into(),
+        stdout_shown: logs,
+        stderr_shown: logs,
+        patience: Duration::from_secs(90),
+        status_timeout: Duration::from_secs(2),
     };
-    let client = reqwest::Client::new();
-    let ready = eventually(Duration::from_secs(90), || async {
-        let status = get(&client, &up, "/gateway/status").await?;
-        let nodes = status["nodes"].as_array()?;
-        nodes.iter().all(|n| n["live"] == true).then_some(())
-    })
-    .await;
-    assert!(ready.is_some(), "up serves its three nodes within 90 s");
-    up
+    UpProcess::start(&spec)
+        .await
+        .unwrap_or_else(|e| panic!("up serves its three nodes within 90 s: {e}"))
 }
 
-async fn get(client: &reqwest::Client, up: &Up, path: &str) -> Option<Value> {
+async fn get(client: &reqwest::Client, up: &UpProcess, path: &str) -> Option<Value> {
     let response = client
         .get(format!("{}{path}", up.base_url))
         .timeout(Duration::from_secs(2))
@@ -119,7 +56,7 @@ async fn get(client: &reqwest::Client, up: &Up, path: &str) -> Option<Value> {
 
 async fn post(
     client: &reqwest::Client,
-    up: &Up,
+    up: &UpProcess,
     path: &str,
     token: Option<&str>,
     body: Value,
@@ -134,7 +71,7 @@ async fn post(
 }
 
 /// The process state `up` reports for node `id`.
-async fn process_of(client: &reqwest::Client, up: &Up, id: u64) -> Option<String> {
+async fn process_of(client: &reqwest::Client, up: &UpProcess, id: u64) -> Option<String> {
     let status = get(client, up, "/gateway/status").await?;
     let node = status["nodes"]
         .as_array()?
@@ -144,7 +81,7 @@ async fn process_of(client: &reqwest::Client, up: &Up, id: u64) -> Option<String
 }
 
 /// How node `seen_by` sees node `id`: "healthy" or "down".
-async fn seen(client: &reqwest::Client, up: &Up, seen_by: u64, id: u64) -> Option<String> {
+async fn seen(client: &reqwest::Client, up: &UpProcess, seen_by: u64, id: u64) -> Option<String> {
     let health = get(client, up, &format!("/api/nodes/{seen_by}/health")).await?;
     let node = health["nodes"]
         .as_array()?

@@ -1,6 +1,7 @@
 //! One booking: the confirmation a moviegoer sees right after booking, with
 //! the node and the clocks that processed it.
 
+use super::lazy_page::lazy_page_route;
 use super::route_id;
 use crate::api::get_booking;
 use crate::components::notice::{ErrorNotice, Loading};
@@ -9,22 +10,8 @@ use crate::model::{Booking, BookingStatus};
 use crate::rules::format_price;
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::{lazy_route, LazyRoute};
 
-/// A booking's page as a lazily loaded route: its code is a chunk of
-/// its own, fetched the first time the page is shown.
-pub struct BookingRoute;
-
-#[lazy_route]
-impl LazyRoute for BookingRoute {
-    fn data() -> Self {
-        BookingRoute
-    }
-
-    fn view(_this: Self) -> AnyView {
-        view! { <BookingPage/> }.into_any()
-    }
-}
+lazy_page_route!(BookingRoute => BookingPage, "A booking's page");
 
 #[component]
 fn BookingPage() -> impl IntoView {

@@ -2,6 +2,7 @@
 
 pub mod booking;
 pub mod home;
+mod lazy_page;
 pub mod monitor;
 pub mod movie;
 pub mod my_bookings;

@@ -8,6 +8,7 @@
 //! switch, the fault controls and the buttons are shown to a signed-in
 //! operator only.
 
+use super::lazy_page::lazy_page_route;
 use crate::api::{get_cluster_status, StartElection};
 use crate::components::fault_controls::FaultControls;
 use crate::components::fault_watch::{ActiveFaults, FaultWatch};
@@ -22,25 +23,11 @@ use crate::components::traffic::TrafficPanel;
 use crate::model::ClusterStatus;
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::{lazy_route, LazyRoute};
 
 /// How many recent events the log keeps.
 const EVENT_LOG_LENGTH: usize = 15;
 
-/// The system monitor as a lazily loaded route: its code is a chunk of
-/// its own, fetched the first time the page is shown.
-pub struct MonitorRoute;
-
-#[lazy_route]
-impl LazyRoute for MonitorRoute {
-    fn data() -> Self {
-        MonitorRoute
-    }
-
-    fn view(_this: Self) -> AnyView {
-        view! { <MonitorPage/> }.into_any()
-    }
-}
+lazy_page_route!(MonitorRoute => MonitorPage, "The system monitor");
 
 #[component]
 fn MonitorPage() -> impl IntoView {

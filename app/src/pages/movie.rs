@@ -1,5 +1,6 @@
 //! A movie's page: its details and its showtimes, grouped by day.
 
+use super::lazy_page::lazy_page_route;
 use super::route_id;
 use crate::api::get_movie;
 use crate::components::notice::{Empty, ErrorNotice, Loading};
@@ -9,22 +10,8 @@ use crate::model::{MovieDetails, Showtime};
 use crate::rules::format_price;
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::{lazy_route, LazyRoute};
 
-/// A movie's page as a lazily loaded route: its code is a chunk of
-/// its own, fetched the first time the page is shown.
-pub struct MovieRoute;
-
-#[lazy_route]
-impl LazyRoute for MovieRoute {
-    fn data() -> Self {
-        MovieRoute
-    }
-
-    fn view(_this: Self) -> AnyView {
-        view! { <MoviePage/> }.into_any()
-    }
-}
+lazy_page_route!(MovieRoute => MoviePage, "A movie's page");
 
 #[component]
 fn MoviePage() -> impl IntoView {

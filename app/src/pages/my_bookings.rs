@@ -1,6 +1,7 @@
 //! My bookings: everything the current moviegoer booked, newest first, with
 //! a way to cancel what is still to come.
 
+use super::lazy_page::lazy_page_route;
 use crate::api::{my_bookings, CancelBooking};
 use crate::components::notice::{Empty, ErrorNotice, Loading};
 use crate::components::session::{use_session, SignInForm};
@@ -10,22 +11,8 @@ use crate::model::{Booking, BookingStatus};
 use crate::rules::format_price;
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::{lazy_route, LazyRoute};
 
-/// My bookings as a lazily loaded route: its code is a chunk of
-/// its own, fetched the first time the page is shown.
-pub struct MyBookingsRoute;
-
-#[lazy_route]
-impl LazyRoute for MyBookingsRoute {
-    fn data() -> Self {
-        MyBookingsRoute
-    }
-
-    fn view(_this: Self) -> AnyView {
-        view! { <MyBookingsPage/> }.into_any()
-    }
-}
+lazy_page_route!(MyBookingsRoute => MyBookingsPage, "My bookings");
 
 #[component]
 fn MyBookingsPage() -> impl IntoView {

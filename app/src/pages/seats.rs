@@ -1,6 +1,7 @@
 //! The seat page: a showtime's seat map, the seats being chosen, the running
 //! total, and the booking itself.
 
+use super::lazy_page::lazy_page_route;
 use super::route_id;
 use crate::api::{book_seats, get_seat_map};
 use crate::components::live::{json_field, on_cluster_event};
@@ -14,22 +15,8 @@ use crate::rules::{format_price, MAX_SEATS_PER_BOOKING};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_navigate;
-use leptos_router::{lazy_route, LazyRoute};
 
-/// The seat page as a lazily loaded route: its code is a chunk of
-/// its own, fetched the first time the page is shown.
-pub struct SeatsRoute;
-
-#[lazy_route]
-impl LazyRoute for SeatsRoute {
-    fn data() -> Self {
-        SeatsRoute
-    }
-
-    fn view(_this: Self) -> AnyView {
-        view! { <SeatsPage/> }.into_any()
-    }
-}
+lazy_page_route!(SeatsRoute => SeatsPage, "The seat page");
 
 #[component]
 fn SeatsPage() -> impl IntoView {

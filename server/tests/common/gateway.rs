@@ -1,28 +1,16 @@
-//! A `moviebook gateway` process in front of test nodes, and what tests
-//! ask of it.
+//! A `moviebook gateway` process (the harness's) in front of test nodes,
+//! and what tests ask of it.
 
-use super::{eventually, TestNode};
+use super::{eventually, NodeProcess};
+pub use moviebook::harness::GatewayProcess;
 use std::collections::BTreeSet;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 /// How long a test waits for the gateway to see a change.
 pub const PATIENCE: Duration = Duration::from_secs(20);
 
-/// A `moviebook gateway` process; killed when dropped.
-pub struct TestGateway {
-    pub base_url: String,
-    process: Child,
-}
-
-impl Drop for TestGateway {
-    fn drop(&mut self) {
-        let _ = self.process.kill();
-        let _ = self.process.wait();
-    }
-}
-
-pub async fn start_gateway(nodes: &[&TestNode]) -> TestGateway {
+/// A gateway over `nodes`, numbered 1, 2, ... in order.
+pub async fn start_gateway(nodes: &[&NodeProcess]) -> GatewayProcess {
     let addresses: Vec<&str> = nodes
         .iter()
         .map(|node| node.base_url.trim_start_matches("http://"))
@@ -31,34 +19,19 @@ pub async fn start_gateway(nodes: &[&TestNode]) -> TestGateway {
 }
 
 /// A gateway over the given node addresses, numbered 1, 2, ... in order.
-pub fn start_gateway_for(addresses: &[&str]) -> TestGateway {
+pub fn start_gateway_for(addresses: &[&str]) -> GatewayProcess {
     start_gateway_with(addresses, &[])
 }
 
 /// `start_gateway_for`, with more flags.
-pub fn start_gateway_with(addresses: &[&str], flags: &[&str]) -> TestGateway {
-    let members: Vec<String> = addresses
-        .iter()
-        .enumerate()
-        .map(|(i, address)| format!("{}={address}", i + 1))
-        .collect();
-    let mut process = Command::new(env!("CARGO_BIN_EXE_moviebook"))
-        .args(["gateway", "--port", "0", "--nodes", &members.join(",")])
-        .args(flags)
-        .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start moviebook gateway");
-    let (address, _) = super::listening_address(&mut process);
-    TestGateway {
-        base_url: format!("http://{address}"),
-        process,
-    }
+pub fn start_gateway_with(addresses: &[&str], flags: &[&str]) -> GatewayProcess {
+    let binary = std::path::Path::new(env!("CARGO_BIN_EXE_moviebook"));
+    GatewayProcess::start(binary, addresses, flags, super::logs_shown())
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Which node answered a GET through the gateway; panics on an error status.
-pub async fn answered_by(client: &reqwest::Client, gateway: &TestGateway) -> Option<String> {
+pub async fn answered_by(client: &reqwest::Client, gateway: &GatewayProcess) -> Option<String> {
     let response = client
         .get(format!("{}/api/movies", gateway.base_url))
         .send()
@@ -80,7 +53,7 @@ pub async fn answered_by(client: &reqwest::Client, gateway: &TestGateway) -> Opt
 /// different nodes: every node passed a health check and is in rotation.
 pub async fn every_node_in_rotation(
     client: &reqwest::Client,
-    gateway: &TestGateway,
+    gateway: &GatewayProcess,
     nodes: usize,
 ) -> bool {
     let all_seen = eventually(PATIENCE, || async {

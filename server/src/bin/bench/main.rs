@@ -17,7 +17,6 @@ mod history_check;
 mod load;
 mod merge;
 mod nemesis;
-mod nodes;
 mod progress;
 mod timeline;
 mod up;
