@@ -32,6 +32,7 @@ set -euo pipefail
 source "$(dirname "$0")/tools.sh"
 QUICK=${BENCH_QUICK:-}
 SATURATION_SECONDS=${BENCH_SATURATION_SECONDS:-10}
+CLUSTER_SHOWTIMES=$(( 400 * (SATURATION_SECONDS > 10 ? SATURATION_SECONDS : 10) / 10 ))
 ensure_build_tools
 ensure_postgres
 [ -n "$QUICK" ] || ensure_chromium
@@ -168,15 +169,15 @@ fi
 CLUSTER_PORT=$((PORT + 10))
 # Starts `moviebook up` with $2 nodes in mode $1 on a fresh server (so no
 # mode inherits another's data), and waits for a leader. 400 extra showtimes
-# per node: room for 86,400 bookings, the saturation run and both open-loop
-# runs.
+# per node for a 10 s saturation run (room for 86,400 bookings: that run and
+# both open-loop runs), and as many more for each 10 s it lasts beyond.
 MODE_DATA=
 start_cluster() {
   MODE_DATA="$BENCH_DATA/mode-$(date +%s%N)"
   local mode_url
   mode_url=$(target/release/moviebook db start --data-dir "$MODE_DATA" | sed -n 's/^DATABASE_URL=//p')
   for i in $(seq "$2"); do
-    target/release/moviebook db prepare --database-url "$mode_url" --name "moviebook_node_$i" --extra-showtimes 400 >/dev/null
+    target/release/moviebook db prepare --database-url "$mode_url" --name "moviebook_node_$i" --extra-showtimes "$CLUSTER_SHOWTIMES" >/dev/null
   done
   REPLICATION=${1%/*} CONSISTENCY=${1#*/} NODES_COUNT=$2 RUST_LOG=warn DATABASE_URL=$mode_url \
     target/release/moviebook up --port "$CLUSTER_PORT" --no-rate-limit &
