@@ -271,17 +271,8 @@ pub async fn seat_states(node: &NodeProcess, showtime: i64, user: &str) -> Vec<(
 
 /// Booking `id` as `node` holds it, if it does.
 pub async fn booking_on(node: &NodeProcess, id: &str) -> Option<serde_json::Value> {
-    let response = node
-        .client
-        .get(node.url(&format!("/api/bookings?id={id}")))
-        .bearer_auth(node.operator_token())
-        .send()
+    node.get_as_operator(&format!("/api/bookings?id={id}"))
         .await
-        .ok()?;
-    if !response.status().is_success() {
-        return None;
-    }
-    response.json().await.ok()
 }
 
 /// The labels of the seats that are not available.
