@@ -3,8 +3,8 @@
 # it. Build: docker build -t moviebook:latest .
 # `moviebook up` in the image needs DATABASE_URL (it has no PostgreSQL).
 
-# Build: the same pipeline as scripts/test.sh (wasm target, the pinned
-# wasm-bindgen and cargo-leptos, the npm wasm-opt), in release.
+# Build: the same pipeline as scripts/test.sh (wasm target, build-site,
+# the npm wasm-opt and esbuild), in release.
 FROM rust:1-bookworm AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends nodejs npm \

@@ -5,7 +5,6 @@ step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 fail() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-CARGO_LEPTOS_VERSION=0.3.10
 APT_UPDATED=
 
 as_root() {
@@ -28,19 +27,7 @@ ensure_build_tools() {
   rustup target list --installed | grep -qx wasm32-unknown-unknown \
     || rustup target add wasm32-unknown-unknown
 
-  # The wasm-bindgen CLI must match the library version pinned in Cargo.lock.
-  local wb_version
-  wb_version=$(grep -A1 '^name = "wasm-bindgen"$' "$ROOT/Cargo.lock" | sed -n 's/^version = "\(.*\)"/\1/p')
-  if ! wasm-bindgen --version 2>/dev/null | grep -qx "wasm-bindgen $wb_version"; then
-    step "installing wasm-bindgen-cli $wb_version (about 2 minutes, once)"
-    cargo install wasm-bindgen-cli --version "$wb_version"
-  fi
-  if ! cargo leptos --version 2>/dev/null | grep -q "$CARGO_LEPTOS_VERSION"; then
-    step "installing cargo-leptos $CARGO_LEPTOS_VERSION (about 13 minutes on 2 cores, once)"
-    cargo install cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked
-  fi
-
-  step "npm packages (Playwright, wasm-opt)"
+  step "npm packages (Playwright; wasm-opt and esbuild for the build)"
   # npm's own copy of the lock (node_modules/.package-lock.json) is written
   # in another form, so it never equals package-lock.json: the lock the
   # packages were installed from is kept beside them instead.
@@ -49,8 +36,8 @@ ensure_build_tools() {
     (cd "$ROOT/end2end" && npm ci --no-audit --no-fund \
       && cp package-lock.json node_modules/.installed-from-lock.json)
   fi
-  # cargo-leptos takes the first wasm-opt on PATH; this one (binaryen 132)
-  # must shadow Debian's older one, whose output breaks hydration.
+  # This wasm-opt (binaryen 132) must shadow Debian's older one, whose
+  # output breaks hydration.
   export PATH="$ROOT/end2end/node_modules/.bin:$PATH"
 }
 
@@ -77,16 +64,36 @@ ensure_python_tool() {
   "$venv/bin/pip" install --quiet --disable-pip-version-check "$requirement"
 }
 
+# The release build: the browser app as WASM, split at its lazy routes,
+# bound to JS and optimised, into target/site/pkg with the styles and the
+# public files; then the server, which serves that site.
 build_release() {
   step "building MovieBook (release)"
+  local site="$ROOT/target/site" pkg="$ROOT/target/site/pkg"
+  local wasm_dir="$ROOT/target/wasm32-unknown-unknown/wasm-release"
   # The browser app's panic messages name their source files: named from the
   # crate, not by this machine's registry path, they are shorter (5 KB of
-  # the first chunk) and the same wherever the app is built.
+  # the first chunk) and the same wherever the app is built. The splitter
+  # needs the linker's relocations.
   local registry="${CARGO_HOME:-$HOME/.cargo}/registry/src"
-  local remap="" index
+  local wasm_flags="-Clink-args=--emit-relocs" index
   for index in "$registry"/*/; do
-    remap+=" --remap-path-prefix=${index}="
+    wasm_flags+=" --remap-path-prefix=${index}="
   done
-  (cd "$ROOT" && CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="${remap# }" \
-    cargo leptos build --release --split)
+  (cd "$ROOT" \
+    && CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="$wasm_flags" \
+       cargo build -p frontend --lib --target wasm32-unknown-unknown --profile wasm-release \
+    && cargo build --release -p site -p moviebook --bin build-site --bin moviebook)
+
+  step "the browser app: split, bound to JS, optimised, into target/site"
+  rm -rf "$pkg"
+  mkdir -p "$pkg"
+  "$ROOT/target/release/build-site" "$wasm_dir/frontend.wasm" "$pkg" moviebook
+  find "$pkg" -name '*.wasm' -print0 | xargs -0 -P "$(nproc)" -I{} \
+    wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int {} -o {}
+  # The JS and the styles every page loads first, minified.
+  esbuild --minify --log-level=error --allow-overwrite "$pkg/moviebook.js" \
+    --outfile="$pkg/moviebook.js"
+  esbuild --minify --log-level=error "$ROOT/style/main.css" --outfile="$pkg/moviebook.css"
+  cp -r "$ROOT/public/." "$site/"
 }

@@ -15,8 +15,8 @@ pub fn hydrate() {
     });
 }
 
-/// Room in the read-only data for the WASM splitter (`cargo leptos build
-/// --split`). It gives each chunk's data a place of its own in this
+/// Room in the read-only data for the WASM splitter (`build-site`,
+/// `site/`). It gives each chunk's data a place of its own in this
 /// segment, aligned; when the aligned layout comes out longer than the
 /// segment the linker wrote, it gives up and puts all of the app's data in
 /// the first chunk, which the home page loads (about 80 KB more). The

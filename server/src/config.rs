@@ -284,7 +284,7 @@ pub struct RateLimitFlags {
 /// Where the compiled browser app (WASM, JS, CSS) and static assets are.
 #[derive(Args, Debug, Clone)]
 pub struct SiteConfig {
-    /// Directory produced by `cargo leptos build`.
+    /// Directory the release build writes the site to (`scripts/tools.sh`).
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
     pub site_root: String,
 }

@@ -1,6 +1,6 @@
 //! A page as a lazily loaded route: its code, and what only it uses,
-//! become a chunk of the browser app of their own (`cargo leptos build
-//! --split`), fetched the first time the page is shown. The app is cut at
+//! become a chunk of the browser app of their own (split by `build-site`,
+//! `site/`), fetched the first time the page is shown. The app is cut at
 //! each `#[lazy_route]` impl, and the chunk named after its route type, so
 //! every lazy page needs a route type of its own: the helper is a macro
 //! that writes one, not a function or a generic type, which would be one
