@@ -75,6 +75,9 @@ build_release() {
   # crate, not by this machine's registry path, they are shorter (5 KB of
   # the first chunk) and the same wherever the app is built. The splitter
   # needs the linker's relocations.
+  # `cargo metadata` fetches and unpacks the sources first, so on a fresh
+  # machine too the registry's folders are there to name.
+  (cd "$ROOT" && cargo metadata --format-version 1 >/dev/null)
   local registry="${CARGO_HOME:-$HOME/.cargo}/registry/src"
   local wasm_flags="-Clink-args=--emit-relocs" index
   for index in "$registry"/*/; do
