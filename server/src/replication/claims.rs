@@ -24,17 +24,24 @@ use uuid::Uuid;
 
 /// How often undecided claims are looked for.
 const SETTLE_EVERY: Duration = Duration::from_secs(2);
+/// How long claims won gather before they are recorded: a statement (and
+/// a commit) for every few milliseconds of bookings, not for every
+/// booking. Short beside `SETTLE_EVERY`, so the settler seldom finds a
+/// claim won whose record is still to come (and if it does, it wins it
+/// again).
+const GATHER_WON_FOR: Duration = Duration::from_millis(25);
 
 /// The way to the task that records claims won.
 pub(super) struct WonClaims(mpsc::UnboundedSender<Uuid>);
 
 impl WonClaims {
-    /// Starts the task that records, in `store`, every claim won meanwhile
-    /// in one statement.
+    /// Starts the task that records, in `store`, the claims won over
+    /// `GATHER_WON_FOR` in one statement.
     pub(super) fn start(store: Store) -> Self {
         let (won, mut waiting) = mpsc::unbounded_channel::<Uuid>();
         tokio::spawn(async move {
             while let Some(first) = waiting.recv().await {
+                tokio::time::sleep(GATHER_WON_FOR).await;
                 let mut ids = vec![first];
                 while let Ok(more) = waiting.try_recv() {
                     ids.push(more);
