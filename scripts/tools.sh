@@ -88,15 +88,23 @@ build_release() {
        cargo build -p frontend --lib --target wasm32-unknown-unknown --profile wasm-release \
     && cargo build --release -p site -p moviebook --bin build-site --bin moviebook)
 
-  step "the browser app: split, bound to JS, optimised, into target/site"
-  rm -rf "$pkg"
-  mkdir -p "$pkg"
-  "$ROOT/target/release/build-site" "$wasm_dir/frontend.wasm" "$pkg" moviebook
-  find "$pkg" -name '*.wasm' -print0 | xargs -0 -P "$(nproc)" -I{} \
-    wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int {} -o {}
-  # The JS and the styles every page loads first, minified.
-  esbuild --minify --log-level=error --allow-overwrite "$pkg/moviebook.js" \
-    --outfile="$pkg/moviebook.js"
+  # The package is made again only from another WebAssembly, build-site or
+  # npm tools than it was made from: optimising takes a minute.
+  local made_from stamp="$ROOT/target/site-made-from"
+  made_from=$(cat "$wasm_dir/frontend.wasm" "$ROOT/target/release/build-site" \
+    "$ROOT/end2end/package-lock.json" | sha256sum | cut -d' ' -f1)
+  if [ ! -f "$pkg/moviebook.wasm" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$made_from" ]; then
+    step "the browser app: split, bound to JS, optimised, into target/site"
+    rm -rf "$pkg"
+    mkdir -p "$pkg"
+    "$ROOT/target/release/build-site" "$wasm_dir/frontend.wasm" "$pkg" moviebook
+    find "$pkg" -name '*.wasm' -print0 | xargs -0 -P "$(nproc)" -I{} \
+      wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int {} -o {}
+    # The JS every page loads first, minified.
+    esbuild --minify --log-level=error --allow-overwrite "$pkg/moviebook.js" \
+      --outfile="$pkg/moviebook.js"
+    echo "$made_from" > "$stamp"
+  fi
   esbuild --minify --log-level=error "$ROOT/style/main.css" --outfile="$pkg/moviebook.css"
   cp -r "$ROOT/public/." "$site/"
 }
