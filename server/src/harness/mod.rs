@@ -19,6 +19,7 @@ pub mod gateway;
 pub mod node;
 pub mod ports;
 pub mod process;
+pub mod request;
 pub mod up;
 pub mod wait;
 
@@ -27,5 +28,6 @@ pub use gateway::GatewayProcess;
 pub use node::{NodeLog, NodeProcess, NodeSpec};
 pub use ports::{consecutive_free_ports, free_ports, hold_free_ports, ports_of};
 pub use process::moviebook_beside_this_program;
+pub use request::get_json_as;
 pub use up::{UpProcess, UpSpec};
 pub use wait::{eventually, poll_until};

@@ -4,6 +4,7 @@
 //! (SIGKILL) and the pause (SIGSTOP) that faults are made of.
 
 use super::process::{listening_address, signal, KeptLog};
+use super::request::get_json_as;
 use super::wait::eventually;
 use crate::auth::SessionKeys;
 use crate::secret::Secret;
@@ -239,17 +240,7 @@ impl NodeProcess {
     /// A JSON answer of the node to an operator, who may read anything, if
     /// it gives one with a success status.
     pub async fn get_as_operator(&self, path: &str) -> Option<Value> {
-        let response = self
-            .client
-            .get(self.url(path))
-            .bearer_auth(self.operator_token())
-            .send()
-            .await
-            .ok()?;
-        if !response.status().is_success() {
-            return None;
-        }
-        response.json().await.ok()
+        get_json_as(&self.client, &self.url(path), &self.operator_token()).await
     }
 
     /// The leader and epoch the node names, if it names one.

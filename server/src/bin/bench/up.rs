@@ -60,17 +60,8 @@ impl Up {
     /// A GET as the operator (who may read every booking); None unless it
     /// answers 200 with JSON.
     pub async fn get(&self, path: &str) -> Option<Value> {
-        let response = self
-            .http
-            .get(format!("{}{path}", self.base_url))
-            .bearer_auth(&self.operator)
-            .send()
-            .await
-            .ok()?;
-        if !response.status().is_success() {
-            return None;
-        }
-        response.json().await.ok()
+        let url = format!("{}{path}", self.base_url);
+        harness::get_json_as(&self.http, &url, &self.operator).await
     }
 
     /// An operator's request; its answer, or what went wrong.
