@@ -10,7 +10,9 @@
 //! same way whatever order they arrive in, one by one or together, a claim
 //! refused among them changing nothing, two peers' copies merged at once
 //! never failing, the set-based fast path answering and settling exactly
-//! as the per-copy rules do over random batches; and a connection the
+//! as the per-copy rules do over random batches; the counts of bookings by
+//! status that the writes keep equal to the bookings counted, after own
+//! writes, merges and decisions; and a connection the
 //! database dropped while it sat idle never handed to a write, one it
 //! drops in use reported as a database out of reach.
 
@@ -18,7 +20,7 @@ use app::model::BookingStatus;
 use chrono::Utc;
 use cluster::replication::{Applied, Frontier, Mode, OpId};
 use moviebook::store::{
-    url_with_database, BookingReplica, Decider, NewBookingRecord, Store, StoreError,
+    url_with_database, BookingReplica, Decider, NewBookingRecord, StatusCounts, Store, StoreError,
 };
 use std::collections::{BTreeMap, BTreeSet};
 use uuid::Uuid;
@@ -72,6 +74,28 @@ async fn book(store: &Store, showtime: i64, seat: &str) -> Result<(Uuid, OpId), 
         .insert_booking(&booking, &by)
         .await
         .map(|op| (booking.id, op))
+}
+
+/// The counts the writes keep (`Store::status_counts`) are the bookings
+/// counted.
+async fn assert_counts_kept(store: &Store, context: &str) {
+    let counted: Vec<(String, i64)> =
+        sqlx::query_as("SELECT status, count(*) FROM bookings GROUP BY status")
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+    let of = |status: &str| {
+        counted
+            .iter()
+            .find(|(counted_status, _)| counted_status == status)
+            .map_or(0, |(_, count)| *count as u64)
+    };
+    let expected = StatusCounts {
+        confirmed: of("confirmed"),
+        cancelled: of("cancelled"),
+        lost: of("lost"),
+    };
+    assert_eq!(store.status_counts().await.unwrap(), expected, "{context}");
 }
 
 fn numbers(ops: impl IntoIterator<Item = OpId>) -> BTreeSet<u64> {
@@ -369,6 +393,8 @@ async fn rival_and_cancelled_copies_settle_the_same_in_every_order() {
             "arrival order {order:?}, together: {in_one_transaction}: the latest booking's seats \
              and no others are taken"
         );
+        let context = format!("arrival order {order:?}, together: {in_one_transaction}");
+        assert_counts_kept(&store, &context).await;
     }
 }
 
@@ -534,6 +560,7 @@ async fn bookings_written_together_are_decided_one_by_one() {
     let mut labels: Vec<&str> = held.iter().map(|seat| seat.seat_label.as_str()).collect();
     labels.sort_unstable();
     assert_eq!(labels, ["D1", "D3"]);
+    assert_counts_kept(&store, "bookings written together").await;
 }
 
 /// A seat another transaction takes after the writer checked it, before
@@ -625,6 +652,7 @@ async fn a_merged_copy_or_a_decision_ends_the_quiet_a_writer_answers_by() {
     store.cancel_booking(kept, &by).await.unwrap().unwrap();
     assert!(!store.quiet_since(mark), "a decision changes a status");
     assert!(store.quiet_mark().is_some(), "and has ended");
+    assert_counts_kept(&store, "a booking displaced, one cancelled").await;
 }
 
 /// The set-based fast path changes no outcome: random batches of rival,
@@ -670,6 +698,9 @@ async fn merging_set_based_or_by_the_rules_gives_the_same_result() {
             };
             assert_eq!(held(&fast).await, held(&by_rules).await, "run {run}");
         }
+        let context = format!("run {run}");
+        assert_counts_kept(&fast, &format!("{context}, set-based")).await;
+        assert_counts_kept(&by_rules, &format!("{context}, by the rules")).await;
     }
     let seats = |store: &Store| {
         let store = store.clone();

@@ -12,12 +12,33 @@ pub struct StatusCounts {
     pub lost: u64,
 }
 
+/// One lock for every reader of the counts: two readers folding the same
+/// rows at once would each answer with only the rows it folded. An
+/// advisory lock of two keys, a space apart from the seats' one-key locks
+/// (`replicas.rs`, `lock_seats`).
+const FOLDING_LOCK: (i32, i32) = (1, 1);
+
 impl Store {
+    /// This replica's bookings by status, as the writes have kept them
+    /// (migration `booking_status_counts`): the rows each write added are
+    /// summed and folded into one per status, so a read costs what was
+    /// written since the last, not what the table holds.
     pub async fn status_counts(&self) -> StoreResult<StatusCounts> {
-        let rows: Vec<(String, i64)> =
-            sqlx::query_as("SELECT status, count(*) FROM bookings GROUP BY status")
-                .fetch_all(&self.pool)
-                .await?;
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1, $2)")
+            .bind(FOLDING_LOCK.0)
+            .bind(FOLDING_LOCK.1)
+            .execute(&mut *tx)
+            .await?;
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "WITH folded AS (DELETE FROM booking_status_deltas RETURNING status, delta) \
+             INSERT INTO booking_status_deltas (status, delta) \
+             SELECT status, sum(delta) FROM folded GROUP BY status \
+             RETURNING status, delta",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
         let mut counts = StatusCounts::default();
         for (status, count) in rows {
             let count = u64::try_from(count).unwrap_or(0);
