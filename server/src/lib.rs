@@ -3,6 +3,7 @@
 //! that starts real processes for the tests and the benchmarks.
 
 pub mod auth;
+pub mod batching;
 pub mod config;
 pub mod gateway;
 #[doc(hidden)]

@@ -1,6 +1,7 @@
 //! Changes pushed in the background (causal and eventual consistency),
 //! batched per peer: one call at a time to each peer carries every change
-//! queued for it meanwhile, in the order they were made. Fewer calls, and
+//! queued for it meanwhile (and, when busy, what comes within a moment:
+//! `batching.rs`), in the order they were made. Fewer calls, and
 //! a peer gets a node's changes in order, so a causal replica rarely has
 //! to hold one back for its cause (with two calls in flight, as strong
 //! writes' streams have, causal copies overtook their causes and waited
@@ -21,14 +22,21 @@ use super::backlog::{Admission, Backlog};
 use super::streams::{size_of_change, MOST_QUEUED_BYTES};
 use super::wire::{Change, ReplicationRequest};
 use super::ReplicatedCinema;
+use crate::batching::{Gatherer, Linger};
 use cluster::rng::SplitMix64;
 use cluster::NodeId;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use tokio::sync::mpsc;
 
 /// Most changes in one call.
 const BATCH_MAX: usize = 200;
+/// A busy peer's call waits up to 3 ms for 8 changes (`batching.rs`).
+const LINGER: Linger = Linger {
+    enough: 8,
+    wait: Duration::from_millis(3),
+};
 
 #[derive(Default)]
 pub(super) struct Outbox(Mutex<HashMap<NodeId, PeerQueue>>);
@@ -101,14 +109,9 @@ async fn send_batches(
     mut queued: mpsc::UnboundedReceiver<(Change, usize)>,
     waiting: Backlog,
 ) {
+    let mut gatherer = Gatherer::new(BATCH_MAX, LINGER);
     while let Some(first) = queued.recv().await {
-        let mut batch = vec![first];
-        while batch.len() < BATCH_MAX {
-            match queued.try_recv() {
-                Ok(more) => batch.push(more),
-                Err(_) => break,
-            }
-        }
+        let batch = gatherer.gather(first, &mut queued, |_| true).await.call;
         waiting.taken(batch.iter().map(|(_, bytes)| bytes).sum());
         let changes: Vec<Change> = batch.into_iter().map(|(change, _)| change).collect();
         let count = changes.len();

@@ -3,9 +3,10 @@
 //! the stream sends everything queued in one signed `Apply` call, with up
 //! to `WINDOW` calls in flight at once. An idle stream sends a change at
 //! once; a busy one carries everything that queued while its window was
-//! full, so the calls (and the replica's transactions) grow with the load
-//! instead of their number: the group commit of replication, as Raft
-//! implementations batch their appends.
+//! full, and lingers a moment for more (`batching.rs`), so the calls (and
+//! the replica's transactions) grow with the load instead of their number:
+//! the group commit of replication, as Raft implementations batch their
+//! appends.
 //!
 //! Each change gets its own answer, so a write still counts a majority of
 //! the whole cluster for itself, and a refusal inside a call fails only
@@ -17,11 +18,13 @@
 use super::backlog::{Admission, Backlog};
 use super::wire::{ApplyOutcome, Change, EpochChange, ReplicationReply, ReplicationRequest};
 use super::ReplicatedCinema;
+use crate::batching::{Gatherer, Linger};
 use crate::runtime::transport::CallError;
 use cluster::election::Epoch;
 use cluster::NodeId;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
 /// Most calls in flight on one stream. One: on 2 cores the cluster is
@@ -33,6 +36,11 @@ use tokio::sync::{mpsc, oneshot, Semaphore};
 const WINDOW: usize = 1;
 /// Most changes in one call.
 const MOST_PER_CALL: usize = 200;
+/// A busy stream's call waits up to 3 ms for 8 changes (`batching.rs`).
+const LINGER: Linger = Linger {
+    enough: 8,
+    wait: Duration::from_millis(3),
+};
 /// Most bytes of changes waiting for one peer: a few seconds of a busy
 /// node's writes.
 pub(super) const MOST_QUEUED_BYTES: usize = 4 << 20;
@@ -131,19 +139,14 @@ async fn send_calls(
     queued: Backlog,
 ) {
     let window = Arc::new(Semaphore::new(WINDOW));
+    let mut gatherer = Gatherer::new(MOST_PER_CALL, LINGER);
     while let Some(first) = waiting.recv().await {
         // Waiting for room in the window first lets the next call carry
         // everything that queues meanwhile.
         let Ok(room) = window.clone().acquire_owned().await else {
             return;
         };
-        let mut batch = vec![first];
-        while batch.len() < MOST_PER_CALL {
-            match waiting.try_recv() {
-                Ok(more) => batch.push(more),
-                Err(_) => break,
-            }
-        }
+        let batch = gatherer.gather(first, &mut waiting, |_| true).await.call;
         let bytes: usize = batch.iter().map(|queued| queued.bytes).sum();
         queued.taken(bytes);
         let (changes, answers): (Vec<EpochChange>, Vec<oneshot::Sender<Delivery>>) = batch
