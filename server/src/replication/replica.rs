@@ -151,9 +151,11 @@ impl ReplicatedCinema {
     /// a copy is merged only once everything its latest op depended on is
     /// here (or comes with it), as `cluster::replication::causal` has it;
     /// the copies that must wait are held back here and tried again with
-    /// the next copies that arrive (a causal delivery queue). Claims
-    /// refused here (multi-master strong) come again once their rival is
-    /// settled. A copy another call is merging is waited for
+    /// the next copies that arrive (a causal delivery queue), and at once
+    /// after any merge that may have brought their causes, so the last
+    /// copies of a burst do not wait for the next anti-entropy round.
+    /// Claims refused here (multi-master strong) come again once their
+    /// rival is settled. A copy another call is merging is waited for
     /// (`in_flight.rs`). Returns how many were merged or found here.
     pub(super) async fn merge_all(
         &self,
@@ -162,22 +164,44 @@ impl ReplicatedCinema {
         via: &'static str,
     ) -> Result<usize, ApiError> {
         let causal = self.mode().consistency() == Consistency::Causal;
-        let mut pending: Vec<Arrival> = rows
+        let mut arrivals: Vec<Arrival> = rows
             .into_iter()
             .map(|row| Arrival { from, via, row })
             .collect();
-        if causal {
-            pending.extend(self.held_back.take());
+        let mut taken = 0;
+        loop {
+            if causal {
+                arrivals.extend(self.held_back.take());
+            }
+            let pass = self.merge_in_causal_order(arrivals, causal).await?;
+            taken += pass.taken;
+            // Each pass again merges at least one copy, so this ends.
+            if !(causal && pass.merged_any && self.held_back.len() > 0) {
+                return Ok(taken);
+            }
+            arrivals = Vec::new();
         }
+    }
+
+    /// One pass of `merge_all` over `pending`: merges what may go in, holds
+    /// back what must wait.
+    async fn merge_in_causal_order(
+        &self,
+        pending: Vec<Arrival>,
+        causal: bool,
+    ) -> Result<Pass, ApiError> {
         let to_merge = self.in_flight.take_on(pending, || self.applied()).await;
         let (mut pending, _merging) = (to_merge.new, to_merge.taken);
-        let mut taken = to_merge.already_here;
+        let mut pass = Pass {
+            taken: to_merge.already_here,
+            merged_any: false,
+        };
         loop {
             match next_step(&self.applied(), pending, causal) {
-                Next::Done => return Ok(taken),
+                Next::Done => return Ok(pass),
                 Next::HoldBack(waiting) => {
                     self.held_back.keep(waiting);
-                    return Ok(taken);
+                    return Ok(pass);
                 }
                 Next::Merge { now, later, .. } => {
                     // In causal order, in one transaction, so no effect is
@@ -195,7 +219,9 @@ impl ReplicatedCinema {
                         .collect()
                         .await;
                     for outcome in merged {
-                        taken += outcome?;
+                        let count = outcome?;
+                        pass.taken += count;
+                        pass.merged_any |= count > 0;
                     }
                     pending = later;
                 }
@@ -321,6 +347,14 @@ impl ReplicatedCinema {
             displaced: displaced.iter().map(Uuid::to_string).collect(),
         });
     }
+}
+
+/// What one pass of `merge_all` came to.
+struct Pass {
+    /// Copies merged, or found here already.
+    taken: usize,
+    /// Whether it merged any copy.
+    merged_any: bool,
 }
 
 /// A change not held here, as its outcome says it.
