@@ -22,21 +22,15 @@ use super::backlog::{Admission, Backlog};
 use super::streams::{size_of_change, MOST_QUEUED_BYTES};
 use super::wire::{Change, ReplicationRequest};
 use super::ReplicatedCinema;
-use crate::batching::{Gatherer, Linger};
+use crate::batching::{Gatherer, LINGER};
 use cluster::rng::SplitMix64;
 use cluster::NodeId;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 use tokio::sync::mpsc;
 
 /// Most changes in one call.
 const BATCH_MAX: usize = 200;
-/// A busy peer's call waits up to 3 ms for 8 changes (`batching.rs`).
-const LINGER: Linger = Linger {
-    enough: 8,
-    wait: Duration::from_millis(3),
-};
 
 #[derive(Default)]
 pub(super) struct Outbox(Mutex<HashMap<NodeId, PeerQueue>>);

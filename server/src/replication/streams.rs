@@ -18,13 +18,12 @@
 use super::backlog::{Admission, Backlog};
 use super::wire::{ApplyOutcome, Change, EpochChange, ReplicationReply, ReplicationRequest};
 use super::ReplicatedCinema;
-use crate::batching::{Gatherer, Linger};
+use crate::batching::{Gatherer, LINGER};
 use crate::runtime::transport::CallError;
 use cluster::election::Epoch;
 use cluster::NodeId;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
 /// Most calls in flight on one stream. One: on 2 cores the cluster is
@@ -36,11 +35,6 @@ use tokio::sync::{mpsc, oneshot, Semaphore};
 const WINDOW: usize = 1;
 /// Most changes in one call.
 const MOST_PER_CALL: usize = 200;
-/// A busy stream's call waits up to 3 ms for 8 changes (`batching.rs`).
-const LINGER: Linger = Linger {
-    enough: 8,
-    wait: Duration::from_millis(3),
-};
 /// Most bytes of changes waiting for one peer: a few seconds of a busy
 /// node's writes.
 pub(super) const MOST_QUEUED_BYTES: usize = 4 << 20;

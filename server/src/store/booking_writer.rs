@@ -9,25 +9,16 @@
 
 use super::ops::{op_id, origin_column};
 use super::{again_while_racing, Decider, NewBookingRecord, StoreError, StoreResult};
-use crate::batching::{Gatherer, Linger};
+use crate::batching::{Gatherer, LINGER};
 use cluster::replication::{Frontier, OpId, SeatRule};
 use sqlx::types::Json;
 use sqlx::PgPool;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
 /// The most bookings one call writes: enough that a call's own cost is
 /// shared out, few enough that a call stays short.
 const MOST_PER_CALL: usize = 200;
-/// A busy writer's call waits up to 3 ms for 8 bookings: in multi-master
-/// each of three nodes writes a third of the load, and without waiting
-/// its calls carried 2.5 bookings; what a call costs does not grow with
-/// them (`batching.rs`).
-const LINGER: Linger = Linger {
-    enough: 8,
-    wait: Duration::from_millis(3),
-};
 
 /// A booking to write, with what it is decided by, and where its answer goes.
 struct Request {
